@@ -1,0 +1,139 @@
+using InvexQr.Gateway.Redirects;
+using InvexQr.Grains.Abstractions;
+using InvexQr.Grains.Codes;
+using Microsoft.Extensions.Options;
+
+namespace InvexQr.Gateway.Api;
+
+/// <summary>The management API for codes: <c>/api/codes</c>. Every route requires an API key.</summary>
+public static class CodesApi
+{
+    public const int MaxTitleLength = 200;
+
+    private static readonly HashSet<string> ReservedCodes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "api", "health", "metrics", "admin", "dashboard", "openapi", "swagger", "static", "assets", "login", "logout",
+    };
+
+    public static IEndpointRouteBuilder MapCodesApi(this IEndpointRouteBuilder endpoints)
+    {
+        var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("Codes");
+        api.MapPost("/", CreateAsync).WithSummary("Create a code (random or custom slug).");
+        api.MapGet("/{code}", GetAsync).WithSummary("One code.");
+        api.MapPatch("/{code}", UpdateAsync).WithSummary("Change a code's target, title or status.");
+        return endpoints;
+    }
+
+    public static async Task<IResult> CreateAsync(HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
+    {
+        var (body, error) = await JsonBody.ReadAsync<CreateCodeRequest>(request);
+        if (body is null)
+        {
+            return error!;
+        }
+
+        if (TargetUrl.Validate(body.TargetUrl) is { } urlError)
+        {
+            return JsonBody.Invalid(urlError, "targetUrl");
+        }
+
+        if (body.Title is { Length: > MaxTitleLength })
+        {
+            return JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title");
+        }
+
+        var command = new CreateCodeCommand(body.TargetUrl!, body.Title, OwnerId: null);
+        if (body.Code is not null)
+        {
+            if (!CodeFormat.IsWellFormed(body.Code))
+            {
+                return JsonBody.Invalid(
+                    $"code must be {CodeFormat.MinLength}-{CodeFormat.MaxLength} characters of A-Z, a-z, 0-9, '-' and '_'.", "code");
+            }
+
+            if (ReservedCodes.Contains(body.Code))
+            {
+                return JsonBody.Invalid($"code '{body.Code}' is reserved.", "code");
+            }
+
+            var created = await cluster.GetGrain<IQrCodeGrain>(body.Code).Create(command);
+            return created is null
+                ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Code taken.", detail: $"The code '{body.Code}' already exists.")
+                : Created(created, request, lookup, options.Value);
+        }
+
+        // Random codes: a collision is astronomically rare at the default length, but retried anyway.
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var code = CodeGenerator.NewCode(options.Value.RandomCodeLength);
+            var created = await cluster.GetGrain<IQrCodeGrain>(code).Create(command);
+            if (created is not null)
+            {
+                return Created(created, request, lookup, options.Value);
+            }
+        }
+
+        return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Could not allocate a free code; try again.");
+    }
+
+    public static async Task<IResult> GetAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
+    {
+        var details = await FindAsync(code, cluster, lookup);
+        return details is null ? NotFound(code) : Results.Ok(CodeResponse.From(details, ShortUrl(details.Code, request, options.Value)));
+    }
+
+    public static async Task<IResult> UpdateAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
+    {
+        var (body, error) = await JsonBody.ReadAsync<UpdateCodeRequest>(request);
+        if (body is null)
+        {
+            return error!;
+        }
+
+        if (body.TargetUrl is not null && TargetUrl.Validate(body.TargetUrl) is { } urlError)
+        {
+            return JsonBody.Invalid(urlError, "targetUrl");
+        }
+
+        if (body.Title is { Length: > MaxTitleLength })
+        {
+            return JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title");
+        }
+
+        if (await FindAsync(code, cluster, lookup) is null)
+        {
+            return NotFound(code);
+        }
+
+        var updated = await cluster.GetGrain<IQrCodeGrain>(code).Update(new UpdateCodeCommand(body.TargetUrl, body.Title, body.Enabled));
+        return updated is null ? NotFound(code) : Results.Ok(CodeResponse.From(updated, ShortUrl(updated.Code, request, options.Value)));
+    }
+
+    /// <summary>Looks a code up without activating a grain for codes that do not exist.</summary>
+    private static async Task<CodeDetails?> FindAsync(string code, IClusterClient cluster, CodeLookup lookup)
+    {
+        if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
+        {
+            return null;
+        }
+
+        return await cluster.GetGrain<IQrCodeGrain>(code).Get();
+    }
+
+    private static IResult Created(CodeDetails created, HttpRequest request, CodeLookup lookup, GatewayOptions options)
+    {
+        lookup.MarkKnown(created.Code);
+        return Results.Created($"/api/codes/{created.Code}", CodeResponse.From(created, ShortUrl(created.Code, request, options)));
+    }
+
+    private static IResult NotFound(string code) => Results.Problem(
+        statusCode: StatusCodes.Status404NotFound, title: "Code not found.", detail: $"No code '{(code.Length > 80 ? code[..80] : code)}'.");
+
+    public static string ShortUrl(string code, HttpRequest request, GatewayOptions options)
+    {
+        var origin = string.IsNullOrWhiteSpace(options.PublicBaseUrl)
+            ? $"{request.Scheme}://{request.Host}"
+            : options.PublicBaseUrl.TrimEnd('/');
+        return $"{origin}/r/{code}";
+    }
+}

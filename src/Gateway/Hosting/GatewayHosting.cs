@@ -1,0 +1,76 @@
+using System.Data.Common;
+using InvexQr.Gateway.Auth;
+using InvexQr.Gateway.Redirects;
+using InvexQr.ServiceDefaults;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Npgsql;
+using Orleans.Configuration;
+
+namespace InvexQr.Gateway.Hosting;
+
+/// <summary>Service registration for the gateway process, kept out of Program.cs.</summary>
+public static class GatewayHosting
+{
+    /// <summary>The Orleans client: finds silos through the same PostgreSQL membership table.</summary>
+    public static WebApplicationBuilder AddInvexQrClusterClient(this WebApplicationBuilder builder)
+    {
+        var cluster = ClusterSettings.From(builder.Configuration);
+        var connectionString = PostgresConnection.Resolve(builder.Configuration);
+        DbProviderFactories.RegisterFactory("Npgsql", NpgsqlFactory.Instance);
+        builder.UseOrleansClient(client =>
+        {
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = cluster.ClusterId;
+                o.ServiceId = cluster.ServiceId;
+            });
+            client.UseAdoNetClustering(o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = connectionString;
+            });
+            // Silos may start after the gateway (compose, Kubernetes): keep trying instead of exiting.
+            client.UseConnectionRetryFilter(async (_, cancellationToken) =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                return true;
+            });
+        });
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<CodeLookup>();
+        builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("orleans-cluster", tags: [HealthEndpoints.ReadyTag]);
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddInvexQrApi(this WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection(GatewayOptions.Section));
+        builder.Services.AddProblemDetails();
+        builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(
+                ApiKeyAuthenticationHandler.SchemeName, o => o.ApiKey = builder.Configuration["Auth:ApiKey"]);
+        builder.Services.AddAuthorization();
+        builder.Services.Configure<Microsoft.AspNetCore.Http.Json.JsonOptions>(o =>
+            o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never);
+        return builder;
+    }
+}
+
+/// <summary>Ready when at least one silo answers through the cluster client.</summary>
+public sealed class ClusterHealthCheck(IClusterClient cluster) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var hosts = await cluster.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true).WaitAsync(TimeSpan.FromSeconds(3), cancellationToken);
+            return hosts.Count > 0
+                ? HealthCheckResult.Healthy($"{hosts.Count} active silo(s)")
+                : HealthCheckResult.Unhealthy("No active silo");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return HealthCheckResult.Unhealthy("Cluster unreachable: " + ex.Message);
+        }
+    }
+}

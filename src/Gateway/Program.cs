@@ -1,0 +1,22 @@
+// The InvexQR gateway: /r/{code} scans and the management API, as an Orleans client of the silos.
+using InvexQr.Gateway.Api;
+using InvexQr.Gateway.Hosting;
+using InvexQr.Gateway.Redirects;
+using InvexQr.ServiceDefaults;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddInvexQrClusterClient();
+builder.AddInvexQrApi();
+builder.Services.AddExceptionHandler<ClusterErrors>();
+
+var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapRedirects();
+app.MapCodesApi();
+app.MapInvexQrHealth();
+
+app.Run();

@@ -1,0 +1,63 @@
+using InvexQr.Grains.Abstractions;
+using InvexQr.Grains.Codes;
+using Microsoft.Net.Http.Headers;
+
+namespace InvexQr.Gateway.Redirects;
+
+/// <summary>
+/// The scan: <c>GET /r/{code}</c> → one grain call → <c>302</c> to the target. <c>HEAD</c> answers
+/// the same and records nothing. Malformed codes are rejected before any cluster call.
+/// </summary>
+public static class RedirectEndpoints
+{
+    public static IEndpointRouteBuilder MapRedirects(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapMethods("/r/{code}", [HttpMethods.Get, HttpMethods.Head], ScanAsync)
+            .WithName("Scan")
+            .WithSummary("Scan a code: 302 to its target, 404 unknown, 410 disabled.")
+            .AllowAnonymous();
+        return endpoints;
+    }
+
+    public static async Task<IResult> ScanAsync(string code, HttpContext http, IClusterClient cluster, CodeLookup lookup)
+    {
+        // Redirect answers must never be cached: a cached 302 hides repeat scans and target edits.
+        http.Response.Headers.CacheControl = "no-store";
+
+        if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
+        {
+            return UnknownCode(code);
+        }
+
+        var grain = cluster.GetGrain<IQrCodeGrain>(code);
+        var result = HttpMethods.IsHead(http.Request.Method)
+            ? await grain.Resolve()
+            : await grain.Scan(new ScanRequest(
+                http.Connection.RemoteIpAddress?.ToString(),
+                Header(http, HeaderNames.UserAgent),
+                Header(http, HeaderNames.Referer)));
+
+        return result.Outcome switch
+        {
+            ScanOutcome.Redirect => Results.Redirect(result.TargetUrl!, permanent: false),
+            ScanOutcome.Gone => Results.Problem(
+                statusCode: StatusCodes.Status410Gone,
+                title: "This QR code is no longer active.",
+                detail: $"The code '{code}' has been disabled by its owner."),
+            _ => UnknownCode(code),
+        };
+    }
+
+    private static IResult UnknownCode(string code) => Results.Problem(
+        statusCode: StatusCodes.Status404NotFound,
+        title: "Unknown QR code.",
+        detail: $"No QR code '{Truncate(code)}' exists.");
+
+    private static string? Header(HttpContext http, string name)
+    {
+        var value = http.Request.Headers[name].ToString();
+        return value.Length == 0 ? null : Truncate(value, 1024);
+    }
+
+    private static string Truncate(string value, int max = 80) => value.Length <= max ? value : value[..max];
+}

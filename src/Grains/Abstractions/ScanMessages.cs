@@ -1,0 +1,28 @@
+namespace InvexQr.Grains.Abstractions;
+
+/// <summary>What the gateway knows about one scan request.</summary>
+/// <param name="ClientIp">The client address as the gateway determined it (trusted proxies only); full address, memory only.</param>
+[GenerateSerializer, Immutable]
+public sealed record ScanRequest(
+    [property: Id(0)] string? ClientIp,
+    [property: Id(1)] string? UserAgent,
+    [property: Id(2)] string? Referer);
+
+/// <summary>The decision for a scan.</summary>
+[GenerateSerializer]
+public enum ScanOutcome
+{
+    Redirect = 0,
+    NotFound = 1,
+    Gone = 2,
+}
+
+/// <summary>The answer to a scan: where to send the client, or why not.</summary>
+[GenerateSerializer, Immutable]
+public sealed record ScanResult(
+    [property: Id(0)] ScanOutcome Outcome,
+    [property: Id(1)] string? TargetUrl)
+{
+    public static readonly ScanResult NotFound = new(ScanOutcome.NotFound, null);
+    public static readonly ScanResult Gone = new(ScanOutcome.Gone, null);
+}

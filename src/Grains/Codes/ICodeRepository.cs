@@ -1,0 +1,17 @@
+using InvexQr.Grains.Abstractions;
+
+namespace InvexQr.Grains.Codes;
+
+/// <summary>The code registry (<c>qr_codes</c>). Implemented with Npgsql in the silo.</summary>
+public interface ICodeRepository
+{
+    Task<CodeRecord?> FindAsync(string code, CancellationToken cancellationToken = default);
+
+    Task<bool> ExistsAsync(string code, CancellationToken cancellationToken = default);
+
+    /// <summary>Inserts the code; null when the code is already taken.</summary>
+    Task<CodeRecord?> InsertAsync(string code, CreateCodeCommand command, CancellationToken cancellationToken = default);
+
+    /// <summary>Applies the non-null fields; null when the code does not exist.</summary>
+    Task<CodeRecord?> UpdateAsync(string code, UpdateCodeCommand command, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,13 @@
+namespace InvexQr.Grains.Scans;
+
+/// <summary>
+/// One raw scan as written to <c>qr_scans</c>. The id is a UUIDv7 made at scan time, so a replayed
+/// write of the same scan can never create a second row.
+/// </summary>
+public sealed record ScanRecord(
+    Guid Id,
+    long CodeId,
+    DateTimeOffset ScannedAt,
+    string? IpAddress,
+    string? UserAgent,
+    string? Referer);

@@ -1,0 +1,39 @@
+using Npgsql;
+
+namespace InvexQr.Silo.Database;
+
+/// <summary>
+/// Keeps monthly <c>qr_scans</c> partitions created three months ahead, so scans never land in the
+/// default partition. Runs at start-up and every six hours on every silo (the SQL function is
+/// idempotent and serialized by an advisory lock).
+/// </summary>
+public sealed class ScanPartitionMaintenance(NpgsqlDataSource dataSource, ILogger<ScanPartitionMaintenance> logger) : BackgroundService
+{
+    private static readonly TimeSpan Period = TimeSpan.FromHours(6);
+
+    public async Task EnsureAheadAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT invexqr_ensure_scan_partition(now() + make_interval(months => m))
+            FROM generate_series(0, 3) AS m
+            """);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(Period);
+        do
+        {
+            try
+            {
+                await EnsureAheadAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+            {
+                logger.LogWarning(ex, "Could not create upcoming scan partitions; will retry");
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));
+    }
+}

@@ -1,0 +1,90 @@
+using InvexQr.Grains.Scans;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace InvexQr.Silo.Database;
+
+/// <summary>
+/// Writes batches of raw scans into <c>qr_scans</c>: binary COPY into a per-connection staging
+/// table, then one <c>INSERT … ON CONFLICT DO NOTHING</c>, in one transaction. COPY alone is
+/// fastest but cannot skip rows already present; the staging step makes a replayed batch (after
+/// a commit whose outcome was lost with the connection) harmless instead of failing it.
+/// </summary>
+public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
+{
+    private const string ColumnList = "id, qr_code_id, scanned_at, ip_address, user_agent, referer";
+
+    private NpgsqlConnection? _connection;
+
+    /// <summary>Writes the batch; returns the number of rows that were new.</summary>
+    public async Task<int> WriteAsync(IReadOnlyList<ScanRecord> batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var connection = await EnsureConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using (var importer = await connection.BeginBinaryImportAsync(
+                $"COPY qr_scans_stage ({ColumnList}) FROM STDIN (FORMAT BINARY)", cancellationToken))
+            {
+                foreach (var scan in batch)
+                {
+                    await importer.StartRowAsync(cancellationToken);
+                    await importer.WriteAsync(scan.Id, NpgsqlDbType.Uuid, cancellationToken);
+                    await importer.WriteAsync(scan.CodeId, NpgsqlDbType.Bigint, cancellationToken);
+                    await importer.WriteAsync(scan.ScannedAt, NpgsqlDbType.TimestampTz, cancellationToken);
+                    await WriteTextAsync(importer, scan.IpAddress, cancellationToken);
+                    await WriteTextAsync(importer, scan.UserAgent, cancellationToken);
+                    await WriteTextAsync(importer, scan.Referer, cancellationToken);
+                }
+
+                await importer.CompleteAsync(cancellationToken);
+            }
+
+            await using var insert = new NpgsqlCommand(
+                $"INSERT INTO qr_scans ({ColumnList}) SELECT {ColumnList} FROM qr_scans_stage ON CONFLICT DO NOTHING",
+                connection, transaction);
+            var inserted = await insert.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return inserted;
+        }
+        catch
+        {
+            // The connection's state is unknown after any failure: start over with a fresh one.
+            await ResetAsync();
+            throw;
+        }
+    }
+
+    public ValueTask DisposeAsync() => ResetAsync();
+
+    private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
+        value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
+
+    private async Task<NpgsqlConnection> EnsureConnectionAsync(CancellationToken cancellationToken)
+    {
+        if (_connection is { State: System.Data.ConnectionState.Open })
+        {
+            return _connection;
+        }
+
+        await ResetAsync();
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var create = new NpgsqlCommand(
+            "CREATE TEMP TABLE IF NOT EXISTS qr_scans_stage (LIKE qr_scans) ON COMMIT DELETE ROWS", connection))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        _connection = connection;
+        return connection;
+    }
+
+    private async ValueTask ResetAsync()
+    {
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+            _connection = null;
+        }
+    }
+}

@@ -1,0 +1,79 @@
+using System.Data.Common;
+using System.Net;
+using InvexQr.Grains.Codes;
+using InvexQr.Grains.Scans;
+using InvexQr.ServiceDefaults;
+using InvexQr.Silo.Database;
+using InvexQr.Silo.Scans;
+using Npgsql;
+using Orleans.Configuration;
+
+namespace InvexQr.Silo.Hosting;
+
+/// <summary>Service registration for the silo process, kept out of Program.cs.</summary>
+public static class SiloHosting
+{
+    public static WebApplicationBuilder AddInvexQrDatabase(this WebApplicationBuilder builder)
+    {
+        var connectionString = PostgresConnection.Resolve(builder.Configuration);
+        // Orleans' ADO.NET providers find the driver by its invariant name.
+        DbProviderFactories.RegisterFactory("Npgsql", NpgsqlFactory.Instance);
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        builder.Services.AddSingleton<MigrationRunner>();
+        builder.Services.AddSingleton<ICodeRepository, CodeRepository>();
+        builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: [HealthEndpoints.ReadyTag]);
+        return builder;
+    }
+
+    /// <summary>
+    /// The scan sink. Must be registered before <see cref="AddInvexQrOrleans"/>: hosted services stop
+    /// in reverse order, so the sink drains after the silo has stopped taking scans.
+    /// </summary>
+    public static WebApplicationBuilder AddScanSink(this WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<ScanSinkOptions>(builder.Configuration.GetSection(ScanSinkOptions.Section));
+        builder.Services.AddSingleton<ScanWriter>();
+        builder.Services.AddSingleton<ScanSink>();
+        builder.Services.AddSingleton<IScanSink>(sp => sp.GetRequiredService<ScanSink>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ScanSink>());
+        builder.Services.AddHostedService<ScanPartitionMaintenance>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddInvexQrOrleans(this WebApplicationBuilder builder)
+    {
+        var cluster = ClusterSettings.From(builder.Configuration);
+        var connectionString = PostgresConnection.Resolve(builder.Configuration);
+        builder.UseOrleans(silo =>
+        {
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = cluster.ClusterId;
+                o.ServiceId = cluster.ServiceId;
+            });
+            silo.ConfigureEndpoints(
+                IPAddress.Parse(cluster.AdvertisedIP), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
+            if (!string.IsNullOrWhiteSpace(cluster.SiloName))
+            {
+                silo.Configure<SiloOptions>(o => o.SiloName = cluster.SiloName);
+            }
+
+            silo.UseAdoNetClustering(o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = connectionString;
+            });
+            silo.AddAdoNetGrainStorageAsDefault(o =>
+            {
+                o.Invariant = "Npgsql";
+                o.ConnectionString = connectionString;
+            });
+        });
+
+        // Long enough for the silo to hand its grains over and the sink to drain.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(
+            builder.Configuration.GetValue("ShutdownTimeoutSeconds", 30)));
+        return builder;
+    }
+}

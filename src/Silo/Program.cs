@@ -1,0 +1,30 @@
+// The InvexQR silo: hosts the code grains on an Orleans cluster whose membership and grain state
+// live in PostgreSQL, and writes raw scans to qr_scans through the silo-local scan sink.
+//
+//   InvexQr.Silo            apply migrations, then run the silo
+//   InvexQr.Silo migrate    apply migrations and exit
+using InvexQr.ServiceDefaults;
+using InvexQr.Silo.Database;
+using InvexQr.Silo.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddInvexQrDatabase();
+builder.AddScanSink();      // before Orleans: stops after it, so the sink drains last
+builder.AddInvexQrOrleans();
+
+var app = builder.Build();
+
+var migrateOnly = args.Contains("migrate");
+if (migrateOnly || app.Configuration.GetValue("Database:MigrateOnStartup", true))
+{
+    var applied = await app.Services.GetRequiredService<MigrationRunner>().ApplyAsync();
+    app.Logger.LogInformation("Database schema up to date ({Applied} migrations applied now)", applied);
+    if (migrateOnly)
+    {
+        return 0;
+    }
+}
+
+app.MapInvexQrHealth();
+await app.RunAsync();
+return 0;

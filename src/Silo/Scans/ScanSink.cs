@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using InvexQr.Grains.Scans;
+using InvexQr.Silo.Database;
+using Microsoft.Extensions.Options;
+
+namespace InvexQr.Silo.Scans;
+
+/// <summary>
+/// The silo-local scan sink: grains hand it raw scans without waiting; one writer loop batches
+/// them into PostgreSQL by size and by time. A failed batch is retried (the scan ids make that
+/// idempotent) until it is written. On a graceful stop it refuses new scans and drains what it
+/// holds before the process exits — it is registered before Orleans so it stops after the silo.
+/// </summary>
+public sealed class ScanSink : BackgroundService, IScanSink
+{
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+
+    private readonly Channel<ScanRecord> _queue;
+    private readonly ScanWriter _writer;
+    private readonly ScanSinkOptions _options;
+    private readonly ILogger<ScanSink> _logger;
+    private readonly CancellationTokenSource _giveUp = new();
+    private long _written;
+
+    public ScanSink(ScanWriter writer, IOptions<ScanSinkOptions> options, ILogger<ScanSink> logger)
+    {
+        _writer = writer;
+        _options = options.Value;
+        _logger = logger;
+        _queue = Channel.CreateBounded<ScanRecord>(new BoundedChannelOptions(_options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite then answers false instead of dropping anything
+        });
+    }
+
+    /// <summary>Scans queued and not yet written.</summary>
+    public int Pending => _queue.Reader.Count;
+
+    /// <summary>Scans written since start.</summary>
+    public long Written => Interlocked.Read(ref _written);
+
+    public bool TryEnqueue(ScanRecord scan) => _queue.Writer.TryWrite(scan);
+
+    public override void Dispose()
+    {
+        _giveUp.Dispose();
+        base.Dispose();
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        _logger.LogInformation("Scan sink draining {Pending} queued scans", Pending);
+        await using var registration = cancellationToken.Register(_giveUp.Cancel);
+        await base.StopAsync(cancellationToken);
+        _logger.LogInformation("Scan sink stopped; {Written} scans written in total, {Pending} left", Written, Pending);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // The loop ends when the queue is completed (graceful stop) and empty — not on stoppingToken,
+        // which fires as soon as the stop begins. Retries are only cut short by _giveUp, when the
+        // host's shutdown timeout has run out.
+        var batch = new List<ScanRecord>(_options.BatchSize);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync(CancellationToken.None))
+        {
+            await FillBatchAsync(reader, batch);
+            await WriteWithRetryAsync(batch);
+            batch.Clear();
+        }
+
+        await _writer.DisposeAsync();
+    }
+
+    private async Task FillBatchAsync(ChannelReader<ScanRecord> reader, List<ScanRecord> batch)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(_options.FlushIntervalMs / 1000.0 * Stopwatch.Frequency);
+        while (true)
+        {
+            while (batch.Count < _options.BatchSize && reader.TryRead(out var scan))
+            {
+                batch.Add(scan);
+            }
+
+            var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+            if (batch.Count >= _options.BatchSize || remaining <= TimeSpan.Zero || reader.Completion.IsCompleted)
+            {
+                return;
+            }
+
+            using var linger = new CancellationTokenSource(remaining);
+            try
+            {
+                if (!await reader.WaitToReadAsync(linger.Token))
+                {
+                    return; // completed: write what we have
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return; // the batch's time is up
+            }
+        }
+    }
+
+    private async Task WriteWithRetryAsync(List<ScanRecord> batch)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                await _writer.WriteAsync(batch, CancellationToken.None);
+                Interlocked.Add(ref _written, batch.Count);
+                return;
+            }
+            catch (Exception ex)
+            {
+                if (_giveUp.IsCancellationRequested)
+                {
+                    _logger.LogError(ex, "Shutdown deadline reached: {Count} scans could not be written", batch.Count);
+                    return;
+                }
+
+                _logger.LogWarning(ex, "Writing {Count} scans failed; retrying in {Delay}", batch.Count, delay);
+                await Task.Delay(delay, CancellationToken.None);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test of InvexQR: restores and builds the solution, makes sure a PostgreSQL server is
+# installed (the tests start their own throwaway cluster in a temporary directory), then runs the
+# unit and integration test projects. Exits non-zero on any failure.
+#
+#   ./test.sh                 everything
+#   ./test.sh --filter EXPR   only tests matching a dotnet test filter expression
+set -euo pipefail
+cd "$(dirname "$0")"
+
+filter=()
+if [[ "${1:-}" == "--filter" ]]; then filter=(--filter "${2:?--filter needs an expression}"); fi
+
+command -v dotnet >/dev/null || { echo "test.sh: the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+echo "==> PostgreSQL server"
+bash scripts/pg.sh install
+echo "    $(scripts/pg.sh bindir)"
+
+echo "==> restore and build"
+dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+status=0
+for project in tests/InvexQr.UnitTests tests/InvexQr.IntegrationTests; do
+  name=$(basename "$project")
+  echo "==> $name"
+  dotnet test "$project" -c Release --no-build -nologo "${filter[@]}" \
+    --logger "console;verbosity=normal" --logger "trx;LogFileName=$results/$name.trx" \
+    --blame-hang-timeout 10m || status=1
+done
+
+# One closing line over all projects, counted from the TRX reports.
+passed=0 failed=0 skipped=0
+for trx in "$results"/*.trx; do
+  [[ -f "$trx" ]] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n1)
+  get() { sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p" <<<"$counters"; }
+  passed=$((passed + $(get passed))); failed=$((failed + $(get failed)))
+  skipped=$((skipped + $(get notExecuted)))
+done
+if (( passed + failed == 0 )); then echo "test.sh: no test ran" >&2; status=1; fi
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status

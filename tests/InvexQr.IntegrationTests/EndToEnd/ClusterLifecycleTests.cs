@@ -1,0 +1,61 @@
+using System.Net;
+using InvexQr.IntegrationTests.Infrastructure;
+
+namespace InvexQr.IntegrationTests.EndToEnd;
+
+/// <summary>Silos stopping and joining under load, with the real processes and PostgreSQL membership.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ClusterLifecycleTests(PostgresServer postgres)
+{
+    private const int ActiveStatus = 3; // Orleans SiloStatus.Active as stored in the membership table
+
+    [Fact]
+    public async Task Graceful_silo_stop_during_scans_loses_no_acknowledged_scan()
+    {
+        await using var deployment = await Deployment.StartAsync(postgres);
+        var code = (await deployment.Http.CreateCodeAsync("https://example.org/sigterm")).GetProperty("code").GetString()!;
+
+        var load = new ScanLoad(deployment.Http, [code], workers: 16);
+        await load.WaitForRedirectsAsync(500);
+        await deployment.Silos[0].TerminateAsync();   // SIGTERM while scans are in flight
+        Assert.Equal(0, deployment.Silos[0].ExitCode);
+        await load.StopAsync();
+
+        // The silo has exited, so its sink has drained: every 302 the clients saw is a row.
+        var rows = await deployment.ScanRowsAsync(code);
+        Assert.True(load.Redirects >= 500, load.Describe());
+        Assert.Equal(load.Redirects, rows);
+        Assert.Contains("Scan sink stopped", deployment.Silos[0].Output);
+    }
+
+    [Fact]
+    public async Task Two_silos_form_one_cluster_and_scans_keep_succeeding_while_one_restarts()
+    {
+        await using var deployment = await Deployment.StartAsync(postgres, silos: 2);
+        Assert.Equal(2, await deployment.ScalarAsync($"SELECT count(*) FROM orleansmembershiptable WHERE status = {ActiveStatus}"));
+
+        var codes = new List<string>();
+        for (var i = 0; i < 40; i++)
+        {
+            codes.Add((await deployment.Http.CreateCodeAsync($"https://example.org/poster/{i}")).GetProperty("code").GetString()!);
+        }
+
+        var load = new ScanLoad(deployment.Http, codes, workers: 8);
+        await load.WaitForRedirectsAsync(400);
+        await deployment.Silos[1].TerminateAsync();
+        var afterStop = load.Redirects;
+        await load.WaitForRedirectsAsync(afterStop + 400); // served by the remaining silo
+        await deployment.StartSiloAsync();
+        Assert.Equal(2, await deployment.ScalarAsync($"SELECT count(*) FROM orleansmembershiptable WHERE status = {ActiveStatus}"));
+        var afterRejoin = load.Redirects;
+        await load.WaitForRedirectsAsync(afterRejoin + 400);
+        await load.StopAsync();
+
+        Assert.True(load.ByStatus.Keys.All(s => s == HttpStatusCode.Found), load.Describe());
+        foreach (var code in codes)
+        {
+            var expected = load.RedirectsByCode.GetValueOrDefault(code);
+            Assert.Equal(expected, await deployment.WaitForScanRowsAsync(code, expected));
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using System.Net;
+
+namespace InvexQr.IntegrationTests.EndToEnd;
+
+/// <summary>
+/// A bounded load generator for fault tests: a few workers scan the given codes round-robin over
+/// loopback until stopped (or until a hard time limit), counting every answer by status.
+/// </summary>
+public sealed class ScanLoad
+{
+    private readonly ConcurrentDictionary<HttpStatusCode, int> _byStatus = new();
+    private readonly ConcurrentDictionary<string, int> _redirectsByCode = new();
+    private readonly CancellationTokenSource _stop = new(TimeSpan.FromMinutes(2)); // never runs away
+    private readonly Task _run;
+    private int _redirects;
+
+    public ScanLoad(HttpClient http, IReadOnlyList<string> codes, int workers = 16)
+    {
+        _run = Task.WhenAll(Enumerable.Range(0, workers).Select(w => RunWorkerAsync(http, codes, w)));
+    }
+
+    public int Redirects => Volatile.Read(ref _redirects);
+
+    public IReadOnlyDictionary<HttpStatusCode, int> ByStatus => _byStatus;
+
+    public IReadOnlyDictionary<string, int> RedirectsByCode => _redirectsByCode;
+
+    public async Task WaitForRedirectsAsync(int atLeast)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (Redirects < atLeast)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Only {Redirects} redirects; statuses: {Describe()}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    public async Task StopAsync()
+    {
+        _stop.Cancel();
+        await _run;
+    }
+
+    public string Describe() => string.Join(", ", _byStatus.Select(kv => $"{(int)kv.Key}: {kv.Value}"));
+
+    private async Task RunWorkerAsync(HttpClient http, IReadOnlyList<string> codes, int worker)
+    {
+        var i = worker;
+        while (!_stop.IsCancellationRequested)
+        {
+            var code = codes[i++ % codes.Count];
+            HttpStatusCode status;
+            try
+            {
+                using var response = await http.GetAsync($"/r/{code}", _stop.Token);
+                status = response.StatusCode;
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                return; // an answer we never saw is not an acknowledged scan
+            }
+            catch (HttpRequestException)
+            {
+                status = 0;
+            }
+
+            _byStatus.AddOrUpdate(status, 1, (_, n) => n + 1);
+            if (status == HttpStatusCode.Found)
+            {
+                Interlocked.Increment(ref _redirects);
+                _redirectsByCode.AddOrUpdate(code, 1, (_, n) => n + 1);
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Net;
+using InvexQr.IntegrationTests.Infrastructure;
+
+namespace InvexQr.IntegrationTests.EndToEnd;
+
+/// <summary>The scan path end to end: real silo and gateway processes, a real PostgreSQL.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ScanPathTests(PostgresServer postgres) : IAsyncLifetime
+{
+    private Deployment _deployment = null!;
+
+    public async Task InitializeAsync() => _deployment = await Deployment.StartAsync(postgres);
+
+    public async Task DisposeAsync() => await _deployment.DisposeAsync();
+
+    [Fact]
+    public async Task Two_thousand_concurrent_scans_all_redirect_and_are_all_stored_exactly_once()
+    {
+        var created = await _deployment.Http.CreateCodeAsync("https://example.org/landing?campaign=spring");
+        var code = created.GetProperty("code").GetString()!;
+        Assert.Equal($"https://qr.example.com/r/{code}", created.GetProperty("shortUrl").GetString());
+
+        var results = await _deployment.Http.ScanManyAsync(code, 2000, parallelism: 64);
+
+        Assert.Equal(2000, results.Count(r => r.Status == HttpStatusCode.Found));
+        Assert.All(results, r => Assert.Equal("https://example.org/landing?campaign=spring", r.Location));
+        Assert.Equal(2000, await _deployment.WaitForScanRowsAsync(code, 2000));
+        Assert.Equal(2000, await _deployment.ScalarAsync(
+            "SELECT count(DISTINCT s.id) FROM qr_scans s JOIN qr_codes c ON c.id = s.qr_code_id WHERE c.code = $1", code));
+        Assert.Equal(0, await _deployment.ScalarAsync("SELECT count(*) FROM qr_scans_default"));
+    }
+
+    [Fact]
+    public async Task Redirect_is_a_302_that_must_not_be_cached()
+    {
+        var code = (await _deployment.Http.CreateCodeAsync("https://example.org/a")).GetProperty("code").GetString()!;
+
+        using var response = await _deployment.Http.GetAsync($"/r/{code}");
+
+        Assert.Equal(HttpStatusCode.Found, response.StatusCode);
+        Assert.Equal("https://example.org/a", response.Headers.Location?.ToString());
+        Assert.Contains("no-store", response.Headers.CacheControl?.ToString());
+    }
+
+    [Fact]
+    public async Task Changing_the_target_is_seen_by_the_very_next_scan()
+    {
+        var code = (await _deployment.Http.CreateCodeAsync("https://example.org/old", "spring-poster")).GetProperty("code").GetString()!;
+        using (var first = await _deployment.Http.GetAsync($"/r/{code}"))
+        {
+            Assert.Equal("https://example.org/old", first.Headers.Location?.ToString());
+        }
+
+        using var patch = await _deployment.Http.PatchAsync($"/api/codes/{code}", System.Net.Http.Json.JsonContent.Create(new { targetUrl = "https://example.org/new" }));
+        Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+
+        using var next = await _deployment.Http.GetAsync($"/r/{code}");
+        Assert.Equal(HttpStatusCode.Found, next.StatusCode);
+        Assert.Equal("https://example.org/new", next.Headers.Location?.ToString());
+    }
+
+    [Fact]
+    public async Task Head_answers_like_get_but_records_no_scan()
+    {
+        var code = (await _deployment.Http.CreateCodeAsync("https://example.org/head")).GetProperty("code").GetString()!;
+
+        using var head = await _deployment.Http.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"/r/{code}"));
+        Assert.Equal(HttpStatusCode.Found, head.StatusCode);
+        Assert.Equal("https://example.org/head", head.Headers.Location?.ToString());
+
+        using var get = await _deployment.Http.GetAsync($"/r/{code}");
+        Assert.Equal(HttpStatusCode.Found, get.StatusCode);
+        Assert.Equal(1, await _deployment.WaitForScanRowsAsync(code, 1));
+    }
+
+    [Fact]
+    public async Task Disabled_code_answers_410_and_records_nothing_until_enabled_again()
+    {
+        var code = (await _deployment.Http.CreateCodeAsync("https://example.org/gone")).GetProperty("code").GetString()!;
+        using (var disable = await _deployment.Http.PatchAsync($"/api/codes/{code}", System.Net.Http.Json.JsonContent.Create(new { enabled = false })))
+        {
+            Assert.Equal(HttpStatusCode.OK, disable.StatusCode);
+        }
+
+        using (var gone = await _deployment.Http.GetAsync($"/r/{code}"))
+        {
+            Assert.Equal(HttpStatusCode.Gone, gone.StatusCode);
+            Assert.Equal("application/problem+json", gone.Content.Headers.ContentType?.MediaType);
+        }
+
+        using (var enable = await _deployment.Http.PatchAsync($"/api/codes/{code}", System.Net.Http.Json.JsonContent.Create(new { enabled = true })))
+        {
+            Assert.Equal(HttpStatusCode.OK, enable.StatusCode);
+        }
+
+        using var back = await _deployment.Http.GetAsync($"/r/{code}");
+        Assert.Equal(HttpStatusCode.Found, back.StatusCode);
+        Assert.Equal(1, await _deployment.WaitForScanRowsAsync(code, 1));
+    }
+
+    [Theory]
+    [InlineData("ab")]                       // too short
+    [InlineData("has.dot")]                  // character outside the code alphabet
+    [InlineData("x%27%20OR%201%3D1--")]      // SQL-looking payload
+    [InlineData("..%2F..%2Fetc%2Fpasswd")]   // path traversal
+    [InlineData("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")] // 65 characters
+    [InlineData("unknown-but-wellformed")]
+    public async Task Malformed_and_unknown_codes_answer_404_and_store_nothing(string code)
+    {
+        using var response = await _deployment.Http.GetAsync($"/r/{code}");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(0, await _deployment.ScalarAsync("SELECT count(*) FROM qr_scans"));
+        Assert.Equal(0, await _deployment.ScalarAsync("SELECT count(*) FROM qr_codes"));
+        // That no code grain is activated for them is shown in-process, where activations can be counted (CodeDirectoryTests).
+    }
+}

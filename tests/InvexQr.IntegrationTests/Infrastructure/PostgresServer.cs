@@ -1,0 +1,68 @@
+using Npgsql;
+
+namespace InvexQr.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A real, throwaway PostgreSQL: a fresh cluster in a temporary directory on a free loopback port,
+/// started once for the whole test run (through <c>scripts/pg.sh</c>, the same script
+/// <c>./run.sh</c> uses) and deleted at the end. Each test gets a database of its own.
+/// </summary>
+public sealed class PostgresServer : IAsyncLifetime
+{
+    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "invexqr-test-pg-" + Guid.NewGuid().ToString("N")[..8]);
+    private int _databases;
+
+    public int Port { get; private set; }
+
+    public string AdminConnectionString => Connection("postgres");
+
+    public async Task InitializeAsync()
+    {
+        var script = Repo.ScriptPath("pg.sh");
+        await Shell.RunAsync("bash", script, "install");
+        await Shell.RunAsync("bash", script, "init", _dataDir);
+        Port = Shell.FreePort();
+        await Shell.RunAsync("bash", script, "start", _dataDir, Port.ToString());
+    }
+
+    public async Task DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        await Shell.RunAsync("bash", Repo.ScriptPath("pg.sh"), "stop", _dataDir);
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort: it lives in the temp directory anyway
+        }
+    }
+
+    /// <summary>Creates an empty database and returns its connection string.</summary>
+    public async Task<string> CreateDatabaseAsync(string prefix = "t")
+    {
+        var name = $"{prefix}_{Interlocked.Increment(ref _databases)}_{Guid.NewGuid().ToString("N")[..6]}".ToLowerInvariant();
+        await using var connection = new NpgsqlConnection(AdminConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", connection);
+        await command.ExecuteNonQueryAsync();
+        return Connection(name);
+    }
+
+    private string Connection(string database) => new NpgsqlConnectionStringBuilder
+    {
+        Host = "127.0.0.1",
+        Port = Port,
+        Username = "invexqr",
+        Database = database,
+        Pooling = true,
+        MaxPoolSize = 20,
+    }.ConnectionString;
+}
+
+[CollectionDefinition(Name)]
+public sealed class PostgresCollection : ICollectionFixture<PostgresServer>
+{
+    public const string Name = "postgres";
+}
