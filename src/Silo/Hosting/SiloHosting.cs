@@ -13,7 +13,7 @@ namespace InvexQr.Silo.Hosting;
 /// <summary>Service registration for the silo process, kept out of Program.cs.</summary>
 public static class SiloHosting
 {
-    public static WebApplicationBuilder AddInvexQrDatabase(this WebApplicationBuilder builder)
+    public static IHostApplicationBuilder AddInvexQrDatabase(this IHostApplicationBuilder builder)
     {
         var connectionString = PostgresConnection.Resolve(builder.Configuration);
         // Orleans' ADO.NET providers find the driver by its invariant name.
@@ -29,7 +29,7 @@ public static class SiloHosting
     /// The scan sink. Must be registered before <see cref="AddInvexQrOrleans"/>: hosted services stop
     /// in reverse order, so the sink drains after the silo has stopped taking scans.
     /// </summary>
-    public static WebApplicationBuilder AddScanSink(this WebApplicationBuilder builder)
+    public static IHostApplicationBuilder AddScanSink(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<ScanSinkOptions>(builder.Configuration.GetSection(ScanSinkOptions.Section));
         builder.Services.AddSingleton<ScanWriter>();
@@ -41,7 +41,7 @@ public static class SiloHosting
         return builder;
     }
 
-    public static WebApplicationBuilder AddInvexQrOrleans(this WebApplicationBuilder builder)
+    public static IHostApplicationBuilder AddInvexQrOrleans(this IHostApplicationBuilder builder)
     {
         var cluster = ClusterSettings.From(builder.Configuration);
         var connectionString = PostgresConnection.Resolve(builder.Configuration);
@@ -59,21 +59,28 @@ public static class SiloHosting
                 silo.Configure<SiloOptions>(o => o.SiloName = cluster.SiloName);
             }
 
-            silo.UseAdoNetClustering(o =>
-            {
-                o.Invariant = "Npgsql";
-                o.ConnectionString = connectionString;
-            });
-            silo.AddAdoNetGrainStorageAsDefault(o =>
-            {
-                o.Invariant = "Npgsql";
-                o.ConnectionString = connectionString;
-            });
+            silo.UsePostgres(connectionString);
         });
 
         // Long enough for the silo to hand its grains over and the sink to drain.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(
             builder.Configuration.GetValue("ShutdownTimeoutSeconds", 30)));
         return builder;
+    }
+
+    /// <summary>Membership and grain state in PostgreSQL, through Orleans' ADO.NET providers.</summary>
+    public static ISiloBuilder UsePostgres(this ISiloBuilder silo, string connectionString)
+    {
+        silo.UseAdoNetClustering(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = connectionString;
+        });
+        silo.AddAdoNetGrainStorageAsDefault(o =>
+        {
+            o.Invariant = "Npgsql";
+            o.ConnectionString = connectionString;
+        });
+        return silo;
     }
 }

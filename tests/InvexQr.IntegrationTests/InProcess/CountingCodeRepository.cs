@@ -1,0 +1,41 @@
+using InvexQr.Grains.Abstractions;
+using InvexQr.Grains.Codes;
+
+namespace InvexQr.IntegrationTests.InProcess;
+
+/// <summary>
+/// The real repository with a counter of reads in front (and, optionally, a delay before updates):
+/// a probe for "how many times did we go to the database", not a stand-in for it.
+/// </summary>
+public sealed class CountingCodeRepository(ICodeRepository inner, CountingCodeRepository.Counter reads, TimeSpan updateDelay) : ICodeRepository
+{
+    public sealed class Counter
+    {
+        private int _value;
+
+        public int Value => Volatile.Read(ref _value);
+
+        public void Increment() => Interlocked.Increment(ref _value);
+    }
+
+    public Task<CodeRecord?> FindAsync(string code, CancellationToken cancellationToken = default)
+    {
+        reads.Increment();
+        return inner.FindAsync(code, cancellationToken);
+    }
+
+    public Task<bool> ExistsAsync(string code, CancellationToken cancellationToken = default)
+    {
+        reads.Increment();
+        return inner.ExistsAsync(code, cancellationToken);
+    }
+
+    public Task<CodeRecord?> InsertAsync(string code, CreateCodeCommand command, CancellationToken cancellationToken = default) =>
+        inner.InsertAsync(code, command, cancellationToken);
+
+    public async Task<CodeRecord?> UpdateAsync(string code, UpdateCodeCommand command, CancellationToken cancellationToken = default)
+    {
+        await Task.Delay(updateDelay, cancellationToken);
+        return await inner.UpdateAsync(code, command, cancellationToken);
+    }
+}

@@ -1,0 +1,45 @@
+using InvexQr.Grains;
+using InvexQr.Grains.Abstractions;
+using InvexQr.IntegrationTests.Infrastructure;
+
+namespace InvexQr.IntegrationTests.InProcess;
+
+/// <summary>The code grain and the directory on a real cluster and a real database.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class QrCodeGrainTests(PostgresServer postgres)
+{
+    [Fact]
+    public async Task Unknown_codes_activate_no_code_grain_and_hit_the_database_once_per_ttl()
+    {
+        await using var cluster = await PostgresCluster.StartAsync(postgres);
+        var directory = cluster.Client.GetGrain<ICodeDirectoryGrain>(0);
+        var readsBefore = cluster.Reads.Value;
+
+        for (var i = 0; i < 500; i++)
+        {
+            Assert.False(await directory.Exists("nobody-made-this"));
+        }
+
+        Assert.Equal(1, cluster.Reads.Value - readsBefore);
+        Assert.Equal(0, await cluster.ActivationsAsync<QrCodeGrain>());
+    }
+
+    [Fact]
+    public async Task Scans_keep_flowing_while_a_management_call_waits_on_the_database()
+    {
+        await using var cluster = await PostgresCluster.StartAsync(postgres, slowUpdates: TimeSpan.FromSeconds(3));
+        var grain = cluster.Client.GetGrain<IQrCodeGrain>("hot-code");
+        await grain.Create(new CreateCodeCommand("https://example.org/before", null, null));
+
+        var update = grain.Update(new UpdateCodeCommand("https://example.org/after", null, null));
+        var scans = Enumerable.Range(0, 2000).Select(_ => grain.Scan(new ScanRequest("203.0.113.9", "ua", null)).AsTask()).ToList();
+        var scansDone = Task.WhenAll(scans);
+
+        // All 2,000 scans are answered while the update is still waiting on its (slow) database write.
+        Assert.Same(scansDone, await Task.WhenAny(scansDone, update));
+        Assert.All(scans, s => Assert.Equal("https://example.org/before", s.Result.TargetUrl));
+
+        await update;
+        Assert.Equal("https://example.org/after", (await grain.Scan(new ScanRequest(null, null, null))).TargetUrl);
+    }
+}
