@@ -45,6 +45,10 @@ public sealed class PostgresCluster : IAsyncDisposable
 
         var reads = new CountingCodeRepository.Counter();
         var builder = new InProcessTestClusterBuilder(silos);
+        // Membership through our PostgreSQL tables instead of the harness's in-memory table. The
+        // option has no public setter in 10.4, hence reflection.
+        typeof(InProcessTestClusterOptions).GetProperty("UseTestClusterMembership", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic)!
+            .SetValue(builder.Options, false);
         builder.ConfigureSiloHost((_, host) =>
         {
             host.Configuration["ConnectionStrings:Postgres"] = connectionString;
