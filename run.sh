@@ -73,7 +73,8 @@ stop_all() {
   bash scripts/pg.sh stop "$pg"
   echo "stopped"
 }
-trap stop_all INT TERM EXIT
+trap stop_all EXIT
+trap "stop_all; exit 0" INT TERM
 
 echo "==> silo (log: .data/silo.log)"
 ASPNETCORE_URLS="http://127.0.0.1:$silo_http_port" Database__MigrateOnStartup=false \

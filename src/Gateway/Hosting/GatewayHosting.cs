@@ -29,6 +29,9 @@ public static class GatewayHosting
                 o.Invariant = "Npgsql";
                 o.ConnectionString = connectionString;
             });
+            // A phone waits for the answer: better a quick 503 it can retry than a 30-second hang.
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(
+                builder.Configuration.GetValue("Orleans:ResponseTimeoutSeconds", 5)));
             // Silos may start after the gateway (compose, Kubernetes): keep trying instead of exiting.
             client.UseConnectionRetryFilter(async (_, cancellationToken) =>
             {

@@ -70,7 +70,7 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
         await ResetAsync();
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using (var create = new NpgsqlCommand(
-            "CREATE TEMP TABLE IF NOT EXISTS qr_scans_stage (LIKE qr_scans) ON COMMIT DELETE ROWS", connection))
+            "CREATE TEMP TABLE IF NOT EXISTS qr_scans_stage (LIKE qr_scans INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", connection))
         {
             await create.ExecuteNonQueryAsync(cancellationToken);
         }

@@ -22,6 +22,7 @@ public sealed class ScanSink : BackgroundService, IScanSink
     private readonly ILogger<ScanSink> _logger;
     private readonly CancellationTokenSource _giveUp = new();
     private long _written;
+    private long _lost;
 
     public ScanSink(ScanWriter writer, IOptions<ScanSinkOptions> options, ILogger<ScanSink> logger)
     {
@@ -55,7 +56,8 @@ public sealed class ScanSink : BackgroundService, IScanSink
         _logger.LogInformation("Scan sink draining {Pending} queued scans", Pending);
         await using var registration = cancellationToken.Register(_giveUp.Cancel);
         await base.StopAsync(cancellationToken);
-        _logger.LogInformation("Scan sink stopped; {Written} scans written in total, {Pending} left", Written, Pending);
+        _logger.LogInformation(
+            "Scan sink stopped; {Written} scans written in total, {Lost} not written", Written, Interlocked.Read(ref _lost) + Pending);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -121,7 +123,8 @@ public sealed class ScanSink : BackgroundService, IScanSink
             {
                 if (_giveUp.IsCancellationRequested)
                 {
-                    _logger.LogError(ex, "Shutdown deadline reached: {Count} scans could not be written", batch.Count);
+                    _logger.LogError(ex, "Shutdown deadline reached: {Count} scans could not be written", batch.Count + Pending);
+                    Interlocked.Add(ref _lost, batch.Count);
                     return;
                 }
 

@@ -11,7 +11,8 @@ public sealed class ScanLoad
 {
     private readonly ConcurrentDictionary<HttpStatusCode, int> _byStatus = new();
     private readonly ConcurrentDictionary<string, int> _redirectsByCode = new();
-    private readonly CancellationTokenSource _stop = new(TimeSpan.FromMinutes(2)); // never runs away
+    private readonly CancellationTokenSource _runaway = new(TimeSpan.FromMinutes(2)); // never runs away
+    private volatile bool _stopping;
     private readonly Task _run;
     private int _redirects;
 
@@ -40,9 +41,10 @@ public sealed class ScanLoad
         }
     }
 
+    /// <summary>Lets every worker finish the request it has in flight, so every answer is counted.</summary>
     public async Task StopAsync()
     {
-        _stop.Cancel();
+        _stopping = true;
         await _run;
     }
 
@@ -51,22 +53,22 @@ public sealed class ScanLoad
     private async Task RunWorkerAsync(HttpClient http, IReadOnlyList<string> codes, int worker)
     {
         var i = worker;
-        while (!_stop.IsCancellationRequested)
+        while (!_stopping && !_runaway.IsCancellationRequested)
         {
             var code = codes[i++ % codes.Count];
             HttpStatusCode status;
             try
             {
-                using var response = await http.GetAsync($"/r/{code}", _stop.Token);
+                using var response = await http.GetAsync($"/r/{code}", _runaway.Token);
                 status = response.StatusCode;
             }
-            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            catch (OperationCanceledException) when (_runaway.IsCancellationRequested)
             {
-                return; // an answer we never saw is not an acknowledged scan
+                return;
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
-                status = 0;
+                status = 0; // refused, reset or timed out: no answer, so no acknowledged scan
             }
 
             _byStatus.AddOrUpdate(status, 1, (_, n) => n + 1);
