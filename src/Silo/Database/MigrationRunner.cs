@@ -54,18 +54,19 @@ public sealed class MigrationRunner(NpgsqlDataSource dataSource, ILogger<Migrati
     public async Task<int> ApplyAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenWithRetryAsync(cancellationToken);
-        await ExecuteAsync(connection, null, """
-            CREATE TABLE IF NOT EXISTS invexqr_schema_migrations (
-                version    integer     PRIMARY KEY,
-                name       text        NOT NULL,
-                checksum   text        NOT NULL,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            )
-            """, cancellationToken);
-
+        // Lock first: even CREATE TABLE IF NOT EXISTS races when two silos start at once.
         await ExecuteAsync(connection, null, $"SELECT pg_advisory_lock({AdvisoryLockKey})", cancellationToken);
         try
         {
+            await ExecuteAsync(connection, null, """
+                CREATE TABLE IF NOT EXISTS invexqr_schema_migrations (
+                    version    integer     PRIMARY KEY,
+                    name       text        NOT NULL,
+                    checksum   text        NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """, cancellationToken);
+
             var applied = await ReadAppliedAsync(connection, cancellationToken);
             var count = 0;
             foreach (var migration in Embedded())
