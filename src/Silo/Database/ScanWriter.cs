@@ -57,8 +57,18 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
 
     public ValueTask DisposeAsync() => ResetAsync();
 
+    /// <summary>PostgreSQL text cannot hold NUL characters; a header carrying one must not poison a batch.</summary>
     private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
-        value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, NpgsqlDbType.Text, cancellationToken);
+        value is null
+            ? importer.WriteNullAsync(cancellationToken)
+            : importer.WriteAsync(value.Contains('\0') ? value.Replace("\0", string.Empty) : value, NpgsqlDbType.Text, cancellationToken);
+
+    /// <summary>
+    /// True for errors caused by the rows themselves (data exceptions, constraint violations): retrying
+    /// the same batch can never succeed, so the sink splits it to isolate the offending row.
+    /// </summary>
+    public static bool IsCausedByData(Exception exception) =>
+        exception is PostgresException { SqlState: var state } && (state.StartsWith("22", StringComparison.Ordinal) || state.StartsWith("23", StringComparison.Ordinal));
 
     private async Task<NpgsqlConnection> EnsureConnectionAsync(CancellationToken cancellationToken)
     {

@@ -23,6 +23,7 @@ public sealed class ScanSink : BackgroundService, IScanSink
     private readonly CancellationTokenSource _giveUp = new();
     private long _written;
     private long _lost;
+    private long _rejected;
 
     public ScanSink(ScanWriter writer, IOptions<ScanSinkOptions> options, ILogger<ScanSink> logger)
     {
@@ -38,6 +39,9 @@ public sealed class ScanSink : BackgroundService, IScanSink
 
     /// <summary>Scans queued and not yet written.</summary>
     public int Pending => _queue.Reader.Count;
+
+    /// <summary>Scans the database refused (a bad row, isolated from its batch) since start.</summary>
+    public long Rejected => Interlocked.Read(ref _rejected);
 
     /// <summary>Scans written since start.</summary>
     public long Written => Interlocked.Read(ref _written);
@@ -119,6 +123,12 @@ public sealed class ScanSink : BackgroundService, IScanSink
                 Interlocked.Add(ref _written, batch.Count);
                 return;
             }
+            catch (Exception ex) when (ScanWriter.IsCausedByData(ex))
+            {
+                // Retrying the same rows cannot help: write the good ones, isolate the bad one.
+                await WriteIsolatingBadRowsAsync(batch, ex);
+                return;
+            }
             catch (Exception ex)
             {
                 if (_giveUp.IsCancellationRequested)
@@ -133,5 +143,19 @@ public sealed class ScanSink : BackgroundService, IScanSink
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
             }
         }
+    }
+
+    private async Task WriteIsolatingBadRowsAsync(List<ScanRecord> batch, Exception error)
+    {
+        if (batch.Count == 1)
+        {
+            _logger.LogError(error, "Scan {ScanId} of code id {CodeId} was rejected by the database and not stored", batch[0].Id, batch[0].CodeId);
+            Interlocked.Increment(ref _rejected);
+            return;
+        }
+
+        var half = batch.Count / 2;
+        await WriteWithRetryAsync(batch.GetRange(0, half));
+        await WriteWithRetryAsync(batch.GetRange(half, batch.Count - half));
     }
 }

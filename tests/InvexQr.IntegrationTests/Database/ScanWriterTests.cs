@@ -50,4 +50,21 @@ public sealed class ScanWriterTests(PostgresServer postgres)
         await using var count = dataSource.CreateCommand("SELECT count(*) FROM qr_scans_default");
         Assert.Equal(1L, (long)(await count.ExecuteScalarAsync())!);
     }
+
+    [Fact]
+    public async Task A_nul_character_in_a_header_does_not_poison_the_batch()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(await postgres.CreateDatabaseAsync("writer"));
+        await new MigrationRunner(dataSource, NullLogger<MigrationRunner>.Instance).ApplyAsync();
+        var code = await new CodeRepository(dataSource).InsertAsync("nul-ua", new CreateCodeCommand("https://example.org/", null, null));
+        var now = DateTimeOffset.UtcNow;
+        await using var writer = new ScanWriter(dataSource);
+
+        var written = await writer.WriteAsync(
+            [new ScanRecord(Guid.CreateVersion7(now), code!.Id, now, null, "evil\0agent", "https://ref\0erer/")], CancellationToken.None);
+
+        Assert.Equal(1, written);
+        await using var read = dataSource.CreateCommand("SELECT user_agent FROM qr_scans");
+        Assert.Equal("evilagent", await read.ExecuteScalarAsync());
+    }
 }
