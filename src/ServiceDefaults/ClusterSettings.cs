@@ -25,6 +25,13 @@ public sealed class ClusterSettings
     /// <summary>Silo name; defaults to the machine name (POD_NAME on Kubernetes).</summary>
     public string? SiloName { get; set; }
 
+    /// <summary>Copies the cluster identity into Orleans' options.</summary>
+    public void ApplyTo(Orleans.Configuration.ClusterOptions options)
+    {
+        options.ClusterId = ClusterId;
+        options.ServiceId = ServiceId;
+    }
+
     public static ClusterSettings From(IConfiguration configuration)
     {
         var settings = new ClusterSettings();

@@ -19,11 +19,7 @@ public static class GatewayHosting
         DbProviderFactories.RegisterFactory("Npgsql", NpgsqlFactory.Instance);
         builder.UseOrleansClient(client =>
         {
-            client.Configure<ClusterOptions>(o =>
-            {
-                o.ClusterId = cluster.ClusterId;
-                o.ServiceId = cluster.ServiceId;
-            });
+            client.Configure<ClusterOptions>(cluster.ApplyTo);
             client.UseAdoNetClustering(o =>
             {
                 o.Invariant = "Npgsql";

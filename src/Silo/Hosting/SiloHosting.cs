@@ -47,11 +47,7 @@ public static class SiloHosting
         var connectionString = PostgresConnection.Resolve(builder.Configuration);
         builder.UseOrleans(silo =>
         {
-            silo.Configure<ClusterOptions>(o =>
-            {
-                o.ClusterId = cluster.ClusterId;
-                o.ServiceId = cluster.ServiceId;
-            });
+            silo.Configure<ClusterOptions>(cluster.ApplyTo);
             silo.ConfigureEndpoints(
                 IPAddress.Parse(cluster.AdvertisedIP), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
             if (!string.IsNullOrWhiteSpace(cluster.SiloName))
@@ -61,6 +57,8 @@ public static class SiloHosting
 
             silo.UsePostgres(connectionString);
         });
+
+        builder.Services.AddHealthChecks().AddCheck<SiloJoinedHealthCheck>("orleans-silo", tags: [HealthEndpoints.ReadyTag]);
 
         // Long enough for the silo to hand its grains over and the sink to drain.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(

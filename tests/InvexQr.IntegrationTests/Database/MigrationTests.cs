@@ -52,8 +52,7 @@ public sealed class MigrationTests(PostgresServer postgres)
     [Fact]
     public async Task Scans_are_partitioned_by_month_with_partitions_ahead()
     {
-        await using var dataSource = NpgsqlDataSource.Create(await postgres.CreateDatabaseAsync("migrate"));
-        await new MigrationRunner(dataSource, NullLogger<MigrationRunner>.Instance).ApplyAsync();
+        await using var dataSource = await postgres.CreateMigratedDataSourceAsync("migrate");
 
         await using var command = dataSource.CreateCommand("""
             SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid

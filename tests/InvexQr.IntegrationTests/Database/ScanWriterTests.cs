@@ -2,8 +2,6 @@ using InvexQr.Grains.Abstractions;
 using InvexQr.Grains.Scans;
 using InvexQr.IntegrationTests.Infrastructure;
 using InvexQr.Silo.Database;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 
 namespace InvexQr.IntegrationTests.Database;
 
@@ -13,8 +11,7 @@ public sealed class ScanWriterTests(PostgresServer postgres)
     [Fact]
     public async Task A_replayed_batch_never_creates_a_duplicate_scan()
     {
-        await using var dataSource = NpgsqlDataSource.Create(await postgres.CreateDatabaseAsync("writer"));
-        await new MigrationRunner(dataSource, NullLogger<MigrationRunner>.Instance).ApplyAsync();
+        await using var dataSource = await postgres.CreateMigratedDataSourceAsync("writer");
         var code = await new CodeRepository(dataSource).InsertAsync("replay", new CreateCodeCommand("https://example.org/", null, null));
         var now = DateTimeOffset.UtcNow;
         var batch = Enumerable.Range(0, 1000)
@@ -39,8 +36,7 @@ public sealed class ScanWriterTests(PostgresServer postgres)
     [Fact]
     public async Task A_scan_from_a_month_without_partition_still_lands()
     {
-        await using var dataSource = NpgsqlDataSource.Create(await postgres.CreateDatabaseAsync("writer"));
-        await new MigrationRunner(dataSource, NullLogger<MigrationRunner>.Instance).ApplyAsync();
+        await using var dataSource = await postgres.CreateMigratedDataSourceAsync("writer");
         var code = await new CodeRepository(dataSource).InsertAsync("far-future", new CreateCodeCommand("https://example.org/", null, null));
         var farAway = DateTimeOffset.UtcNow.AddYears(3);
         await using var writer = new ScanWriter(dataSource);
@@ -54,8 +50,7 @@ public sealed class ScanWriterTests(PostgresServer postgres)
     [Fact]
     public async Task A_nul_character_in_a_header_does_not_poison_the_batch()
     {
-        await using var dataSource = NpgsqlDataSource.Create(await postgres.CreateDatabaseAsync("writer"));
-        await new MigrationRunner(dataSource, NullLogger<MigrationRunner>.Instance).ApplyAsync();
+        await using var dataSource = await postgres.CreateMigratedDataSourceAsync("writer");
         var code = await new CodeRepository(dataSource).InsertAsync("nul-ua", new CreateCodeCommand("https://example.org/", null, null));
         var now = DateTimeOffset.UtcNow;
         await using var writer = new ScanWriter(dataSource);

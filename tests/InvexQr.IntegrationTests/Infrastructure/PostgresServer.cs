@@ -50,6 +50,14 @@ public sealed class PostgresServer : IAsyncLifetime
         return Connection(name);
     }
 
+    /// <summary>A new database with every migration applied, as a data source.</summary>
+    public async Task<NpgsqlDataSource> CreateMigratedDataSourceAsync(string prefix = "t")
+    {
+        var dataSource = NpgsqlDataSource.Create(await CreateDatabaseAsync(prefix));
+        await new InvexQr.Silo.Database.MigrationRunner(dataSource, Microsoft.Extensions.Logging.Abstractions.NullLogger<InvexQr.Silo.Database.MigrationRunner>.Instance).ApplyAsync();
+        return dataSource;
+    }
+
     private string Connection(string database) => new NpgsqlConnectionStringBuilder
     {
         Host = "127.0.0.1",
