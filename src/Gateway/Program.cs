@@ -7,9 +7,12 @@ using InvexQr.ServiceDefaults;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddInvexQrClusterClient();
 builder.AddInvexQrApi();
+builder.AddClientIp();
+builder.AddScanEnrichment();
 builder.Services.AddExceptionHandler<ClusterErrors>();
 
 var app = builder.Build();
+app.UseClientIp();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();

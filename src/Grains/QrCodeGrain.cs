@@ -53,7 +53,9 @@ public sealed class QrCodeGrain(
             now,
             IpAnonymizer.Truncate(request.ClientIp),
             request.UserAgent,
-            request.Referer);
+            request.Referer,
+            request.Location,
+            request.Client);
 
         if (!sink.TryEnqueue(scan))
         {

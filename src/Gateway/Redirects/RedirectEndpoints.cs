@@ -1,5 +1,7 @@
 using InvexQr.Grains.Abstractions;
+using InvexQr.Gateway.Hosting;
 using InvexQr.Grains.Codes;
+using InvexQr.Grains.Enrichment;
 using Microsoft.Net.Http.Headers;
 
 namespace InvexQr.Gateway.Redirects;
@@ -19,7 +21,7 @@ public static class RedirectEndpoints
         return endpoints;
     }
 
-    public static async Task<IResult> ScanAsync(string code, HttpContext http, IClusterClient cluster, CodeLookup lookup)
+    public static async Task<IResult> ScanAsync(string code, HttpContext http, IClusterClient cluster, CodeLookup lookup, ScanEnricher enricher)
     {
         // Redirect answers must never be cached: a cached 302 hides repeat scans and target edits.
         http.Response.Headers.CacheControl = "no-store";
@@ -30,12 +32,18 @@ public static class RedirectEndpoints
         }
 
         var grain = cluster.GetGrain<IQrCodeGrain>(code);
-        var result = HttpMethods.IsHead(http.Request.Method)
-            ? await grain.Resolve()
-            : await grain.Scan(new ScanRequest(
-                http.Connection.RemoteIpAddress?.ToString(),
-                Header(http, HeaderNames.UserAgent),
-                Header(http, HeaderNames.Referer)));
+        ScanResult result;
+        if (HttpMethods.IsHead(http.Request.Method))
+        {
+            result = await grain.Resolve();
+        }
+        else
+        {
+            var clientIp = http.ClientAddress();
+            var userAgent = Header(http, HeaderNames.UserAgent);
+            var (location, client) = enricher.Enrich(clientIp, userAgent);
+            result = await grain.Scan(new ScanRequest(clientIp?.ToString(), userAgent, Header(http, HeaderNames.Referer), location, client));
+        }
 
         return result.Outcome switch
         {

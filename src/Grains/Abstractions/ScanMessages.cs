@@ -1,12 +1,19 @@
+using InvexQr.Grains.Enrichment;
+using InvexQr.Grains.Enrichment.Geo;
+
 namespace InvexQr.Grains.Abstractions;
 
-/// <summary>What the gateway knows about one scan request.</summary>
+/// <summary>What the gateway knows about one scan request, already enriched.</summary>
 /// <param name="ClientIp">The client address as the gateway determined it (trusted proxies only); full address, memory only.</param>
+/// <param name="Location">Geolocation of <paramref name="ClientIp"/>; null means unknown.</param>
+/// <param name="Client">Browser, OS and device type from the user agent; null means unknown.</param>
 [GenerateSerializer, Immutable]
 public sealed record ScanRequest(
     [property: Id(0)] string? ClientIp,
     [property: Id(1)] string? UserAgent,
-    [property: Id(2)] string? Referer);
+    [property: Id(2)] string? Referer,
+    [property: Id(3)] GeoLocation? Location = null,
+    [property: Id(4)] ClientInfo? Client = null);
 
 /// <summary>The decision for a scan.</summary>
 [GenerateSerializer]

@@ -1,3 +1,6 @@
+using InvexQr.Grains.Enrichment;
+using InvexQr.Grains.Enrichment.Geo;
+
 namespace InvexQr.Grains.Scans;
 
 /// <summary>
@@ -10,4 +13,6 @@ public sealed record ScanRecord(
     DateTimeOffset ScannedAt,
     string? IpAddress,
     string? UserAgent,
-    string? Referer);
+    string? Referer,
+    GeoLocation? Location = null,
+    ClientInfo? Client = null);

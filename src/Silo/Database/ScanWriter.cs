@@ -12,7 +12,9 @@ namespace InvexQr.Silo.Database;
 /// </summary>
 public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
 {
-    private const string ColumnList = "id, qr_code_id, scanned_at, ip_address, user_agent, referer";
+    private const string ColumnList =
+        "id, qr_code_id, scanned_at, ip_address, user_agent, referer, " +
+        "country_code, country, subdivision, city, latitude, longitude, device_type, os, browser, is_bot";
 
     private NpgsqlConnection? _connection;
 
@@ -35,6 +37,16 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
                     await WriteTextAsync(importer, scan.IpAddress, cancellationToken);
                     await WriteTextAsync(importer, scan.UserAgent, cancellationToken);
                     await WriteTextAsync(importer, scan.Referer, cancellationToken);
+                    await WriteTextAsync(importer, scan.Location?.CountryCode, cancellationToken);
+                    await WriteTextAsync(importer, scan.Location?.CountryName, cancellationToken);
+                    await WriteTextAsync(importer, scan.Location?.Subdivision, cancellationToken);
+                    await WriteTextAsync(importer, scan.Location?.City, cancellationToken);
+                    await WriteDoubleAsync(importer, scan.Location?.Latitude, cancellationToken);
+                    await WriteDoubleAsync(importer, scan.Location?.Longitude, cancellationToken);
+                    await WriteTextAsync(importer, scan.Client?.DeviceType, cancellationToken);
+                    await WriteTextAsync(importer, scan.Client?.Os, cancellationToken);
+                    await WriteTextAsync(importer, scan.Client?.Browser, cancellationToken);
+                    await importer.WriteAsync(scan.Client?.IsBot ?? false, NpgsqlDbType.Boolean, cancellationToken);
                 }
 
                 await importer.CompleteAsync(cancellationToken);
@@ -56,6 +68,9 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => ResetAsync();
+
+    private static Task WriteDoubleAsync(NpgsqlBinaryImporter importer, double? value, CancellationToken cancellationToken) =>
+        value is { } v ? importer.WriteAsync(v, NpgsqlDbType.Double, cancellationToken) : importer.WriteNullAsync(cancellationToken);
 
     /// <summary>PostgreSQL text cannot hold NUL characters; a header carrying one must not poison a batch.</summary>
     private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>

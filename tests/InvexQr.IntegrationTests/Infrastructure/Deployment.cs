@@ -25,7 +25,8 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>An HTTP client for the gateway that does not follow redirects and carries the API key.</summary>
     public HttpClient Http { get; private set; } = null!;
 
-    public static async Task<Deployment> StartAsync(PostgresServer postgres, int silos = 1, IDictionary<string, string>? siloSettings = null)
+    public static async Task<Deployment> StartAsync(
+        PostgresServer postgres, int silos = 1, IDictionary<string, string>? siloSettings = null, IDictionary<string, string>? gatewaySettings = null)
     {
         var deployment = new Deployment(await postgres.CreateDatabaseAsync("e2e"));
         for (var i = 0; i < silos; i++)
@@ -33,7 +34,13 @@ public sealed class Deployment : IAsyncDisposable
             await deployment.StartSiloAsync(siloSettings);
         }
 
-        deployment.Gateway = ServiceProcess.Start("gateway", "Gateway", Shell.FreePort(), deployment.CommonEnvironment());
+        var gatewayEnvironment = deployment.CommonEnvironment();
+        foreach (var (key, value) in gatewaySettings ?? new Dictionary<string, string>())
+        {
+            gatewayEnvironment[key] = value;
+        }
+
+        deployment.Gateway = ServiceProcess.Start("gateway", "Gateway", Shell.FreePort(), gatewayEnvironment);
         await deployment.Gateway.WaitReadyAsync();
         deployment.Http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, MaxConnectionsPerServer = 256 })
         {

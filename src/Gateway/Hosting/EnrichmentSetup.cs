@@ -1,0 +1,43 @@
+using InvexQr.Grains.Enrichment;
+using InvexQr.Grains.Enrichment.Geo;
+using InvexQr.Grains.Enrichment.UserAgents;
+using InvexQr.ServiceDefaults;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace InvexQr.Gateway.Hosting;
+
+/// <summary>Scan enrichment runs in the gateway (see <see cref="ScanEnricher"/> for why).</summary>
+public static class EnrichmentSetup
+{
+    public static WebApplicationBuilder AddScanEnrichment(this WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<GeoOptions>(builder.Configuration.GetSection(GeoOptions.Section));
+        builder.Services.AddSingleton<GeoLocator>();
+        builder.Services.Configure<UserAgentOptions>(builder.Configuration.GetSection(UserAgentOptions.Section));
+        builder.Services.AddSingleton<UserAgentClassifier>();
+        builder.Services.AddSingleton<IUserAgentClassifier>(sp => sp.GetRequiredService<UserAgentClassifier>());
+        builder.Services.AddSingleton<ScanEnricher>();
+        builder.Services.AddHealthChecks()
+            .AddCheck<GeoHealthCheck>("geolocation", tags: [HealthEndpoints.ReadyTag])
+            .AddCheck<UserAgentRulesHealthCheck>("user-agent-rules", tags: [HealthEndpoints.ReadyTag]);
+        return builder;
+    }
+}
+
+/// <summary>Degraded (still ready: redirects work) when the geolocation database is missing.</summary>
+public sealed class GeoHealthCheck(GeoLocator geo) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(geo.Problem is null
+            ? HealthCheckResult.Healthy(geo.DatabaseInfo)
+            : HealthCheckResult.Degraded(geo.Problem));
+}
+
+/// <summary>Degraded (still ready) when uap-core's rules could not be loaded.</summary>
+public sealed class UserAgentRulesHealthCheck(UserAgentClassifier classifier) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(classifier.Problem is null
+            ? HealthCheckResult.Healthy("uap-core rules loaded")
+            : HealthCheckResult.Degraded(classifier.Problem));
+}
