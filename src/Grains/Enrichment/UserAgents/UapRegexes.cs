@@ -45,7 +45,7 @@ public sealed class UapRegexes
             foreach (var item in ((YamlSequenceNode)root.Children[new YamlScalarNode(section)]).Children.Cast<YamlMappingNode>())
             {
                 var fields = item.Children.ToDictionary(kv => ((YamlScalarNode)kv.Key).Value!, kv => ((YamlScalarNode)kv.Value).Value);
-                var options = RegexOptions.CultureInvariant;
+                var options = RegexOptions.CultureInvariant | RegexOptions.Compiled;
                 if (fields.GetValueOrDefault("regex_flag") == "i")
                 {
                     options |= RegexOptions.IgnoreCase;
