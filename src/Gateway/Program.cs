@@ -20,6 +20,7 @@ app.UseAuthorization();
 
 app.MapRedirects();
 app.MapCodesApi();
+app.MapQrImagesApi();
 app.MapInvexQrHealth();
 
 app.Run();

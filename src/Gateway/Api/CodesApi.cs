@@ -110,7 +110,7 @@ public static class CodesApi
     }
 
     /// <summary>Looks a code up without activating a grain for codes that do not exist.</summary>
-    private static async Task<CodeDetails?> FindAsync(string code, IClusterClient cluster, CodeLookup lookup)
+    public static async Task<CodeDetails?> FindAsync(string code, IClusterClient cluster, CodeLookup lookup)
     {
         if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
         {
@@ -126,7 +126,7 @@ public static class CodesApi
         return Results.Created($"/api/codes/{created.Code}", CodeResponse.From(created, ShortUrl(created.Code, request, options)));
     }
 
-    private static IResult NotFound(string code) => Results.Problem(
+    public static IResult NotFound(string code) => Results.Problem(
         statusCode: StatusCodes.Status404NotFound, title: "Code not found.", detail: $"No code '{(code.Length > 80 ? code[..80] : code)}'.");
 
     public static string ShortUrl(string code, HttpRequest request, GatewayOptions options)

@@ -114,4 +114,31 @@ public sealed class ScanPathTests(PostgresServer postgres) : IAsyncLifetime
         Assert.Equal(0, await _deployment.ScalarAsync("SELECT count(*) FROM qr_codes"));
         // That no code grain is activated for them is shown in-process, where activations can be counted (CodeDirectoryTests).
     }
+
+    [Fact]
+    public async Task The_qr_image_decodes_to_the_public_short_url()
+    {
+        var code = (await _deployment.Http.CreateCodeAsync("https://example.org/print", "print-me")).GetProperty("code").GetString()!;
+
+        using var png = await _deployment.Http.GetAsync($"/api/codes/{code}/qr.png?size=400&ecc=Q&fg=222222");
+        Assert.Equal(HttpStatusCode.OK, png.StatusCode);
+        Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("https://qr.example.com/r/print-me", await QrDecoder.DecodePngAsync(await png.Content.ReadAsByteArrayAsync()));
+
+        using var svg = await _deployment.Http.GetAsync($"/api/codes/{code}/qr.svg?download=true");
+        Assert.Equal("image/svg+xml", svg.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("print-me.svg", svg.Content.Headers.ContentDisposition?.FileName);
+        Assert.Equal("https://qr.example.com/r/print-me", await QrDecoder.DecodeSvgAsync(await svg.Content.ReadAsStringAsync()));
+
+        using var bad = await _deployment.Http.GetAsync($"/api/codes/{code}/qr.png?size=99999");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
+        using var unknown = await _deployment.Http.GetAsync("/api/codes/nobody-has-this/qr.png");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        using var anonymous = new HttpRequestMessage(HttpMethod.Get, $"/api/codes/{code}/qr.png");
+        anonymous.Headers.Authorization = null;
+        using var client = new HttpClient { BaseAddress = _deployment.Gateway.BaseAddress };
+        using var unauthorized = await client.SendAsync(anonymous);
+        Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.StatusCode);
+    }
 }

@@ -1,0 +1,61 @@
+using InvexQr.Gateway.QrImages;
+using InvexQr.IntegrationTests.Infrastructure;
+
+namespace InvexQr.IntegrationTests.QrImages;
+
+/// <summary>Every rendering decodes back to the URL with a real decoder.</summary>
+public sealed class QrRendererTests
+{
+    private const string Url = "https://qr.example.com/r/spring-poster";
+
+    [Theory]
+    [InlineData('L', 4, 256)]
+    [InlineData('M', 4, 512)]
+    [InlineData('Q', 2, 300)]
+    [InlineData('H', 8, 1024)]
+    [InlineData('M', 1, 64)]
+    public async Task Png_decodes_to_the_url(char ecc, int margin, int size)
+    {
+        var options = QrImageOptions.Default with { ErrorCorrection = ecc, Margin = margin, Size = size };
+
+        var png = QrRenderer.Png(Url, options);
+
+        Assert.Equal(Url, await QrDecoder.DecodePngAsync(png));
+    }
+
+    [Fact]
+    public async Task Coloured_png_and_svg_decode_to_the_url()
+    {
+        var options = QrImageOptions.Default with { Foreground = new Rgb(0x1a, 0x23, 0x7e), Background = new Rgb(0xff, 0xf8, 0xe1) };
+
+        Assert.Equal(Url, await QrDecoder.DecodePngAsync(QrRenderer.Png(Url, options)));
+        Assert.Equal(Url, await QrDecoder.DecodeSvgAsync(QrRenderer.Svg(Url, options)));
+    }
+
+    [Fact]
+    public void The_png_is_the_largest_whole_module_rendering_within_the_requested_size()
+    {
+        var png = QrRenderer.Png(Url, QrImageOptions.Default with { Size = 500, Margin = 4 });
+
+        var width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16));
+        Assert.InRange(width, 400, 500);
+    }
+
+    [Theory]
+    [InlineData("10", null, null, null, null, "size")]
+    [InlineData("5000", null, null, null, null, "size")]
+    [InlineData("abc", null, null, null, null, "size")]
+    [InlineData(null, "-1", null, null, null, "margin")]
+    [InlineData(null, "17", null, null, null, "margin")]
+    [InlineData(null, null, "X", null, null, "ecc")]
+    [InlineData(null, null, null, "red", null, "fg")]
+    [InlineData(null, null, null, null, "#12345", "bg")]
+    [InlineData(null, null, null, "eeeeee", "ffffff", "fg")] // too little contrast to scan
+    public void Out_of_bounds_parameters_are_named(string? size, string? margin, string? ecc, string? fg, string? bg, string field)
+    {
+        var (options, errors) = QrImageOptions.Parse(size, margin, ecc, fg, bg);
+
+        Assert.Null(options);
+        Assert.Contains(field, errors.Keys);
+    }
+}
