@@ -21,6 +21,7 @@ app.UseAuthorization();
 app.MapRedirects();
 app.MapCodesApi();
 app.MapQrImagesApi();
+app.MapAccountsApi();
 app.MapInvexQrHealth();
 
 app.Run();

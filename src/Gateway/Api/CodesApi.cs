@@ -1,3 +1,4 @@
+using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.Redirects;
 using InvexQr.Grains.Abstractions;
 using InvexQr.Grains.Codes;
@@ -26,6 +27,7 @@ public static class CodesApi
 
     public static async Task<IResult> CreateAsync(HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
     {
+        var ownerId = request.HttpContext.User.OwnerId();
         var (body, error) = await JsonBody.ReadAsync<CreateCodeRequest>(request);
         if (body is null)
         {
@@ -42,7 +44,7 @@ public static class CodesApi
             return JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title");
         }
 
-        var command = new CreateCodeCommand(body.TargetUrl!, body.Title, OwnerId: null);
+        var command = new CreateCodeCommand(body.TargetUrl!, body.Title, ownerId);
         if (body.Code is not null)
         {
             if (!CodeFormat.IsWellFormed(body.Code))
@@ -78,7 +80,7 @@ public static class CodesApi
 
     public static async Task<IResult> GetAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
     {
-        var details = await FindAsync(code, cluster, lookup);
+        var details = await FindAsync(code, request.HttpContext.User.OwnerId(), cluster, lookup);
         return details is null ? NotFound(code) : Results.Ok(CodeResponse.From(details, ShortUrl(details.Code, request, options.Value)));
     }
 
@@ -100,7 +102,7 @@ public static class CodesApi
             return JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title");
         }
 
-        if (await FindAsync(code, cluster, lookup) is null)
+        if (await FindAsync(code, request.HttpContext.User.OwnerId(), cluster, lookup) is null)
         {
             return NotFound(code);
         }
@@ -109,15 +111,19 @@ public static class CodesApi
         return updated is null ? NotFound(code) : Results.Ok(CodeResponse.From(updated, ShortUrl(updated.Code, request, options.Value)));
     }
 
-    /// <summary>Looks a code up without activating a grain for codes that do not exist.</summary>
-    public static async Task<CodeDetails?> FindAsync(string code, IClusterClient cluster, CodeLookup lookup)
+    /// <summary>
+    /// The caller's code, or null — for unknown codes and for other owners' codes alike, so that a key
+    /// cannot even learn which codes exist. Never activates a grain for a code that does not exist.
+    /// </summary>
+    public static async Task<CodeDetails?> FindAsync(string code, long ownerId, IClusterClient cluster, CodeLookup lookup)
     {
         if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
         {
             return null;
         }
 
-        return await cluster.GetGrain<IQrCodeGrain>(code).Get();
+        var details = await cluster.GetGrain<IQrCodeGrain>(code).Get();
+        return details?.OwnerId == ownerId ? details : null;
     }
 
     private static IResult Created(CodeDetails created, HttpRequest request, CodeLookup lookup, GatewayOptions options)

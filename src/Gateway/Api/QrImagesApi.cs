@@ -1,3 +1,4 @@
+using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.QrImages;
 using InvexQr.Gateway.Redirects;
 using Microsoft.Extensions.Options;
@@ -33,7 +34,7 @@ public static class QrImagesApi
             return Results.ValidationProblem(errors, title: "Invalid image parameters.");
         }
 
-        var details = await CodesApi.FindAsync(code, cluster, lookup);
+        var details = await CodesApi.FindAsync(code, request.HttpContext.User.OwnerId(), cluster, lookup);
         if (details is null)
         {
             return CodesApi.NotFound(code);

@@ -11,6 +11,9 @@ namespace InvexQr.Gateway.Hosting;
 /// <summary>Service registration for the gateway process, kept out of Program.cs.</summary>
 public static class GatewayHosting
 {
+    /// <summary>Authorization policy of the routes that manage owners.</summary>
+    public const string AdminPolicy = "admin";
+
     /// <summary>The Orleans client: finds silos through the same PostgreSQL membership table.</summary>
     public static WebApplicationBuilder AddInvexQrClusterClient(this WebApplicationBuilder builder)
     {
@@ -48,7 +51,9 @@ public static class GatewayHosting
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(
                 ApiKeyAuthenticationHandler.SchemeName, o => o.ApiKey = builder.Configuration["Auth:ApiKey"]);
-        builder.Services.AddAuthorization();
+        builder.Services.AddSingleton<ApiKeyCache>();
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(AdminPolicy, policy => policy.RequireRole(InvexQr.Grains.Accounts.Roles.Admin));
         builder.Services.Configure<Microsoft.AspNetCore.Http.Json.JsonOptions>(o =>
             o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never);
         return builder;

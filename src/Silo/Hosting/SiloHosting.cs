@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Net;
+using InvexQr.Grains.Accounts;
 using InvexQr.Grains.Codes;
 using InvexQr.Grains.Scans;
 using InvexQr.ServiceDefaults;
@@ -21,6 +22,7 @@ public static class SiloHosting
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddSingleton<MigrationRunner>();
         builder.Services.AddSingleton<ICodeRepository, CodeRepository>();
+        builder.Services.AddSingleton<IAccountRepository, AccountRepository>();
         builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: [HealthEndpoints.ReadyTag]);
         return builder;
     }

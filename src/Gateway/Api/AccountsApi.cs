@@ -1,0 +1,105 @@
+using InvexQr.Gateway.Auth;
+using InvexQr.Gateway.Hosting;
+using InvexQr.Grains.Accounts;
+
+namespace InvexQr.Gateway.Api;
+
+/// <summary>
+/// Owners and API keys. Admins create owners (each gets a first key); every owner manages its own
+/// keys. A key's secret appears only in the response that creates it.
+/// </summary>
+public static class AccountsApi
+{
+    public sealed record CreateOwnerRequest(string? Name, string? Role);
+
+    public sealed record CreateKeyRequest(string? Name);
+
+    public sealed record KeyResponse(long Id, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key = null)
+    {
+        public static KeyResponse From(ApiKeyInfo info, string? key = null) => new(info.Id, info.Name, info.Prefix, info.CreatedAt, info.RevokedAt, key);
+    }
+
+    public static IEndpointRouteBuilder MapAccountsApi(this IEndpointRouteBuilder endpoints)
+    {
+        var owners = endpoints.MapGroup("/api/owners").RequireAuthorization(GatewayHosting.AdminPolicy).WithTags("Owners");
+        owners.MapPost("/", CreateOwnerAsync).WithSummary("Create an owner with a first API key (admin).");
+        owners.MapPost("/{ownerId:long}/keys", CreateKeyForOwnerAsync).WithSummary("Create an API key for an owner (admin).");
+
+        var keys = endpoints.MapGroup("/api/keys").RequireAuthorization().WithTags("API keys");
+        keys.MapGet("/", ListKeysAsync).WithSummary("The caller's API keys (never their secrets).");
+        keys.MapPost("/", CreateKeyAsync).WithSummary("Create an API key; its secret is shown once.");
+        keys.MapDelete("/{keyId:long}", RevokeKeyAsync).WithSummary("Revoke one of the caller's API keys.");
+        return endpoints;
+    }
+
+    public static async Task<IResult> CreateOwnerAsync(HttpRequest request, IClusterClient cluster)
+    {
+        var (body, error) = await JsonBody.ReadAsync<CreateOwnerRequest>(request);
+        if (body is null)
+        {
+            return error!;
+        }
+
+        if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 200)
+        {
+            return JsonBody.Invalid("name is required, at most 200 characters.", "name");
+        }
+
+        var role = body.Role ?? Roles.Owner;
+        if (role is not (Roles.Owner or Roles.Admin))
+        {
+            return JsonBody.Invalid("role must be 'owner' or 'admin'.", "role");
+        }
+
+        var created = await cluster.GetGrain<IAccountsGrain>(0).CreateOwner(body.Name.Trim(), role);
+        return created is null
+            ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Owner exists.", detail: $"An owner named '{body.Name.Trim()}' exists already.")
+            : Results.Created($"/api/owners/{created.Owner.Id}", new
+            {
+                created.Owner.Id,
+                created.Owner.Name,
+                created.Owner.Role,
+                created.Owner.CreatedAt,
+                ApiKey = KeyResponse.From(created.Key.Info, created.Key.Key),
+            });
+    }
+
+    public static async Task<IResult> CreateKeyForOwnerAsync(long ownerId, HttpRequest request, IClusterClient cluster) =>
+        await CreateKeyForAsync(ownerId, request, cluster);
+
+    public static async Task<IResult> CreateKeyAsync(HttpRequest request, IClusterClient cluster) =>
+        await CreateKeyForAsync(request.HttpContext.User.OwnerId(), request, cluster);
+
+    public static async Task<IResult> ListKeysAsync(HttpContext http, IClusterClient cluster) =>
+        Results.Ok((await cluster.GetGrain<IAccountsGrain>(0).ListKeys(http.User.OwnerId())).Select(k => KeyResponse.From(k)));
+
+    public static async Task<IResult> RevokeKeyAsync(long keyId, HttpContext http, IClusterClient cluster, ApiKeyCache cache)
+    {
+        if (!await cluster.GetGrain<IAccountsGrain>(0).RevokeKey(http.User.OwnerId(), keyId))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Key not found.");
+        }
+
+        cache.Clear(); // this gateway stops accepting it at once; others within the cache's TTL
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> CreateKeyForAsync(long ownerId, HttpRequest request, IClusterClient cluster)
+    {
+        var (body, error) = await JsonBody.ReadAsync<CreateKeyRequest>(request);
+        if (body is null)
+        {
+            return error!;
+        }
+
+        if (body.Name is { Length: > 200 })
+        {
+            return JsonBody.Invalid("name must be at most 200 characters.", "name");
+        }
+
+        var key = await cluster.GetGrain<IAccountsGrain>(0).CreateKey(ownerId, body.Name?.Trim() ?? string.Empty);
+        return key is null
+            ? Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Owner not found.")
+            : Results.Created($"/api/keys/{key.Info.Id}", KeyResponse.From(key.Info, key.Key));
+    }
+}

@@ -1,0 +1,19 @@
+namespace InvexQr.Grains.Accounts;
+
+/// <summary>Owners and API keys (<c>owners</c>, <c>api_keys</c>). Implemented with Npgsql in the silo.</summary>
+public interface IAccountRepository
+{
+    Task<Principal?> AuthenticateAsync(byte[] keyHash);
+
+    /// <summary>Creates the owner, or returns the existing one with that name (case-insensitive) when <paramref name="reuseExisting"/>.</summary>
+    Task<OwnerInfo?> CreateOwnerAsync(string name, string role, bool reuseExisting);
+
+    Task<OwnerInfo?> FindOwnerAsync(long ownerId);
+
+    Task<ApiKeyInfo> AddKeyAsync(long ownerId, string name, string prefix, byte[] keyHash);
+
+    Task<IReadOnlyList<ApiKeyInfo>> ListKeysAsync(long ownerId);
+
+    /// <summary>Revokes one of the owner's keys; false when the owner has no such key.</summary>
+    Task<bool> RevokeKeyAsync(long ownerId, long keyId);
+}

@@ -1,0 +1,20 @@
+namespace InvexQr.Grains.Accounts;
+
+/// <summary>Owners and API keys. A stateless worker: every call is a database operation, any silo can serve it.</summary>
+public interface IAccountsGrain : IGrainWithIntegerKey
+{
+    /// <summary>The principal of a non-revoked key with this SHA-256 hash, or null.</summary>
+    Task<Principal?> Authenticate(byte[] keyHash);
+
+    /// <summary>Creates an owner with a first key. Null when the name is taken.</summary>
+    Task<CreatedOwner?> CreateOwner(string name, string role);
+
+    /// <summary>The owner with this name, created (as <paramref name="role"/>) if missing. Used to bootstrap the admin.</summary>
+    Task<OwnerInfo> EnsureOwner(string name, string role);
+
+    Task<NewApiKey?> CreateKey(long ownerId, string name);
+
+    Task<IReadOnlyList<ApiKeyInfo>> ListKeys(long ownerId);
+
+    Task<bool> RevokeKey(long ownerId, long keyId);
+}

@@ -1,0 +1,103 @@
+using InvexQr.Grains.Accounts;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace InvexQr.Silo.Database;
+
+/// <summary>All SQL on <c>owners</c> and <c>api_keys</c>.</summary>
+public sealed class AccountRepository(NpgsqlDataSource dataSource) : IAccountRepository
+{
+    private const string KeyColumns = "id, owner_id, name, prefix, created_at, revoked_at";
+
+    public async Task<Principal?> AuthenticateAsync(byte[] keyHash)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT k.owner_id, o.role, k.id
+              FROM api_keys k JOIN owners o ON o.id = k.owner_id
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL
+            """);
+        command.Parameters.Add(new() { Value = keyHash, NpgsqlDbType = NpgsqlDbType.Bytea });
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync() ? new Principal(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2)) : null;
+    }
+
+    public async Task<OwnerInfo?> CreateOwnerAsync(string name, string role, bool reuseExisting)
+    {
+        await using (var insert = dataSource.CreateCommand("""
+            INSERT INTO owners (name, role) VALUES ($1, $2)
+            ON CONFLICT (lower(name)) DO NOTHING
+            RETURNING id, name, role, created_at
+            """))
+        {
+            insert.Parameters.Add(new() { Value = name });
+            insert.Parameters.Add(new() { Value = role });
+            var created = await ReadOwnerAsync(insert);
+            if (created is not null || !reuseExisting)
+            {
+                return created;
+            }
+        }
+
+        await using var find = dataSource.CreateCommand("SELECT id, name, role, created_at FROM owners WHERE lower(name) = lower($1)");
+        find.Parameters.Add(new() { Value = name });
+        return await ReadOwnerAsync(find);
+    }
+
+    public async Task<OwnerInfo?> FindOwnerAsync(long ownerId)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id, name, role, created_at FROM owners WHERE id = $1");
+        command.Parameters.Add(new() { Value = ownerId });
+        return await ReadOwnerAsync(command);
+    }
+
+    public async Task<ApiKeyInfo> AddKeyAsync(long ownerId, string name, string prefix, byte[] keyHash)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            INSERT INTO api_keys (owner_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4)
+            RETURNING {KeyColumns}
+            """);
+        command.Parameters.Add(new() { Value = ownerId });
+        command.Parameters.Add(new() { Value = name });
+        command.Parameters.Add(new() { Value = prefix });
+        command.Parameters.Add(new() { Value = keyHash, NpgsqlDbType = NpgsqlDbType.Bytea });
+        return (await ReadKeysAsync(command)).Single();
+    }
+
+    public async Task<IReadOnlyList<ApiKeyInfo>> ListKeysAsync(long ownerId)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {KeyColumns} FROM api_keys WHERE owner_id = $1 ORDER BY id");
+        command.Parameters.Add(new() { Value = ownerId });
+        return await ReadKeysAsync(command);
+    }
+
+    public async Task<bool> RevokeKeyAsync(long ownerId, long keyId)
+    {
+        await using var command = dataSource.CreateCommand(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 AND owner_id = $2");
+        command.Parameters.Add(new() { Value = keyId });
+        command.Parameters.Add(new() { Value = ownerId });
+        return await command.ExecuteNonQueryAsync() == 1;
+    }
+
+    private static async Task<OwnerInfo?> ReadOwnerAsync(NpgsqlCommand command)
+    {
+        await using var reader = await command.ExecuteReaderAsync();
+        return await reader.ReadAsync()
+            ? new OwnerInfo(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3))
+            : null;
+    }
+
+    private static async Task<List<ApiKeyInfo>> ReadKeysAsync(NpgsqlCommand command)
+    {
+        var keys = new List<ApiKeyInfo>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            keys.Add(new ApiKeyInfo(
+                reader.GetInt64(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3),
+                reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5)));
+        }
+
+        return keys;
+    }
+}

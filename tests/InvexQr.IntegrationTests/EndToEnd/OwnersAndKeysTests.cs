@@ -1,0 +1,109 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using InvexQr.IntegrationTests.Infrastructure;
+
+namespace InvexQr.IntegrationTests.EndToEnd;
+
+/// <summary>Owners, their API keys, and isolation: another owner's code answers 404 everywhere.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class OwnersAndKeysTests(PostgresServer postgres)
+{
+    [Fact]
+    public async Task Owners_see_only_their_own_codes_and_keys_work_until_revoked()
+    {
+        await using var deployment = await Deployment.StartAsync(postgres);
+        var aliceKey = await CreateOwnerAsync(deployment, "alice");
+        var bobKey = await CreateOwnerAsync(deployment, "bob");
+        using var alice = Client(deployment, aliceKey);
+        using var bob = Client(deployment, bobKey);
+
+        var code = (await alice.CreateCodeAsync("https://example.org/alice", "alice-poster")).GetProperty("code").GetString()!;
+
+        // Alice reaches her code everywhere; Bob gets 404 everywhere (not 403: no enumeration).
+        foreach (var (method, path, body) in new (HttpMethod, string, object?)[]
+        {
+            (HttpMethod.Get, $"/api/codes/{code}", null),
+            (HttpMethod.Patch, $"/api/codes/{code}", new { targetUrl = "https://example.org/bob-was-here" }),
+            (HttpMethod.Get, $"/api/codes/{code}/qr.png", null),
+            (HttpMethod.Get, $"/api/codes/{code}/qr.svg", null),
+        })
+        {
+            using var asBob = await SendAsync(bob, method, path, body);
+            Assert.True(asBob.StatusCode == HttpStatusCode.NotFound, $"{method} {path} as bob: {(int)asBob.StatusCode}");
+        }
+
+        using (var asAlice = await alice.GetAsync($"/api/codes/{code}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, asAlice.StatusCode);
+            Assert.Equal("https://example.org/alice", (await asAlice.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("targetUrl").GetString());
+        }
+
+        // The slug is taken for Bob too, but he learns nothing else about it.
+        using (var clash = await bob.PostAsJsonAsync("/api/codes", new { targetUrl = "https://example.org/b", code = "alice-poster" }))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, clash.StatusCode);
+        }
+
+        // Keys: listed without secrets; a new key works; revoked, it stops working.
+        using (var created = await bob.PostAsJsonAsync("/api/keys", new { name = "ci" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+            var key = await created.Content.ReadFromJsonAsync<JsonElement>();
+            var secret = key.GetProperty("key").GetString()!;
+            using var second = Client(deployment, secret);
+            Assert.Equal(HttpStatusCode.OK, (await second.GetAsync("/api/keys")).StatusCode);
+
+            var keys = await bob.GetFromJsonAsync<JsonElement>("/api/keys");
+            Assert.Equal(2, keys.GetArrayLength());
+            Assert.All(keys.EnumerateArray(), k => Assert.Equal(JsonValueKind.Null, k.GetProperty("key").ValueKind));
+            Assert.Equal(0, await deployment.ScalarAsync("SELECT count(*) FROM api_keys a WHERE a::text LIKE '%' || $1 || '%'", secret));
+
+            using var revoke = await bob.DeleteAsync($"/api/keys/{key.GetProperty("id").GetInt64()}");
+            Assert.Equal(HttpStatusCode.NoContent, revoke.StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await second.GetAsync("/api/keys")).StatusCode);
+        }
+
+        // Roles and bad keys.
+        using (var notAdmin = await bob.PostAsJsonAsync("/api/owners", new { name = "mallory" }))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, notAdmin.StatusCode);
+        }
+
+        using var wrong = Client(deployment, "iqr_not-a-real-key");
+        using var rejected = await wrong.GetAsync($"/api/codes/{code}");
+        Assert.Equal(HttpStatusCode.Unauthorized, rejected.StatusCode);
+        Assert.Equal("application/problem+json", rejected.Content.Headers.ContentType?.MediaType);
+        using var viaHeader = new HttpRequestMessage(HttpMethod.Get, $"/api/codes/{code}");
+        viaHeader.Headers.Add("X-Api-Key", aliceKey);
+        using var plain = new HttpClient { BaseAddress = deployment.Gateway.BaseAddress };
+        Assert.Equal(HttpStatusCode.OK, (await plain.SendAsync(viaHeader)).StatusCode);
+    }
+
+    private static async Task<string> CreateOwnerAsync(Deployment deployment, string name)
+    {
+        using var response = await deployment.Http.PostAsJsonAsync("/api/owners", new { name });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Created, body);
+        return JsonDocument.Parse(body).RootElement.GetProperty("apiKey").GetProperty("key").GetString()!;
+    }
+
+    private static HttpClient Client(Deployment deployment, string key)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = deployment.Gateway.BaseAddress };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    private static Task<HttpResponseMessage> SendAsync(HttpClient client, HttpMethod method, string path, object? body)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        return client.SendAsync(request);
+    }
+}
