@@ -104,6 +104,24 @@ public sealed class QrCodeGrain(
         return updated is null ? null : ToDetails(updated);
     }
 
+    public async Task<bool> Delete()
+    {
+        if (_code is null)
+        {
+            return false;
+        }
+
+        var deleted = await codes.DeleteAsync(_code.Code);
+        logger.LogInformation("Code {Code} deleted with its scans", _code.Code);
+        _code = null;
+        _totalScans = 0;
+        _lastScanAt = null;
+        _totalsDirty = false;
+        await totals.ClearStateAsync();
+        this.DeactivateOnIdle();
+        return deleted;
+    }
+
     private ScanResult Decide() => _code switch
     {
         null => ScanResult.NotFound,

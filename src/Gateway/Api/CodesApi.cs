@@ -20,7 +20,9 @@ public static class CodesApi
     {
         var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("Codes");
         api.MapPost("/", CreateAsync).WithSummary("Create a code (random or custom slug).");
+        api.MapGet("/", ListAsync).WithSummary("The caller's codes, newest first: limit (1-100), cursor, q (search).");
         api.MapGet("/{code}", GetAsync).WithSummary("One code.");
+        api.MapDelete("/{code}", DeleteAsync).WithSummary("Delete a code and all its scans.");
         api.MapPatch("/{code}", UpdateAsync).WithSummary("Change a code's target, title or status.");
         return endpoints;
     }
@@ -82,6 +84,62 @@ public static class CodesApi
     {
         var details = await FindAsync(code, request.HttpContext.User.OwnerId(), cluster, lookup);
         return details is null ? NotFound(code) : Results.Ok(CodeResponse.From(details, ShortUrl(details.Code, request, options.Value)));
+    }
+
+    public static async Task<IResult> ListAsync(HttpRequest request, IClusterClient cluster, IOptions<GatewayOptions> options)
+    {
+        var query = request.Query;
+        var limit = 20;
+        if (query["limit"].Count > 0 && (!int.TryParse(query["limit"], out limit) || limit is < 1 or > 100))
+        {
+            return JsonBody.Invalid("limit must be a whole number from 1 to 100.", "limit");
+        }
+
+        DateTimeOffset? afterCreatedAt = null;
+        long? afterId = null;
+        if (query["cursor"].Count > 0)
+        {
+            if (!PageCursor.TryParse(query["cursor"].ToString(), out var createdAt, out var id))
+            {
+                return JsonBody.Invalid("cursor is not one this API returned.", "cursor");
+            }
+
+            (afterCreatedAt, afterId) = (createdAt, id);
+        }
+
+        var search = query["q"].ToString();
+        if (search.Length > 200)
+        {
+            return JsonBody.Invalid("q must be at most 200 characters.", "q");
+        }
+
+        var page = await cluster.GetGrain<ICodeCatalogGrain>(0).List(
+            request.HttpContext.User.OwnerId(), new CodeListQuery(limit, afterCreatedAt, afterId, search.Length == 0 ? null : search));
+        var last = page.Items.Count > 0 ? page.Items[^1] : null;
+        return Results.Ok(new
+        {
+            items = page.Items.Select(c => new
+            {
+                c.Code,
+                ShortUrl = ShortUrl(c.Code, request, options.Value),
+                c.TargetUrl,
+                c.Title,
+                Status = c.Status == CodeStatus.Active ? "active" : "disabled",
+                c.CreatedAt,
+                c.UpdatedAt,
+            }),
+            nextCursor = page.HasMore && last is not null ? PageCursor.Format(last.CreatedAt, last.Id) : null,
+        });
+    }
+
+    public static async Task<IResult> DeleteAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup)
+    {
+        if (await FindAsync(code, request.HttpContext.User.OwnerId(), cluster, lookup) is null)
+        {
+            return NotFound(code);
+        }
+
+        return await cluster.GetGrain<IQrCodeGrain>(code).Delete() ? Results.NoContent() : NotFound(code);
     }
 
     public static async Task<IResult> UpdateAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)

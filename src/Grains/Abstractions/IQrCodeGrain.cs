@@ -22,4 +22,7 @@ public interface IQrCodeGrain : IGrainWithStringKey
 
     /// <summary>Changes the code; the next scan anywhere in the cluster sees the change. Null when unknown.</summary>
     Task<CodeDetails?> Update(UpdateCodeCommand command);
+
+    /// <summary>Deletes the code and its raw scans; false when it does not exist.</summary>
+    Task<bool> Delete();
 }

@@ -14,4 +14,10 @@ public interface ICodeRepository
 
     /// <summary>Applies the non-null fields; null when the code does not exist.</summary>
     Task<CodeRecord?> UpdateAsync(string code, UpdateCodeCommand command, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the code and all its raw scans; false when it did not exist.</summary>
+    Task<bool> DeleteAsync(string code, CancellationToken cancellationToken = default);
+
+    /// <summary>One page of the owner's codes, newest first.</summary>
+    Task<CodePage> ListAsync(long ownerId, CodeListQuery query, CancellationToken cancellationToken = default);
 }

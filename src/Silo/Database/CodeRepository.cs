@@ -57,14 +57,61 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         return await ReadSingleAsync(command, cancellationToken);
     }
 
+    public async Task<bool> DeleteAsync(string code, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            WITH gone AS (DELETE FROM qr_codes WHERE code = $1 RETURNING id),
+                 scans AS (DELETE FROM qr_scans WHERE qr_code_id IN (SELECT id FROM gone))
+            SELECT count(*) FROM gone
+            """, connection, transaction);
+        command.Parameters.Add(new() { Value = code });
+        var deleted = (long)(await command.ExecuteScalarAsync(cancellationToken))! > 0;
+        await transaction.CommitAsync(cancellationToken);
+        return deleted;
+    }
+
+    public async Task<CodePage> ListAsync(long ownerId, CodeListQuery query, CancellationToken cancellationToken = default)
+    {
+        // Keyset pagination on (created_at, id) DESC, served by qr_codes_owner_created.
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {Columns} FROM qr_codes
+             WHERE owner_id = $1
+               AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::bigint))
+               AND ($4::text IS NULL OR code ILIKE $4 OR title ILIKE $4 OR target_url ILIKE $4)
+             ORDER BY created_at DESC, id DESC
+             LIMIT $5
+            """);
+        command.Parameters.Add(new() { Value = ownerId });
+        command.Parameters.Add(new() { Value = (object?)query.AfterCreatedAt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = (object?)query.AfterId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+        var pattern = string.IsNullOrEmpty(query.Search) ? null : "%" + EscapeLike(query.Search) + "%";
+        command.Parameters.Add(new() { Value = (object?)pattern ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = query.Limit + 1 });
+
+        var items = new List<CodeSummary>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var record = Read(reader);
+            items.Add(new CodeSummary(record.Id, record.Code, record.TargetUrl, record.Title, record.Status, record.CreatedAt, record.UpdatedAt));
+        }
+
+        var hasMore = items.Count > query.Limit;
+        return new CodePage(hasMore ? items[..query.Limit] : items, hasMore);
+    }
+
+    private static string EscapeLike(string text) => text.Replace(@"\", @"\\").Replace("%", @"\%").Replace("_", @"\_");
+
     private static async Task<CodeRecord?> ReadSingleAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return null;
-        }
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
 
+    private static CodeRecord Read(NpgsqlDataReader reader)
+    {
         return new CodeRecord(
             Id: reader.GetInt64(0),
             Code: reader.GetString(1),

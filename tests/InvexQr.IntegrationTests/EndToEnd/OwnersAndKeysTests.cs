@@ -28,6 +28,7 @@ public sealed class OwnersAndKeysTests(PostgresServer postgres)
             (HttpMethod.Patch, $"/api/codes/{code}", new { targetUrl = "https://example.org/bob-was-here" }),
             (HttpMethod.Get, $"/api/codes/{code}/qr.png", null),
             (HttpMethod.Get, $"/api/codes/{code}/qr.svg", null),
+            (HttpMethod.Delete, $"/api/codes/{code}", null),
         })
         {
             using var asBob = await SendAsync(bob, method, path, body);
@@ -39,6 +40,9 @@ public sealed class OwnersAndKeysTests(PostgresServer postgres)
             Assert.Equal(HttpStatusCode.OK, asAlice.StatusCode);
             Assert.Equal("https://example.org/alice", (await asAlice.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("targetUrl").GetString());
         }
+
+        Assert.Equal(0, (await bob.GetFromJsonAsync<JsonElement>("/api/codes")).GetProperty("items").GetArrayLength());
+        Assert.Equal(1, (await alice.GetFromJsonAsync<JsonElement>("/api/codes")).GetProperty("items").GetArrayLength());
 
         // The slug is taken for Bob too, but he learns nothing else about it.
         using (var clash = await bob.PostAsJsonAsync("/api/codes", new { targetUrl = "https://example.org/b", code = "alice-poster" }))

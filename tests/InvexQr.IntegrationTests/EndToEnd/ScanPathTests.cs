@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Net;
 using InvexQr.IntegrationTests.Infrastructure;
 
@@ -140,5 +142,50 @@ public sealed class ScanPathTests(PostgresServer postgres) : IAsyncLifetime
         using var client = new HttpClient { BaseAddress = _deployment.Gateway.BaseAddress };
         using var unauthorized = await client.SendAsync(anonymous);
         Assert.Equal(HttpStatusCode.Unauthorized, unauthorized.StatusCode);
+    }
+
+    [Fact]
+    public async Task Codes_are_listed_newest_first_page_by_page_and_deleting_one_removes_its_scans()
+    {
+        var created = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            created.Add((await _deployment.Http.CreateCodeAsync($"https://example.org/list/{i}", $"list-{i}")).GetProperty("code").GetString()!);
+        }
+
+        var seen = new List<string>();
+        string? cursor = null;
+        var pages = 0;
+        do
+        {
+            var page = await _deployment.Http.GetFromJsonAsync<JsonElement>($"/api/codes?limit=2&q=list-{(cursor is null ? "" : "&cursor=" + cursor)}");
+            seen.AddRange(page.GetProperty("items").EnumerateArray().Select(c => c.GetProperty("code").GetString()!));
+            cursor = page.GetProperty("nextCursor").GetString();
+            pages++;
+        }
+        while (cursor is not null && pages < 10);
+
+        Assert.Equal(3, pages);
+        Assert.Equal(Enumerable.Reverse(created), seen);
+        Assert.Equal(HttpStatusCode.BadRequest, (await _deployment.Http.GetAsync("/api/codes?cursor=garbage!")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await _deployment.Http.GetAsync("/api/codes?limit=1000")).StatusCode);
+
+        var doomed = created[0];
+        using (var scan = await _deployment.Http.GetAsync($"/r/{doomed}"))
+        {
+            Assert.Equal(HttpStatusCode.Found, scan.StatusCode);
+        }
+
+        Assert.Equal(1, await _deployment.WaitForScanRowsAsync(doomed, 1));
+        var codeId = await _deployment.ScalarAsync("SELECT id FROM qr_codes WHERE code = $1", doomed);
+        using (var delete = await _deployment.Http.DeleteAsync($"/api/codes/{doomed}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+        }
+
+        Assert.Equal(0, await _deployment.ScalarAsync("SELECT count(*) FROM qr_scans WHERE qr_code_id = $1", codeId));
+        Assert.Equal(HttpStatusCode.NotFound, (await _deployment.Http.GetAsync($"/api/codes/{doomed}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _deployment.Http.GetAsync($"/r/{doomed}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _deployment.Http.DeleteAsync($"/api/codes/{doomed}")).StatusCode);
     }
 }

@@ -33,6 +33,11 @@ public sealed class CountingCodeRepository(ICodeRepository inner, CountingCodeRe
     public Task<CodeRecord?> InsertAsync(string code, CreateCodeCommand command, CancellationToken cancellationToken = default) =>
         inner.InsertAsync(code, command, cancellationToken);
 
+    public Task<bool> DeleteAsync(string code, CancellationToken cancellationToken = default) => inner.DeleteAsync(code, cancellationToken);
+
+    public Task<CodePage> ListAsync(long ownerId, CodeListQuery query, CancellationToken cancellationToken = default) =>
+        inner.ListAsync(ownerId, query, cancellationToken);
+
     public async Task<CodeRecord?> UpdateAsync(string code, UpdateCodeCommand command, CancellationToken cancellationToken = default)
     {
         await Task.Delay(updateDelay, cancellationToken);
