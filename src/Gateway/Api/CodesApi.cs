@@ -36,7 +36,7 @@ public static class CodesApi
             return error!;
         }
 
-        if (TargetUrl.Validate(body.TargetUrl) is { } urlError)
+        if (TargetUrl.Validate(body.TargetUrl, OwnHosts(request, options.Value)) is { } urlError)
         {
             return JsonBody.Invalid(urlError, "targetUrl");
         }
@@ -46,7 +46,7 @@ public static class CodesApi
             return JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title");
         }
 
-        var command = new CreateCodeCommand(body.TargetUrl!, body.Title, ownerId);
+        var command = new CreateCodeCommand(TargetUrl.Normalize(body.TargetUrl!), body.Title, ownerId);
         if (body.Code is not null)
         {
             if (!CodeFormat.IsWellFormed(body.Code))
@@ -150,7 +150,7 @@ public static class CodesApi
             return error!;
         }
 
-        if (body.TargetUrl is not null && TargetUrl.Validate(body.TargetUrl) is { } urlError)
+        if (body.TargetUrl is not null && TargetUrl.Validate(body.TargetUrl, OwnHosts(request, options.Value)) is { } urlError)
         {
             return JsonBody.Invalid(urlError, "targetUrl");
         }
@@ -165,7 +165,8 @@ public static class CodesApi
             return NotFound(code);
         }
 
-        var updated = await cluster.GetGrain<IQrCodeGrain>(code).Update(new UpdateCodeCommand(body.TargetUrl, body.Title, body.Enabled));
+        var target = body.TargetUrl is null ? null : TargetUrl.Normalize(body.TargetUrl);
+        var updated = await cluster.GetGrain<IQrCodeGrain>(code).Update(new UpdateCodeCommand(target, body.Title, body.Enabled));
         return updated is null ? NotFound(code) : Results.Ok(CodeResponse.From(updated, ShortUrl(updated.Code, request, options.Value)));
     }
 
@@ -192,6 +193,18 @@ public static class CodesApi
 
     public static IResult NotFound(string code) => Results.Problem(
         statusCode: StatusCodes.Status404NotFound, title: "Code not found.", detail: $"No code '{(code.Length > 80 ? code[..80] : code)}'.");
+
+    /// <summary>Where our short URLs live: the configured public origin and the host this request came to.</summary>
+    private static string[] OwnHosts(HttpRequest request, GatewayOptions options)
+    {
+        var hosts = new List<string> { request.Host.Value ?? string.Empty };
+        if (Uri.TryCreate(options.PublicBaseUrl, UriKind.Absolute, out var publicBase))
+        {
+            hosts.Add(publicBase.IsDefaultPort ? publicBase.IdnHost : $"{publicBase.IdnHost}:{publicBase.Port}");
+        }
+
+        return [.. hosts.Where(h => h.Length > 0)];
+    }
 
     public static string ShortUrl(string code, HttpRequest request, GatewayOptions options)
     {

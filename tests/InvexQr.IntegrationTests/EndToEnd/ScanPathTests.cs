@@ -188,4 +188,30 @@ public sealed class ScanPathTests(PostgresServer postgres) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await _deployment.Http.GetAsync($"/r/{doomed}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _deployment.Http.DeleteAsync($"/api/codes/{doomed}")).StatusCode);
     }
+
+    [Theory]
+    [InlineData("{\"targetUrl\": \"javascript:alert(1)\"}", "targetUrl")]
+    [InlineData("{\"targetUrl\": \"https://qr.example.com/r/loop\"}", "targetUrl")]
+    [InlineData("{\"targetUrl\": \"https://example.org\", \"code\": \"api\"}", "code")]
+    [InlineData("{\"targetUrl\": \"https://example.org\", \"code\": \"../etc\"}", "code")]
+    public async Task Bad_create_requests_answer_400_naming_the_field(string json, string field)
+    {
+        using var response = await _deployment.Http.PostAsync("/api/codes", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.True((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty(field, out _));
+    }
+
+    [Theory]
+    [InlineData("not json", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("[1,2]", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("targetUrl=https://example.org", "application/x-www-form-urlencoded", HttpStatusCode.UnsupportedMediaType)]
+    public async Task Malformed_bodies_answer_4xx_problems(string body, string contentType, HttpStatusCode expected)
+    {
+        using var response = await _deployment.Http.PostAsync("/api/codes", new StringContent(body, System.Text.Encoding.UTF8, contentType));
+
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
 }

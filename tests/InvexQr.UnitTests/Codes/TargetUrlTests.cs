@@ -25,4 +25,26 @@ public sealed class TargetUrlTests
     [Fact]
     public void Overlong_urls_are_rejected() =>
         Assert.Contains("at most", TargetUrl.Validate("https://example.org/" + new string('a', TargetUrl.MaxLength)));
+
+    [Theory]
+    [InlineData("https://qr.example.com/r/abc123")]
+    [InlineData("https://QR.EXAMPLE.COM/r/other")]
+    [InlineData("http://localhost:8080/r/x")]
+    public void Our_own_short_urls_are_refused_as_redirect_loops(string url) =>
+        Assert.Contains("loop", TargetUrl.Validate(url, ["qr.example.com", "localhost:8080"]));
+
+    [Fact]
+    public void Other_paths_on_our_host_and_other_hosts_with_r_paths_are_fine()
+    {
+        Assert.Null(TargetUrl.Validate("https://qr.example.com/about", ["qr.example.com"]));
+        Assert.Null(TargetUrl.Validate("https://elsewhere.example/r/abc", ["qr.example.com"]));
+    }
+
+    [Fact]
+    public void Credentials_in_the_url_are_refused() =>
+        Assert.NotNull(TargetUrl.Validate("https://user:secret@example.org/"));
+
+    [Fact]
+    public void Internationalised_hosts_are_stored_in_punycode() =>
+        Assert.Equal("https://xn--bcher-kva.example/caf%C3%A9", TargetUrl.Normalize(" https://bücher.example/café "));
 }
