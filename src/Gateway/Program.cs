@@ -12,6 +12,8 @@ builder.AddScanEnrichment();
 builder.Services.AddExceptionHandler<ClusterErrors>();
 
 var app = builder.Build();
+// Load the GeoLite2 database and compile the uap-core rules now (~1 s), not on the first scan.
+app.Services.GetRequiredService<InvexQr.Grains.Enrichment.ScanEnricher>();
 app.UseClientIp();
 app.UseExceptionHandler();
 app.UseStatusCodePages();

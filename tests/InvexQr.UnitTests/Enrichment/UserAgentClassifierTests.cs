@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using InvexQr.Grains.Enrichment;
 using InvexQr.Grains.Enrichment.UserAgents;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -5,12 +7,18 @@ using Xunit.Abstractions;
 
 namespace InvexQr.UnitTests.Enrichment;
 
+/// <summary>
+/// The product's rules (npm uap-core's regexes.yaml) on real user agents: device types, families, the
+/// cache and the scan path's <see cref="ClientInfo"/>. Timings are printed, never asserted.
+/// </summary>
 public sealed class UserAgentClassifierTests(ITestOutputHelper output)
 {
+    private static readonly Lazy<UserAgentParser> Parser = new(() => new UserAgentParser(DataFiles.UapRegexes));
+
     private static readonly Lazy<UserAgentClassifier> Classifier = new(() => new UserAgentClassifier(
         Options.Create(new UserAgentOptions { RegexesPath = DataFiles.UapRegexes }), NullLogger<UserAgentClassifier>.Instance));
 
-    public static TheoryData<string, string> DeviceTypes()
+    public static TheoryData<string, string> ExpectedDeviceTypes()
     {
         var data = new TheoryData<string, string>();
         foreach (var (ua, type, _, _) in RealUserAgents.All)
@@ -22,13 +30,39 @@ public sealed class UserAgentClassifierTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [MemberData(nameof(DeviceTypes))]
+    [MemberData(nameof(ExpectedDeviceTypes))]
     public void Real_user_agents_get_the_expected_device_type(string userAgent, string expected)
     {
-        var client = Classifier.Value.Classify(userAgent);
+        var info = Parser.Value.Parse(userAgent);
 
-        Assert.Equal(expected, client.DeviceType);
-        Assert.Equal(expected == "bot", client.IsBot);
+        Assert.True(expected == info.DeviceType, $"{info.DeviceType} instead of {expected}: {info}");
+        Assert.Equal(expected == "bot", info.IsBot);
+    }
+
+    [Fact]
+    public void Device_type_accuracy_on_the_real_set_is_reported()
+    {
+        var byType = RealUserAgents.All.GroupBy(x => x.Type).ToDictionary(g => g.Key, g => (Total: g.Count(), Right: 0));
+        var right = 0;
+        foreach (var (ua, type, _, _) in RealUserAgents.All)
+        {
+            var actual = Parser.Value.Parse(ua).DeviceType;
+            if (actual == type)
+            {
+                right++;
+                byType[type] = (byType[type].Total, byType[type].Right + 1);
+            }
+            else
+            {
+                output.WriteLine($"WRONG {actual} (expected {type}): {ua}");
+            }
+        }
+
+        var accuracy = (double)right / RealUserAgents.All.Length;
+        output.WriteLine($"device type accuracy: {right}/{RealUserAgents.All.Length} ({accuracy:P1}); " +
+            string.Join(", ", byType.Select(t => $"{t.Key} {t.Value.Right}/{t.Value.Total}")));
+        Assert.True(RealUserAgents.All.Length >= 40);
+        Assert.True(accuracy >= 0.95, $"device type accuracy {accuracy:P1} is below 95%");
     }
 
     [Fact]
@@ -38,51 +72,128 @@ public sealed class UserAgentClassifierTests(ITestOutputHelper output)
         var wrong = new List<string>();
         foreach (var (ua, _, browser, os) in RealUserAgents.All)
         {
-            var client = Classifier.Value.ClassifyUncached(ua);
+            var info = Parser.Value.Parse(ua);
             if (browser is not null)
             {
                 checkedFields++;
-                if (client.Browser != browser)
+                if (info.Browser.Family != browser)
                 {
-                    wrong.Add($"browser {client.Browser} != {browser}: {ua}");
+                    wrong.Add($"browser '{info.Browser.Family}' != '{browser}': {ua}");
                 }
             }
 
             if (os is not null)
             {
                 checkedFields++;
-                if (client.Os != os)
+                if (info.Os.Family != os)
                 {
-                    wrong.Add($"os {client.Os} != {os}: {ua}");
+                    wrong.Add($"os '{info.Os.Family}' != '{os}': {ua}");
                 }
             }
         }
 
-        output.WriteLine($"{RealUserAgents.All.Length} user agents, {checkedFields} browser/OS fields checked, {wrong.Count} wrong");
+        wrong.ForEach(output.WriteLine);
+        output.WriteLine($"{RealUserAgents.All.Length} user agents, {checkedFields} browser/OS families checked, {wrong.Count} wrong");
         Assert.Empty(wrong);
     }
 
     [Fact]
-    public void Every_rule_of_regexes_yaml_compiles()
+    public void Every_rule_of_the_products_regexes_yaml_compiles()
     {
-        var rules = UapRegexes.Load(DataFiles.UapRegexes, TimeSpan.FromMilliseconds(50));
+        var parser = Parser.Value;
 
-        output.WriteLine($"{rules.UserAgents.Count} browser, {rules.Oses.Count} OS, {rules.Devices.Count} device rules; {rules.Skipped} skipped");
-        Assert.Equal(0, rules.Skipped);
-        Assert.True(rules.UserAgents.Count > 300 && rules.Oses.Count > 100 && rules.Devices.Count > 400);
+        output.WriteLine($"{parser.Source}: {parser.BrowserRuleCount} browser, {parser.OsRuleCount} OS, {parser.DeviceRuleCount} device rules; " +
+            $"read and compiled in {parser.LoadTime.TotalMilliseconds:F0} ms");
+        Assert.Empty(parser.RejectedRules);
+        Assert.True(parser.BrowserRuleCount > 300 && parser.OsRuleCount > 100 && parser.DeviceRuleCount > 400);
     }
 
     [Fact]
-    public void Replacement_templates_fill_in_captures_as_the_specification_shows()
+    public void Full_answers_for_common_user_agents()
     {
-        var parser = new UserAgentParser(UapRegexes.Load(DataFiles.UapRegexes, TimeSpan.FromMilliseconds(50)));
+        var iphone = Parser.Value.Parse(RealUserAgents.All[0].Ua);
+        Assert.Equal(new BrowserInfo("Mobile Safari", "17", "4", null), iphone.Browser);
+        Assert.Equal(new OsInfo("iOS", "17", "4", null, null), iphone.Os);
+        Assert.Equal(new DeviceInfo("iPhone", "Apple", "iPhone"), iphone.Device);
 
-        var details = parser.Parse("Mozilla/5.0 (Windows; Windows NT 5.1; rv:2.0b3pre) Gecko/20100727 Minefield/4.0.1pre");
+        var samsung = Parser.Value.Parse("Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36");
+        Assert.Equal(new BrowserInfo("Samsung Internet", "23", "0", null), samsung.Browser);
+        Assert.Equal("13", samsung.Os.Major);
+        Assert.Equal(new DeviceInfo("Samsung SM-S918B", "Samsung", "SM-S918B"), samsung.Device);
 
-        Assert.Equal("Firefox (Minefield)", details.BrowserFamily);
-        Assert.Equal("4", details.BrowserMajor);
-        Assert.Equal("0", details.BrowserMinor);
-        Assert.Equal("1pre", details.BrowserPatch);
+        var bot = Parser.Value.Parse("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)");
+        Assert.Equal("Spider", bot.Device.Family);
+        Assert.Equal(new BrowserInfo("Googlebot", "2", "1", null), bot.Browser);
+    }
+
+    [Fact]
+    public void The_cache_answers_repeats_without_parsing_and_stays_within_capacity()
+    {
+        var cache = new UserAgentCache(Parser.Value, capacity: 8);
+        var ua = RealUserAgents.All[4].Ua;
+
+        var first = cache.Get(ua);
+        var second = cache.Get(ua);
+        Assert.Same(first, second);
+        Assert.Equal(1, cache.Hits);
+        Assert.Equal(1, cache.Misses);
+
+        foreach (var (other, _, _, _) in RealUserAgents.All.Take(30))
+        {
+            cache.Get(other);
+        }
+
+        Assert.Equal(8, cache.Count);
+        Assert.Same(UserAgentInfo.Unknown, cache.Get(null));
+        Assert.Same(UserAgentInfo.Unknown, cache.Get(""));
+    }
+
+    [Fact]
+    public void The_cache_keys_by_the_parsed_prefix_so_huge_strings_share_an_entry()
+    {
+        var cache = new UserAgentCache(Parser.Value, capacity: 4);
+        var head = RealUserAgents.All[0].Ua + new string(' ', 600);
+
+        var a = cache.Get(head + "a");
+        var b = cache.Get(head + new string('(', 100_000));
+
+        Assert.Same(a, b);
+        Assert.Equal(1, cache.Count);
+        Assert.Equal(DeviceTypes.Mobile, a.DeviceType);
+    }
+
+    [Fact]
+    public async Task The_cache_is_safe_under_concurrent_use()
+    {
+        var cache = new UserAgentCache(Parser.Value, capacity: 16);
+        var uas = RealUserAgents.All.Select(x => x.Ua).Where(x => x.Length > 0).ToArray();
+        var expected = uas.Select(Parser.Value.Parse).ToArray();
+
+        var workers = Enumerable.Range(0, 8).Select(w => Task.Run(() =>
+        {
+            for (var i = 0; i < 2_000; i++)
+            {
+                var k = (i * 7 + w) % uas.Length;
+                Assert.Equal(expected[k], cache.Get(uas[k]));
+            }
+        }));
+        await Task.WhenAll(workers);
+
+        Assert.True(cache.Count <= 16);
+        Assert.Equal(16_000, cache.Hits + cache.Misses);
+    }
+
+    [Fact]
+    public void The_scan_path_gets_browser_os_device_type_and_bot_flag()
+    {
+        var classifier = Classifier.Value;
+        Assert.Null(classifier.Problem);
+
+        Assert.Equal(new ClientInfo("Mobile Safari", "iOS", "mobile", false), classifier.Classify(RealUserAgents.All[0].Ua));
+        Assert.Equal(new ClientInfo("Googlebot", null, "bot", true), classifier.Classify("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"));
+        Assert.True(classifier.Classify(null).IsBot);
+        Assert.True(classifier.Classify("").IsBot);
+        Assert.Equal(classifier.Classify(RealUserAgents.All[5].Ua), classifier.ClassifyUncached(RealUserAgents.All[5].Ua));
     }
 
     [Fact]
@@ -91,15 +202,56 @@ public sealed class UserAgentClassifierTests(ITestOutputHelper output)
         var classifier = new UserAgentClassifier(Options.Create(new UserAgentOptions { RegexesPath = "/nonexistent/regexes.yaml" }), NullLogger<UserAgentClassifier>.Instance);
 
         Assert.Contains("/nonexistent/regexes.yaml", classifier.Problem);
+        Assert.False(classifier.IsLoaded);
         Assert.True(classifier.Classify("curl/8.4.0").IsBot);
-        Assert.Equal("other", classifier.Classify(RealUserAgents.All[0].Ua).DeviceType);
+        Assert.Equal(new ClientInfo(null, null, "other", false), classifier.Classify(RealUserAgents.All[0].Ua));
     }
 
     [Fact]
-    public void Huge_user_agents_are_cut_and_answered()
+    public void Parse_time_is_reported()
     {
-        var client = Classifier.Value.ClassifyUncached("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) " + new string('(', 100_000));
+        // Not a benchmark and nothing asserted: a line in the test output to keep an eye on.
+        var started = Stopwatch.GetTimestamp();
+        var parser = new UserAgentParser(DataFiles.UapRegexes);
+        var load = Stopwatch.GetElapsedTime(started);
+        var uas = RealUserAgents.All.Select(x => x.Ua).Where(x => x.Length > 0).ToArray();
 
-        Assert.Equal("mobile", client.DeviceType);
+        started = Stopwatch.GetTimestamp();
+        foreach (var ua in uas)
+        {
+            parser.Parse(ua);
+        }
+
+        var firstPass = Stopwatch.GetElapsedTime(started);
+        const int rounds = 20;
+        started = Stopwatch.GetTimestamp();
+        for (var r = 0; r < rounds; r++)
+        {
+            foreach (var ua in uas)
+            {
+                parser.Parse(ua);
+            }
+        }
+
+        var warm = Stopwatch.GetElapsedTime(started);
+        var cache = new UserAgentCache(parser);
+        foreach (var ua in uas)
+        {
+            cache.Get(ua);
+        }
+
+        started = Stopwatch.GetTimestamp();
+        for (var r = 0; r < 1_000; r++)
+        {
+            foreach (var ua in uas)
+            {
+                cache.Get(ua);
+            }
+        }
+
+        var cached = Stopwatch.GetElapsedTime(started);
+        output.WriteLine(
+            $"load {load.TotalMilliseconds:F0} ms; first pass (regexes JIT-compiled on first use) {firstPass.TotalMilliseconds:F0} ms for {uas.Length} UAs; " +
+            $"uncached parse {warm.TotalMicroseconds / (rounds * uas.Length):F1} µs/UA; cached {cached.TotalNanoseconds / (1_000 * uas.Length):F0} ns/UA");
     }
 }

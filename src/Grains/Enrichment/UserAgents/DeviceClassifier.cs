@@ -3,100 +3,168 @@ using System.Text.RegularExpressions;
 namespace InvexQr.Grains.Enrichment.UserAgents;
 
 /// <summary>
-/// Turns a parsed user agent into the dashboard's device type. The rules, in order:
+/// Derives the dashboard's device type from a user agent and uap-core's answer for it. uap-core says
+/// which device and OS, not which kind of device, so these rules are ours. The first that applies wins:
 /// <list type="number">
-/// <item><b>bot</b>: an empty user agent; uap-core's device family <c>Spider</c>; or a known crawler,
-///   link previewer (Slack, WhatsApp, Facebook, X/Twitter, LinkedIn, Telegram, Discord, …),
-///   headless browser, monitoring agent or HTTP library (<see cref="BotPattern"/>).</item>
-/// <item><b>tablet</b>: iPad, Kindle/Silk, PlayBook, "Tablet" in the UA or device, and Android
-///   without "Mobile" (Android phones' browsers send "Mobile"; tablets don't). Tablets are not phones.</item>
-/// <item><b>mobile</b>: iOS (iPhone/iPod), Android with "Mobile", Windows Phone, KaiOS, BlackBerry,
-///   Firefox OS/"Mobile" in the UA, and in-app browsers on those systems (Instagram, Facebook,
-///   WeChat, TikTok, LinkedIn apps send their OS's phone UA plus their own token).</item>
-/// <item><b>desktop</b>: Windows, macOS, Linux, Chrome OS and the BSDs, with no device above.</item>
-/// <item><b>other</b>: the rest (smart TVs, consoles, unknown strings).</item>
+/// <item><b>bot</b>: uap-core's device family <c>Spider</c> (its crawler rules), or a well-known
+///   automated agent that uap-core leaves alone (<see cref="BotPattern"/>): search and AI crawlers
+///   (Googlebot, bingbot, GPTBot, …, and anything named "…bot", "crawl…", "…spider"), link previewers
+///   of chat and social apps (facebookexternalhit, Slackbot-LinkExpanding, Twitterbot, WhatsApp,
+///   TelegramBot, Discordbot, LinkedInBot, Skype, iframely, …), headless browsers (HeadlessChrome,
+///   Lighthouse, …), uptime monitors, feed readers, and HTTP tools and libraries (curl, Wget,
+///   python-requests, Go-http-client, okhttp, Java, Apache-HttpClient, axios, node-fetch, Postman,
+///   cloud SDKs, …). A crawler that poses as a phone ("… Mobile Safari … Googlebot") is a bot, not a
+///   phone. An empty user agent is a <b>bot</b> too: every browser and in-app web view sends one, so
+///   its absence marks a script (issue #3's rule).</item>
+/// <item><b>other</b> for televisions, consoles, streaming sticks and VR headsets (SmartTV, Tizen/webOS
+///   TV, Android TV, Fire TV, Chromecast, PlayStation, Xbox, Nintendo, Oculus/Quest), which would
+///   otherwise look like Android or Windows devices.</item>
+/// <item><b>tablet</b> — tablets are not phones: iPad (in the UA or uap-core's device), Kindle and
+///   Silk (Fire tablets and Kindle e-readers), BlackBerry PlayBook, a "Tablet" token (Firefox for
+///   Android and Firefox OS tablets; not Windows' "Tablet PC", a desktop), and uap-core devices whose
+///   family ends in "Tablet".</item>
+/// <item><b>mobile</b>: iPhone and iPod, any other iOS agent (apps fetching with CFNetwork), Windows
+///   Phone, BlackBerry, KaiOS, Firefox OS, Symbian and other phone systems, uap-core's generic feature
+///   phones and smartphones, and phone tokens in the string: "Mobi" (what phone browsers add), Opera
+///   Mini, MIDP/CLDC, UP.Browser, Obigo, NetFront, UCWEB, Nokia, SonyEricsson. In-app browsers
+///   (Instagram, Facebook's FBAN/FBAV and FB_IAB, WeChat's MicroMessenger, LinkedIn, TikTok, …) and
+///   QR scanner apps' web views send their system's phone user agent plus their own token, so they
+///   land here (or in tablet on a tablet).</item>
+/// <item>Remaining <b>Android</b>: a browser or web view ("Mozilla/…") without "Mobile" is a
+///   <b>tablet</b> — Android phones' browsers and web views all send "Mobile", tablets' do not (the
+///   convention Google documents for telling them apart). Apps' own HTTP clients (Dalvik, SDKs) do not
+///   follow it; as most Android devices are phones, those are <b>mobile</b>.</item>
+/// <item><b>desktop</b>: Windows, macOS, Linux and its distributions, Chrome OS and the BSDs.</item>
+/// <item><b>mobile</b> for a device uap-core recognised by make and model with no OS it knows (older
+///   feature phones); <b>other</b> for everything else (unknown strings, watches, …).</item>
 /// </list>
-/// The known hard case: iPadOS 13+ Safari sends a Macintosh desktop UA by default ("Request
-/// Desktop Website"), indistinguishable from a Mac by the string alone (only client-side touch
-/// detection could tell). Those scans are classified <b>desktop</b>.
+/// <b>Known limitation — iPad with a desktop user agent.</b> Since iPadOS 13, Safari (and most other
+/// iPad browsers) send the Macintosh user agent of desktop Safari by default ("Request Desktop
+/// Website"). That string is byte for byte what a Mac sends, so it cannot be told apart from the user
+/// agent alone (only client-side checks such as touch-point counts can, and a redirect has no client
+/// side); such scans are classified <b>desktop</b>. The same holds for an Android phone or tablet
+/// whose browser is switched to "desktop site" (a Linux desktop string).
 /// </summary>
 public static class DeviceClassifier
 {
-    public const string Mobile = "mobile", Tablet = "tablet", Desktop = "desktop", Bot = "bot", OtherType = "other";
-
+    /// <summary>Automated agents beyond uap-core's <c>Spider</c> rules (case-insensitive, unanchored).</summary>
     private static readonly Regex BotPattern = new(
-        @"(?<!cu)bot\b|bot/|crawl|spider|slurp|facebookexternalhit|facebot|meta-externalagent|Slack-ImgProxy|Slackbot|" +
-        @"WhatsApp/|TelegramBot|Discordbot|Twitterbot|LinkedInBot|Embedly|Pinterest|redditbot|Applebot|SkypeUriPreview|" +
-        @"vkShare|Iframely|Google-PageRenderer|Google-InspectionTool|Mediapartners|AdsBot|HeadlessChrome|PhantomJS|" +
-        @"Puppeteer|Playwright|Lighthouse|Chrome-Lighthouse|Selenium|curl/|Wget/|python-requests|python-urllib|" +
-        @"aiohttp|httpx|Go-http-client|okhttp|Java/|Apache-HttpClient|libwww-perl|axios/|node-fetch|undici|" +
-        @"PostmanRuntime|insomnia|HTTPie|Scrapy|UptimeRobot|Pingdom|Datadog|monitor|BingPreview|preview",
+        // Crawlers by name: "Googlebot/", "bingbot/", "Twitterbot/", "TelegramBot (", "Slackbot-", "Discordbot/",
+        // "GPTBot", "AdsBot-Google", "UptimeRobot/", "; bot;" … but not the phone brand "Cubot".
+        @"(?<!cu)bot\b|crawl|spider|slurp|archiver|" +
+        // Link previewers and fetchers that do not call themselves bots.
+        @"facebookexternalhit|facebookcatalog|meta-external|Facebot|WhatsApp/|Slack-ImgProxy|SkypeUriPreview|" +
+        @"BingPreview|MicrosoftPreview|Google Web Preview|Google-PageRenderer|Google-InspectionTool|GoogleOther|" +
+        @"Google-Read-Aloud|Google-Safety|Mediapartners-Google|FeedFetcher-Google|APIs-Google|Google-Extended|" +
+        @"ChatGPT-User|Claude-User|Claude-Web|anthropic-ai|Perplexity-User|Embedly|Iframely|vkShare|W3C_Validator|" +
+        @"Snap URL Preview|Yahoo Link Preview|Bitly|" +
+        // Headless browsers, performance and uptime monitors.
+        @"Headless|PhantomJS|Puppeteer|Playwright|Lighthouse|Selenium|Pingdom|Datadog|StatusCake|Site24x7|NewRelicPinger|" +
+        // HTTP tools and libraries.
+        @"^curl/|^Wget|python-requests|python-urllib|^Python/|aiohttp|python-httpx|^Go-http-client|^okhttp|^Java/|" +
+        @"Apache-HttpClient|libwww-perl|^axios/|node-fetch|^undici|PostmanRuntime|insomnia|^HTTPie|Scrapy|" +
+        @"GuzzleHttp|^Faraday|^Ruby|^Dart/|^Deno/|^Bun/|HttpClient|WebClient|-http\b|^got\b|-sdk-|ReactorNetty|^WinHttp|" +
+        @"^Microsoft-WebDAV|^libcurl|Windows-Update-Agent|Debian APT|HttpUrlConnection|^Jersey/|resty|^WordPress/|" +
+        // Feed readers ("… 1000 subscribers") and mail image proxies.
+        @"\bsubscribers\b|GoogleImageProxy|YahooMailProxy",
         RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.Compiled,
         TimeSpan.FromMilliseconds(50));
 
-    public static bool LooksLikeBot(string? userAgent)
+    /// <summary>Televisions, consoles, streaming sticks and VR headsets.</summary>
+    private static readonly Regex NotAHandheldPattern = new(
+        @"Smart-?TV|SMART-TV|HbbTV|GoogleTV|Google TV|Android ?TV|AppleTV|Apple TV|\bTizen\b.*\bTV\b|Web0S|webOS.TV|NetCast|" +
+        @"BRAVIA|\bAFT[A-Z]|\bCrKey\b|\bRoku\b|PlayStation|\bXbox\b|Nintendo|OculusBrowser|\bQuest\b|\bPico\b|\bDTV\b",
+        RegexOptions.CultureInvariant | RegexOptions.Compiled,
+        TimeSpan.FromMilliseconds(50));
+
+    /// <summary>Phones by their tokens: "Mobi" (browsers' own marker), Opera Mini, feature-phone platforms and browsers.</summary>
+    private static readonly Regex HandheldPattern = new(
+        @"Mobi|Opera Mini|iPhone|iPod|\bMIDP\b|\bCLDC\b|UP\.Browser|UP\.Link|Obigo|NetFront|J2ME|Series ?60|Series40|SymbianOS|" +
+        @"BlackBerry|\bBB10\b|Nokia|SonyEricsson|UCWEB|Windows CE|IEMobile|Palm(?:OS|Source)",
+        RegexOptions.CultureInvariant | RegexOptions.Compiled,
+        TimeSpan.FromMilliseconds(50));
+
+    /// <summary>Whether a user agent is a known automated agent by its string alone (no uap-core rules needed).</summary>
+    public static bool LooksLikeBot(string? userAgent) =>
+        string.IsNullOrWhiteSpace(userAgent) || SafeIsMatch(BotPattern, UserAgentParser.Truncate(userAgent));
+
+    /// <summary>The device type of <paramref name="userAgent"/> (already cut to <see cref="UserAgentParser.MaxLength"/>) given uap-core's answer for it.</summary>
+    public static string Classify(string userAgent, OsInfo os, DeviceInfo device)
     {
         if (string.IsNullOrWhiteSpace(userAgent))
         {
-            return true;
+            return DeviceTypes.Bot;
         }
 
+        var ua = userAgent;
+        if (device.Family == "Spider" || SafeIsMatch(BotPattern, ua))
+        {
+            return DeviceTypes.Bot;
+        }
+
+        if (SafeIsMatch(NotAHandheldPattern, ua))
+        {
+            return DeviceTypes.Other;
+        }
+
+        var family = device.Family;
+        var model = device.Model ?? string.Empty;
+
+        if (family.Contains("iPad", StringComparison.Ordinal) || model.Contains("iPad", StringComparison.Ordinal)
+            || ua.Contains("iPad", StringComparison.Ordinal)
+            || family.Contains("Kindle", StringComparison.Ordinal) || ua.Contains("Kindle", StringComparison.Ordinal)
+            || ua.Contains("Silk/", StringComparison.Ordinal) || ua.Contains("PlayBook", StringComparison.Ordinal)
+            || (ua.Contains("Tablet", StringComparison.OrdinalIgnoreCase) && !ua.Contains("Tablet PC", StringComparison.Ordinal))
+            || family.EndsWith("Tablet", StringComparison.OrdinalIgnoreCase))
+        {
+            return DeviceTypes.Tablet;
+        }
+
+        if (family.Contains("iPhone", StringComparison.Ordinal) || family.Contains("iPod", StringComparison.Ordinal)
+            || family is "Generic Feature Phone" or "Generic Smartphone"
+            || os.Family is "iOS" or "Windows Phone" or "Windows Mobile" or "BlackBerry OS" or "KaiOS" or "Firefox OS" or "Symbian OS"
+                or "Symbian^3" or "Bada" or "Tizen" or "Sailfish" or "Ubuntu Touch" or "Nokia Series 40" or "MeeGo" or "Maemo"
+            || SafeIsMatch(HandheldPattern, ua))
+        {
+            return DeviceTypes.Mobile;
+        }
+
+        if (os.Family == "Android" || ua.Contains("Android", StringComparison.Ordinal))
+        {
+            // Android browsers and web views (a "Mozilla/…" string) without "Mobile": a tablet, since
+            // phones' all send "Mobile". Apps' own HTTP clients (Dalvik, SDKs) do not follow that
+            // convention; phones being most Android devices, those count as mobile.
+            return ua.StartsWith("Mozilla/", StringComparison.Ordinal) || ua.StartsWith("Opera/", StringComparison.Ordinal)
+                ? DeviceTypes.Tablet
+                : DeviceTypes.Mobile;
+        }
+
+        if (os.Family.StartsWith("Windows", StringComparison.Ordinal) || family == "Mac"
+            || os.Family is "Mac OS X" or "macOS" or "Mac OS" or "Linux" or "Ubuntu" or "Debian" or "Fedora" or "Red Hat" or "SUSE"
+                or "Mint" or "Arch Linux" or "Gentoo" or "Slackware" or "CentOS" or "Mandriva" or "Kubuntu" or "Chrome OS" or "ChromeOS"
+                or "FreeBSD" or "OpenBSD" or "NetBSD" or "Solaris" or "Haiku")
+        {
+            return DeviceTypes.Desktop;
+        }
+
+        // A handset uap-core recognised by make and model, with no OS it knows (older feature phones).
+        if (device.Brand is not null && family != UserAgentInfo.OtherFamily)
+        {
+            return DeviceTypes.Mobile;
+        }
+
+        return DeviceTypes.Other;
+    }
+
+    private static bool SafeIsMatch(Regex regex, string input)
+    {
         try
         {
-            return BotPattern.IsMatch(userAgent.Length > UserAgentParser.MaxLength ? userAgent[..UserAgentParser.MaxLength] : userAgent);
+            return regex.IsMatch(input);
         }
         catch (RegexMatchTimeoutException)
         {
             return false;
         }
     }
-
-    public static string Classify(string? userAgent, UserAgentDetails details)
-    {
-        if (details.DeviceFamily == "Spider" || LooksLikeBot(userAgent))
-        {
-            return Bot;
-        }
-
-        var ua = userAgent!;
-        var device = $"{details.DeviceFamily} {details.DeviceModel}";
-        var os = details.OsFamily;
-
-        if (device.Contains("iPad", StringComparison.Ordinal) || ua.Contains("iPad", StringComparison.Ordinal)
-            || device.Contains("Kindle", StringComparison.OrdinalIgnoreCase) || ua.Contains("Silk/", StringComparison.Ordinal)
-            || ua.Contains("PlayBook", StringComparison.Ordinal)
-            || ua.Contains("Tablet", StringComparison.OrdinalIgnoreCase) || device.Contains("Tablet", StringComparison.OrdinalIgnoreCase)
-            || (os == "Android" && !ua.Contains("Mobile", StringComparison.Ordinal) && !IsTelevision(ua)))
-        {
-            return Tablet;
-        }
-
-        if (os is "iOS" or "Android" or "Windows Phone" or "KaiOS" or "BlackBerry OS" or "Firefox OS" or "Symbian OS" or "HarmonyOS"
-            || device.Contains("iPhone", StringComparison.Ordinal) || device.Contains("iPod", StringComparison.Ordinal)
-            || (ua.Contains("Mobile", StringComparison.Ordinal) && !IsTelevision(ua)))
-        {
-            return Mobile;
-        }
-
-        if (IsTelevision(ua))
-        {
-            return OtherType;
-        }
-
-        if (os.StartsWith("Windows", StringComparison.Ordinal) || os is "Mac OS X" or "macOS" or "Linux" or "Ubuntu" or "Fedora"
-            or "Chrome OS" or "ChromeOS" or "FreeBSD" or "OpenBSD" or "NetBSD" or "Debian" or "Arch Linux")
-        {
-            return Desktop;
-        }
-
-        return OtherType;
-    }
-
-    private static bool IsTelevision(string ua) =>
-        ua.Contains("SmartTV", StringComparison.OrdinalIgnoreCase) || ua.Contains("SMART-TV", StringComparison.OrdinalIgnoreCase)
-        || ua.Contains("Tizen", StringComparison.Ordinal) && ua.Contains("TV", StringComparison.Ordinal)
-        || ua.Contains("AFT", StringComparison.Ordinal) && ua.Contains("Fire", StringComparison.Ordinal) && ua.Contains("TV", StringComparison.Ordinal)
-        || ua.Contains("GoogleTV", StringComparison.Ordinal) || ua.Contains("Android TV", StringComparison.Ordinal)
-        || ua.Contains("PlayStation", StringComparison.Ordinal) || ua.Contains("Xbox", StringComparison.Ordinal)
-        || ua.Contains("Nintendo", StringComparison.Ordinal) || ua.Contains("CrKey", StringComparison.Ordinal);
 }

@@ -1,34 +1,35 @@
-using InvexQr.Grains.Caching;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace InvexQr.Grains.Enrichment.UserAgents;
 
 /// <summary>
-/// Browser, OS and device type of a user agent, cached by UA string (a bounded LRU: the same
-/// handful of phone UAs make up most scans). Without a readable regexes.yaml every scan is still
-/// redirected: browser and OS are unknown and only the bot rules apply.
+/// The scan path's view of a user agent (<see cref="ClientInfo"/>): browser, OS and device type from
+/// a <see cref="UserAgentParser"/> behind a <see cref="UserAgentCache"/>. Without a readable
+/// regexes.yaml every scan is still redirected: browser and OS are unknown, only the bot rules of
+/// <see cref="DeviceClassifier"/> apply, and <see cref="Problem"/> says why (the health check reports it).
 /// </summary>
 public sealed class UserAgentClassifier : IUserAgentClassifier
 {
-    private readonly UserAgentParser? _parser;
-    private readonly LruCache<string, ClientInfo> _cache;
-
     public UserAgentClassifier(IOptions<UserAgentOptions> options, ILogger<UserAgentClassifier> logger)
     {
-        _cache = new LruCache<string, ClientInfo>(Math.Max(1, options.Value.CacheSize));
-        var path = Path.GetFullPath(options.Value.RegexesPath);
+        var settings = options.Value;
+        var path = Path.GetFullPath(settings.RegexesPath);
         try
         {
-            var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var rules = UapRegexes.Load(path, TimeSpan.FromMilliseconds(options.Value.MatchTimeoutMs));
-            _parser = new UserAgentParser(rules);
+            var parser = new UserAgentParser(path, TimeSpan.FromMilliseconds(Math.Max(1, settings.MatchTimeoutMs)));
+            Cache = new UserAgentCache(parser, Math.Max(1, settings.CacheSize));
             logger.LogInformation(
-                "User-agent rules loaded from {Path} in {Elapsed} ms: {Browsers} browser, {Oses} OS, {Devices} device rules ({Skipped} skipped)",
-                path, (int)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-                rules.UserAgents.Count, rules.Oses.Count, rules.Devices.Count, rules.Skipped);
+                "User-agent rules loaded from {Path} in {Elapsed} ms: {Browsers} browser, {Oses} OS, {Devices} device rules ({Rejected} rejected)",
+                path, (int)parser.LoadTime.TotalMilliseconds, parser.BrowserRuleCount, parser.OsRuleCount, parser.DeviceRuleCount,
+                parser.RejectedRules.Count);
+            foreach (var rejected in parser.RejectedRules)
+            {
+                logger.LogWarning("uap-core rule not usable: {Rule}", rejected);
+            }
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or YamlDotNet.Core.YamlException or InvalidCastException or KeyNotFoundException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or YamlDotNet.Core.YamlException or InvalidDataException)
         {
             Problem = $"User-agent rules not usable at {path}: {ex.Message}. Browser and OS are stored as unknown.";
             logger.LogWarning("{Problem}", Problem);
@@ -38,32 +39,34 @@ public sealed class UserAgentClassifier : IUserAgentClassifier
     /// <summary>Why browsers and OSes are unknown, or null when the rules are loaded.</summary>
     public string? Problem { get; }
 
-    public LruCache<string, ClientInfo> Cache => _cache;
+    /// <summary>The parse cache, or null when the rules could not be loaded.</summary>
+    public UserAgentCache? Cache { get; }
 
-    public ClientInfo Classify(string? userAgent)
+    [MemberNotNullWhen(true, nameof(Cache))]
+    public bool IsLoaded => Cache is not null;
+
+    public ClientInfo Classify(string? userAgent) => ToClientInfo(userAgent, Cache?.Get(userAgent));
+
+    /// <summary>As <see cref="Classify"/>, without the cache (benchmarks, tests).</summary>
+    public ClientInfo ClassifyUncached(string? userAgent) => ToClientInfo(userAgent, Cache?.Parser.Parse(userAgent));
+
+    private static ClientInfo ToClientInfo(string? userAgent, UserAgentInfo? info)
     {
         if (string.IsNullOrWhiteSpace(userAgent))
         {
-            return new ClientInfo(null, null, DeviceClassifier.Bot, IsBot: true);
+            return new ClientInfo(null, null, DeviceTypes.Bot, IsBot: true); // no UA at all: a script
         }
 
-        return _cache.GetOrAdd(userAgent, ClassifyUncached);
-    }
-
-    public ClientInfo ClassifyUncached(string userAgent)
-    {
-        if (_parser is null)
+        if (info is null)
         {
             var bot = DeviceClassifier.LooksLikeBot(userAgent);
-            return new ClientInfo(null, null, bot ? DeviceClassifier.Bot : DeviceClassifier.OtherType, bot);
+            return new ClientInfo(null, null, bot ? DeviceTypes.Bot : DeviceTypes.Other, bot);
         }
 
-        var details = _parser.Parse(userAgent);
-        var deviceType = DeviceClassifier.Classify(userAgent, details);
         return new ClientInfo(
-            details.BrowserFamily == UserAgentDetails.Other ? null : details.BrowserFamily,
-            details.OsFamily == UserAgentDetails.Other ? null : details.OsFamily,
-            deviceType,
-            deviceType == DeviceClassifier.Bot);
+            info.Browser.Family == UserAgentInfo.OtherFamily ? null : info.Browser.Family,
+            info.Os.Family == UserAgentInfo.OtherFamily ? null : info.Os.Family,
+            info.DeviceType,
+            info.IsBot);
     }
 }

@@ -1,74 +1,215 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
-using InvexQr.Grains.Caching;
 
 namespace InvexQr.Grains.Enrichment.UserAgents;
 
-/// <summary>The full uap-core answer for one user agent.</summary>
-public sealed record UserAgentDetails(
-    string BrowserFamily, string? BrowserMajor, string? BrowserMinor, string? BrowserPatch,
-    string OsFamily, string? OsMajor, string? OsMinor, string? OsPatch,
-    string DeviceFamily, string? DeviceBrand, string? DeviceModel)
-{
-    public const string Other = "Other";
-}
-
 /// <summary>
-/// A user-agent parser of our own over uap-core's rules (the data behind every ua-parser port),
-/// following its specification: each list is tried in order, the first match wins, replacements
-/// fill $1..$9; no match is "Other". User agents longer than <see cref="MaxLength"/> are cut first
-/// to bound the regex work; a regex that times out counts as no match.
+/// A user-agent parser of our own over uap-core's <c>regexes.yaml</c> (the data behind every
+/// ua-parser port), implementing uap-core's <c>docs/specification.md</c>:
+/// <list type="bullet">
+/// <item>Each of the three lists (browser, OS, device) is tried in file order; the first regex that
+///   matches anywhere in the string (unanchored) wins. Matching is case-sensitive unless the rule has
+///   <c>regex_flag: 'i'</c>.</item>
+/// <item>Browser: family = <c>family_replacement</c> (with <c>$1</c>) or group 1; major/minor/patch =
+///   <c>v1_replacement</c>/<c>v2_replacement</c>/<c>v3_replacement</c> or groups 2/3/4.</item>
+/// <item>OS: family = <c>os_replacement</c> or group 1; major/minor/patch/patchMinor =
+///   <c>os_v1_replacement</c>..<c>os_v4_replacement</c> or groups 2..5.</item>
+/// <item>Device: family = <c>device_replacement</c> or group 1; brand = <c>brand_replacement</c> only
+///   (no default group); model = <c>model_replacement</c> or group 1.</item>
+/// <item>Every replacement may use <c>$1</c>..<c>$9</c> (the specification names only <c>$1</c> for
+///   the browser family; the rules use no other there); a group that did not take part counts as "".
+///   Replacement results are trimmed, a default group is taken as captured (as uap-core's reference
+///   implementation does); empty means "not defined" (null), and an empty family is "Other". No
+///   matching rule: family "Other", everything else null.</item>
+/// </list>
+/// Beyond the specification: a user agent longer than <see cref="MaxLength"/> characters is cut to
+/// that length before matching (this bounds the regex work per string; no real browser UA is that
+/// long). Every regex has a match timeout; a regex that times out twice in a row makes its list
+/// answer "Other" (counted in <see cref="Timeouts"/>) instead of throwing. The regexes are compiled
+/// and JIT-warmed once, at load. Thread-safe; parsing is uncached — put a <see cref="UserAgentCache"/>
+/// in front of it.
 /// </summary>
-public sealed class UserAgentParser(UapRegexes rules)
+public sealed class UserAgentParser
 {
+    /// <summary>User agents are cut to this many characters before matching.</summary>
     public const int MaxLength = 512;
 
-    public UapRegexes Rules => rules;
+    /// <summary>The match timeout of each regex unless one is given.</summary>
+    public static readonly TimeSpan DefaultMatchTimeout = TimeSpan.FromMilliseconds(50);
 
-    public UserAgentDetails Parse(string? userAgent)
+    private readonly UapRules _rules;
+    private long _timeouts;
+
+    /// <summary>Loads and compiles <c>regexes.yaml</c> from <paramref name="regexesPath"/>.</summary>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <exception cref="YamlDotNet.Core.YamlException">The file is not YAML.</exception>
+    /// <exception cref="InvalidDataException">The file is not shaped like regexes.yaml.</exception>
+    public UserAgentParser(string regexesPath, TimeSpan? matchTimeout = null)
+        : this(LoadFile(regexesPath, matchTimeout ?? DefaultMatchTimeout, out var loadTime), loadTime)
     {
-        var ua = string.IsNullOrEmpty(userAgent) ? string.Empty : userAgent.Length > MaxLength ? userAgent[..MaxLength] : userAgent;
-
-        var (browserRule, browser) = FirstMatch(rules.UserAgents, ua);
-        var (osRule, os) = FirstMatch(rules.Oses, ua);
-        var (deviceRule, device) = FirstMatch(rules.Devices, ua);
-
-        return new UserAgentDetails(
-            browserRule?.Field(browser!, "family_replacement", 1) ?? UserAgentDetails.Other,
-            browserRule?.Field(browser!, "v1_replacement", 2),
-            browserRule?.Field(browser!, "v2_replacement", 3),
-            browserRule?.Field(browser!, "v3_replacement", 4),
-            osRule?.Field(os!, "os_replacement", 1) ?? UserAgentDetails.Other,
-            osRule?.Field(os!, "os_v1_replacement", 2),
-            osRule?.Field(os!, "os_v2_replacement", 3),
-            osRule?.Field(os!, "os_v3_replacement", 4),
-            deviceRule?.Field(device!, "device_replacement", 1) ?? UserAgentDetails.Other,
-            deviceRule?.Field(device!, "brand_replacement", 0),
-            deviceRule?.Field(device!, "model_replacement", 1));
+        Source = Path.GetFullPath(regexesPath);
     }
 
-    private static (UapRule? Rule, Match? Match) FirstMatch(IReadOnlyList<UapRule> list, string ua)
+    private UserAgentParser(UapRules rules, TimeSpan loadTime)
     {
-        if (ua.Length == 0)
+        _rules = rules;
+        LoadTime = loadTime;
+    }
+
+    /// <summary>A parser over rules given as YAML text (tests, embedded rules).</summary>
+    public static UserAgentParser FromYaml(TextReader yaml, TimeSpan? matchTimeout = null)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var rules = UapRules.Load(yaml, matchTimeout ?? DefaultMatchTimeout);
+        WarmUp(rules);
+        return new UserAgentParser(rules, Stopwatch.GetElapsedTime(started));
+    }
+
+    /// <summary>The full path of the regexes.yaml read, or null for rules given as text.</summary>
+    public string? Source { get; }
+
+    /// <summary>How long reading, compiling and warming up the rules took.</summary>
+    public TimeSpan LoadTime { get; }
+
+    public int BrowserRuleCount => _rules.Browsers.Length;
+
+    public int OsRuleCount => _rules.Oses.Length;
+
+    public int DeviceRuleCount => _rules.Devices.Length;
+
+    /// <inheritdoc cref="UapRules.Rejected"/>
+    public IReadOnlyList<string> RejectedRules => _rules.Rejected;
+
+    /// <summary>Lists that answered "Other" because one of their regexes timed out (twice), since load.</summary>
+    public long Timeouts => Interlocked.Read(ref _timeouts);
+
+    /// <summary>Browser, OS, device and device type of a user agent; <see cref="UserAgentInfo.Unknown"/> for an empty one.</summary>
+    public UserAgentInfo Parse(string? userAgent)
+    {
+        if (string.IsNullOrWhiteSpace(userAgent))
         {
-            return (null, null);
+            return UserAgentInfo.Unknown;
         }
 
-        foreach (var rule in list)
+        var ua = Truncate(userAgent);
+        var browser = ParseBrowserCore(ua);
+        var os = ParseOsCore(ua);
+        var device = ParseDeviceCore(ua);
+        return new UserAgentInfo(browser, os, device, DeviceClassifier.Classify(ua, os, device));
+    }
+
+    /// <summary>The <c>user_agent_parsers</c> answer alone.</summary>
+    public BrowserInfo ParseBrowser(string? userAgent) =>
+        string.IsNullOrEmpty(userAgent) ? BrowserInfo.Other : ParseBrowserCore(Truncate(userAgent));
+
+    /// <summary>The <c>os_parsers</c> answer alone.</summary>
+    public OsInfo ParseOs(string? userAgent) =>
+        string.IsNullOrEmpty(userAgent) ? OsInfo.Other : ParseOsCore(Truncate(userAgent));
+
+    /// <summary>The <c>device_parsers</c> answer alone.</summary>
+    public DeviceInfo ParseDevice(string? userAgent) =>
+        string.IsNullOrEmpty(userAgent) ? DeviceInfo.Other : ParseDeviceCore(Truncate(userAgent));
+
+    /// <summary>The part of a user agent that is parsed (and cached by): at most <see cref="MaxLength"/> characters.</summary>
+    public static string Truncate(string userAgent) => userAgent.Length > MaxLength ? userAgent[..MaxLength] : userAgent;
+
+    private BrowserInfo ParseBrowserCore(string ua)
+    {
+        if (FirstMatch(_rules.Browsers, ua) is not (UapRule rule, Match m))
         {
+            return BrowserInfo.Other;
+        }
+
+        return new BrowserInfo(rule.Field(m, 0, 1) ?? UserAgentInfo.OtherFamily, rule.Field(m, 1, 2), rule.Field(m, 2, 3), rule.Field(m, 3, 4));
+    }
+
+    private OsInfo ParseOsCore(string ua)
+    {
+        if (FirstMatch(_rules.Oses, ua) is not (UapRule rule, Match m))
+        {
+            return OsInfo.Other;
+        }
+
+        return new OsInfo(
+            rule.Field(m, 0, 1) ?? UserAgentInfo.OtherFamily, rule.Field(m, 1, 2), rule.Field(m, 2, 3), rule.Field(m, 3, 4), rule.Field(m, 4, 5));
+    }
+
+    private DeviceInfo ParseDeviceCore(string ua)
+    {
+        if (FirstMatch(_rules.Devices, ua) is not (UapRule rule, Match m))
+        {
+            return DeviceInfo.Other;
+        }
+
+        return new DeviceInfo(rule.Field(m, 0, 1) ?? UserAgentInfo.OtherFamily, rule.Field(m, 1, 0), rule.Field(m, 2, 1));
+    }
+
+    private (UapRule Rule, Match Match)? FirstMatch(UapRule[] rules, string ua)
+    {
+        foreach (var rule in rules)
+        {
+            Match match;
             try
             {
-                var match = rule.Regex.Match(ua);
-                if (match.Success)
-                {
-                    return (rule, match);
-                }
+                match = rule.Regex.Match(ua);
             }
             catch (RegexMatchTimeoutException)
             {
-                // A pathological string against this rule: treat as no match and go on.
+                // The timeout is wall-clock time: a thread descheduled on a busy machine or a GC pause
+                // can exceed it on an innocent string. One more try tells those from a pathological
+                // string, which times out again.
+                try
+                {
+                    match = rule.Regex.Match(ua);
+                }
+                catch (RegexMatchTimeoutException)
+                {
+                    // This list answers "Other" rather than guessing with a later, less specific
+                    // rule, and the scan goes on.
+                    Interlocked.Increment(ref _timeouts);
+                    return null;
+                }
+            }
+
+            if (match.Success)
+            {
+                return (rule, match);
             }
         }
 
-        return (null, null);
+        return null;
+    }
+
+    /// <summary>
+    /// Runs every regex once, on all cores. A compiled regex is turned into IL when built but
+    /// JIT-compiled on its first match (about 2 ms each, some 1,200 of them): done here, at load, that
+    /// cost neither delays the first scans nor eats into their match timeouts.
+    /// </summary>
+    private static void WarmUp(UapRules rules)
+    {
+        const string probe = "Mozilla/5.0 (X11; warm-up 1.0) AppleWebKit/537.36 (KHTML, like Gecko)";
+        Parallel.ForEach(
+            rules.Browsers.Concat(rules.Oses).Concat(rules.Devices),
+            rule =>
+            {
+                try
+                {
+                    rule.Regex.IsMatch(probe);
+                }
+                catch (RegexMatchTimeoutException)
+                {
+                    // Only warming up.
+                }
+            });
+    }
+
+    private static UapRules LoadFile(string path, TimeSpan matchTimeout, out TimeSpan loadTime)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var reader = File.OpenText(path);
+        var rules = UapRules.Load(reader, matchTimeout);
+        WarmUp(rules);
+        loadTime = Stopwatch.GetElapsedTime(started);
+        return rules;
     }
 }
