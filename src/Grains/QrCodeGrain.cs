@@ -92,9 +92,9 @@ public sealed class QrCodeGrain(
         return ToDetails(created);
     }
 
-    public async Task<CodeDetails?> Update(UpdateCodeCommand command)
+    public async Task<CodeDetails?> Update(long? ownerId, UpdateCodeCommand command)
     {
-        if (_code is null)
+        if (_code is null || _code.OwnerId != ownerId)
         {
             return null;
         }
@@ -104,9 +104,9 @@ public sealed class QrCodeGrain(
         return updated is null ? null : ToDetails(updated);
     }
 
-    public async Task<bool> Delete()
+    public async Task<bool> Delete(long? ownerId)
     {
-        if (_code is null)
+        if (_code is null || _code.OwnerId != ownerId)
         {
             return false;
         }

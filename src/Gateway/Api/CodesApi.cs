@@ -134,12 +134,13 @@ public static class CodesApi
 
     public static async Task<IResult> DeleteAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup)
     {
-        if (await FindAsync(code, request.HttpContext.User.OwnerId(), cluster, lookup) is null)
+        // One grain call: the grain checks ownership itself. The lookup only spares unknown codes an activation.
+        if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
         {
             return NotFound(code);
         }
 
-        return await cluster.GetGrain<IQrCodeGrain>(code).Delete() ? Results.NoContent() : NotFound(code);
+        return await cluster.GetGrain<IQrCodeGrain>(code).Delete(request.HttpContext.User.OwnerId()) ? Results.NoContent() : NotFound(code);
     }
 
     public static async Task<IResult> UpdateAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
@@ -160,13 +161,14 @@ public static class CodesApi
             return JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title");
         }
 
-        if (await FindAsync(code, request.HttpContext.User.OwnerId(), cluster, lookup) is null)
+        if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
         {
             return NotFound(code);
         }
 
         var target = body.TargetUrl is null ? null : TargetUrl.Normalize(body.TargetUrl);
-        var updated = await cluster.GetGrain<IQrCodeGrain>(code).Update(new UpdateCodeCommand(target, body.Title, body.Enabled));
+        var updated = await cluster.GetGrain<IQrCodeGrain>(code).Update(
+            request.HttpContext.User.OwnerId(), new UpdateCodeCommand(target, body.Title, body.Enabled));
         return updated is null ? NotFound(code) : Results.Ok(CodeResponse.From(updated, ShortUrl(updated.Code, request, options.Value)));
     }
 

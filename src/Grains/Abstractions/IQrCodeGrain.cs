@@ -20,9 +20,12 @@ public interface IQrCodeGrain : IGrainWithStringKey
     /// <summary>Registers this code. Returns null when the code is already taken.</summary>
     Task<CodeDetails?> Create(CreateCodeCommand command);
 
-    /// <summary>Changes the code; the next scan anywhere in the cluster sees the change. Null when unknown.</summary>
-    Task<CodeDetails?> Update(UpdateCodeCommand command);
+    /// <summary>
+    /// Changes the code; the next scan anywhere in the cluster sees the change. Null when the code is
+    /// unknown or not <paramref name="ownerId"/>'s (the grain is the authority on ownership too).
+    /// </summary>
+    Task<CodeDetails?> Update(long? ownerId, UpdateCodeCommand command);
 
-    /// <summary>Deletes the code and its raw scans; false when it does not exist.</summary>
-    Task<bool> Delete();
+    /// <summary>Deletes the code and its raw scans; false when it does not exist or is not <paramref name="ownerId"/>'s.</summary>
+    Task<bool> Delete(long? ownerId);
 }

@@ -31,7 +31,7 @@ public sealed class QrCodeGrainTests(PostgresServer postgres)
         var grain = cluster.Client.GetGrain<IQrCodeGrain>("hot-code");
         await grain.Create(new CreateCodeCommand("https://example.org/before", null, null));
 
-        var update = grain.Update(new UpdateCodeCommand("https://example.org/after", null, null));
+        var update = grain.Update(null, new UpdateCodeCommand("https://example.org/after", null, null));
         var scans = Enumerable.Range(0, 2000).Select(_ => grain.Scan(new ScanRequest("203.0.113.9", "ua", null)).AsTask()).ToList();
         var scansDone = Task.WhenAll(scans);
 
