@@ -1,4 +1,5 @@
 // The InvexQR gateway: /r/{code} scans and the management API, as an Orleans client of the silos.
+using InvexQr.Gateway.Analytics;
 using InvexQr.Gateway.Api;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Gateway.Redirects;
@@ -23,6 +24,7 @@ app.UseAuthorization();
 app.MapRedirects();
 app.MapCodesApi();
 app.MapQrImagesApi();
+app.MapStatsApi();
 app.MapAccountsApi();
 app.MapInvexQrHealth();
 

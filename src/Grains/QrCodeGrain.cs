@@ -1,27 +1,40 @@
 using InvexQr.Grains.Abstractions;
+using InvexQr.Grains.Analytics;
 using InvexQr.Grains.Codes;
+using InvexQr.Grains.Protection;
 using InvexQr.Grains.Scans;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 
 namespace InvexQr.Grains;
 
 /// <summary>
 /// One QR code. Loads its registry row once on activation and answers every scan from memory:
-/// a scan never waits on I/O (the raw scan goes to the silo-local sink). Scan and reads are
-/// <see cref="AlwaysInterleaveAttribute"/> on the interface, so they keep flowing while a
-/// management call or the totals flush awaits the database; management calls stay serialized
-/// among themselves.
+/// a scan never waits on I/O. The raw scan goes to the silo-local scan sink; the streaming counters
+/// (hourly buckets, breakdowns, unique-visitor sketch) are handed to the silo's rollup sink every
+/// second and on deactivation. Scan and reads are <see cref="AlwaysInterleaveAttribute"/> on the
+/// interface, so they keep flowing while a management call awaits the database; they are
+/// synchronous, so they never run in parallel with each other within the activation.
 /// </summary>
 public sealed class QrCodeGrain(
     [PersistentState("totals")] IPersistentState<QrCodeTotals> totals,
     ICodeRepository codes,
     IScanSink sink,
+    IRollupSink rollups,
+    IDailySalts salts,
+    IOptions<ThrottleOptions> throttleOptions,
+    IOptions<PrivacyOptions> privacyOptions,
     TimeProvider clock,
     ILogger<QrCodeGrain> logger) : Grain, IQrCodeGrain
 {
     private static readonly TimeSpan TotalsFlushPeriod = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan RollupHandOffPeriod = TimeSpan.FromSeconds(1);
 
+    private readonly ThrottleOptions _throttle = throttleOptions.Value;
+    private readonly PrivacyOptions _privacy = privacyOptions.Value;
+    private readonly ScanCounters _counters = new();
+    private ClientTracker? _clients;
     private CodeRecord? _code;
     private long _totalScans;
     private DateTimeOffset? _lastScanAt;
@@ -32,11 +45,33 @@ public sealed class QrCodeGrain(
         _code = await codes.FindAsync(this.GetPrimaryKeyString(), cancellationToken);
         _totalScans = totals.State.TotalScans;
         _lastScanAt = totals.State.LastScanAt;
-        this.RegisterGrainTimer(FlushTotalsAsync, TotalsFlushPeriod, TotalsFlushPeriod);
+        if (_code is null)
+        {
+            return;
+        }
+
+        // Keep counting today's unique visitors into the sketch an earlier activation stored.
+        var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
+        if (await rollups.LoadSketchAsync(_code.Id, today, cancellationToken) is { } stored)
+        {
+            _counters.SeedSketch(today, stored);
+        }
+
+        StartCounting();
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
-        FlushTotalsAsync(cancellationToken);
+    private void StartCounting()
+    {
+        _clients = new ClientTracker(_throttle.MaxTrackedClients);
+        this.RegisterGrainTimer(FlushTotalsAsync, TotalsFlushPeriod, TotalsFlushPeriod);
+        this.RegisterGrainTimer(_ => { HandOffCounters(); return Task.CompletedTask; }, RollupHandOffPeriod, RollupHandOffPeriod);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        HandOffCounters();
+        await FlushTotalsAsync(cancellationToken);
+    }
 
     public ValueTask<ScanResult> Scan(ScanRequest request)
     {
@@ -46,24 +81,47 @@ public sealed class QrCodeGrain(
             return ValueTask.FromResult(result);
         }
 
+        var code = _code!;
         var now = clock.GetUtcNow();
+        var address = request.ClientIp;
+        if (address is not null && !_clients!.TryTake(
+                address, now.UtcTicks, code.ThrottleBurst ?? _throttle.Burst, code.ThrottlePerMinute ?? _throttle.PerMinute, out var retryAfter))
+        {
+            // Counted, never stored as a row: a flood cannot fill the database.
+            _counters.RecordThrottled(now);
+            return ValueTask.FromResult(ScanResult.Throttled(retryAfter));
+        }
+
+        var isBot = request.Client?.IsBot ?? false;
+        // Repeats are people scanning again from the same address; bots neither repeat nor make a person's scan one.
+        var isRepeat = !isBot && address is not null && _clients!.MarkScanned(address, now.UtcTicks, _throttle.RepeatWindow);
+        var salt = salts.SaltFor(DateOnly.FromDateTime(now.UtcDateTime));
+        var optedOut = request.DoNotTrack && _privacy.HonorDoNotTrack;
+        var visitor = optedOut ? null : VisitorHash.Of(salt, address, request.UserAgent);
+        // An opted-out visitor keeps their country (coarse enough for the map) and nothing finer.
+        var location = optedOut && request.Location is { } full
+            ? full with { Subdivision = null, City = null, Latitude = null, Longitude = null }
+            : request.Location;
         var scan = new ScanRecord(
             Guid.CreateVersion7(now),
-            _code!.Id,
+            code.Id,
             now,
-            IpAnonymizer.Truncate(request.ClientIp),
+            optedOut ? null : StoredAddress(address, salt),
             request.UserAgent,
             request.Referer,
-            request.Location,
-            request.Client);
+            location,
+            request.Client,
+            isRepeat,
+            (long?)visitor);
 
         if (!sink.TryEnqueue(scan))
         {
             // The sink only refuses while the silo is stopping or when it is full: the scan cannot be
             // recorded, so it is not acknowledged either (the gateway answers 503 and the phone retries).
-            throw new ScanNotRecordedException(_code.Code);
+            throw new ScanNotRecordedException(code.Code);
         }
 
+        _counters.RecordScan(now, isBot, isRepeat, location, request.Client, visitor);
         _totalScans++;
         _lastScanAt = now;
         _totalsDirty = true;
@@ -87,8 +145,9 @@ public sealed class QrCodeGrain(
             return null;
         }
 
-        _code = created;
         logger.LogInformation("Code {Code} created", created.Code);
+        _code = created;
+        StartCounting();
         return ToDetails(created);
     }
 
@@ -111,6 +170,8 @@ public sealed class QrCodeGrain(
             return false;
         }
 
+        // Counters not yet handed off belong to a code that is going away.
+        _counters.TakeDelta(_code.Id, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime));
         var deleted = await codes.DeleteAsync(_code.Code);
         logger.LogInformation("Code {Code} deleted with its scans", _code.Code);
         _code = null;
@@ -125,13 +186,35 @@ public sealed class QrCodeGrain(
     private ScanResult Decide() => _code switch
     {
         null => ScanResult.NotFound,
-        { Status: CodeStatus.Disabled } => ScanResult.Gone,
+        _ when _code.GoneAt(clock.GetUtcNow(), _totalScans) is { } reason => ScanResult.Gone(reason),
         _ => new ScanResult(ScanOutcome.Redirect, _code.TargetUrl),
     };
 
+    private string? StoredAddress(string? address, byte[]? salt) => _privacy.IpMode switch
+    {
+        IpStorageMode.None => address,
+        IpStorageMode.Drop => null,
+        IpStorageMode.Hash => VisitorHash.OfAddress(salt, address),
+        _ => IpAnonymizer.Truncate(address),
+    };
+
+    private void HandOffCounters()
+    {
+        if (_code is null)
+        {
+            return;
+        }
+
+        if (_counters.TakeDelta(_code.Id, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime)) is { } delta)
+        {
+            rollups.Submit(delta);
+        }
+    }
+
     private CodeDetails ToDetails(CodeRecord code) => new(
         code.Code, code.TargetUrl, code.Title, code.Status, code.CreatedAt, code.UpdatedAt,
-        _totalScans, _lastScanAt, code.OwnerId);
+        _totalScans, _lastScanAt, code.OwnerId, code.Tags, code.ExpiresAt, code.MaxScans,
+        code.GoneAt(clock.GetUtcNow(), _totalScans), code.ThrottleBurst, code.ThrottlePerMinute);
 
     private async Task FlushTotalsAsync(CancellationToken cancellationToken)
     {

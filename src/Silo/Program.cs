@@ -3,7 +3,9 @@
 //
 //   InvexQr.Silo            apply migrations, then run the silo
 //   InvexQr.Silo migrate    apply migrations and exit
+//   InvexQr.Silo rollups rebuild|reconcile …, InvexQr.Silo retention …   operator commands (Commands/SiloCommands.cs)
 using InvexQr.ServiceDefaults;
+using InvexQr.Silo.Commands;
 using InvexQr.Silo.Database;
 using InvexQr.Silo.Hosting;
 
@@ -14,15 +16,16 @@ builder.AddInvexQrOrleans();
 
 var app = builder.Build();
 
-var migrateOnly = args.Contains("migrate");
-if (migrateOnly || app.Configuration.GetValue("Database:MigrateOnStartup", true))
+var command = SiloCommands.IsCommand(args);
+if (command || app.Configuration.GetValue("Database:MigrateOnStartup", true))
 {
     var applied = await app.Services.GetRequiredService<MigrationRunner>().ApplyAsync();
     app.Logger.LogInformation("Database schema up to date ({Applied} migrations applied now)", applied);
-    if (migrateOnly)
-    {
-        return 0;
-    }
+}
+
+if (command)
+{
+    return await SiloCommands.RunAsync(args, app.Services);
 }
 
 app.MapInvexQrHealth();

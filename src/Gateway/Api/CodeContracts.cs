@@ -3,18 +3,43 @@ using InvexQr.Grains.Abstractions;
 namespace InvexQr.Gateway.Api;
 
 /// <summary>Body of <c>POST /api/codes</c>.</summary>
-public sealed record CreateCodeRequest(string? TargetUrl, string? Code, string? Title);
+public sealed record CreateCodeRequest(
+    string? TargetUrl,
+    string? Code,
+    string? Title,
+    IReadOnlyList<string?>? Tags = null,
+    DateTimeOffset? ExpiresAt = null,
+    long? MaxScans = null,
+    int? ThrottleBurst = null,
+    int? ThrottlePerMinute = null);
 
-/// <summary>Body of <c>PATCH /api/codes/{code}</c>; absent fields stay unchanged.</summary>
-public sealed record UpdateCodeRequest(string? TargetUrl, string? Title, bool? Enabled);
+/// <summary>
+/// Body of <c>PATCH /api/codes/{code}</c>; absent fields stay unchanged, <c>"expiresAt": null</c> and
+/// <c>"maxScans": null</c> remove the expiry and the scan budget.
+/// </summary>
+public sealed record UpdateCodeRequest(
+    string? TargetUrl,
+    string? Title,
+    bool? Enabled,
+    IReadOnlyList<string?>? Tags = null,
+    DateTimeOffset? ExpiresAt = null,
+    long? MaxScans = null,
+    int? ThrottleBurst = null,
+    int? ThrottlePerMinute = null);
 
 /// <summary>A code as the API returns it.</summary>
+/// <param name="Status"><c>active</c>, <c>disabled</c> (by its owner), <c>expired</c> or <c>exhausted</c> (scan budget spent).</param>
 public sealed record CodeResponse(
     string Code,
     string ShortUrl,
     string TargetUrl,
     string? Title,
     string Status,
+    IReadOnlyList<string> Tags,
+    DateTimeOffset? ExpiresAt,
+    long? MaxScans,
+    int? ThrottleBurst,
+    int? ThrottlePerMinute,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     long TotalScans,
@@ -25,9 +50,22 @@ public sealed record CodeResponse(
         shortUrl,
         details.TargetUrl,
         details.Title,
-        details.Status == CodeStatus.Active ? "active" : "disabled",
+        StatusName(details.Status, details.Gone),
+        details.Tags,
+        details.ExpiresAt,
+        details.MaxScans,
+        details.ThrottleBurst,
+        details.ThrottlePerMinute,
         details.CreatedAt,
         details.UpdatedAt,
         details.TotalScans,
         details.LastScanAt);
+
+    public static string StatusName(CodeStatus status, GoneReason? gone) => (status, gone) switch
+    {
+        (CodeStatus.Disabled, _) => "disabled",
+        (_, GoneReason.Expired) => "expired",
+        (_, GoneReason.Exhausted) => "exhausted",
+        _ => "active",
+    };
 }

@@ -9,8 +9,6 @@ namespace InvexQr.Gateway.Api;
 /// <summary>The management API for codes: <c>/api/codes</c>. Every route requires an API key.</summary>
 public static class CodesApi
 {
-    public const int MaxTitleLength = 200;
-
     private static readonly HashSet<string> ReservedCodes = new(StringComparer.OrdinalIgnoreCase)
     {
         "api", "health", "metrics", "admin", "dashboard", "openapi", "swagger", "static", "assets", "login", "logout",
@@ -20,14 +18,15 @@ public static class CodesApi
     {
         var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("Codes");
         api.MapPost("/", CreateAsync).WithSummary("Create a code (random or custom slug).");
-        api.MapGet("/", ListAsync).WithSummary("The caller's codes, newest first: limit (1-100), cursor, q (search).");
+        api.MapGet("/", ListAsync).WithSummary("The caller's codes: limit (1-100), cursor, q (search), tag, sort (-createdAt|createdAt).");
         api.MapGet("/{code}", GetAsync).WithSummary("One code.");
         api.MapDelete("/{code}", DeleteAsync).WithSummary("Delete a code and all its scans.");
-        api.MapPatch("/{code}", UpdateAsync).WithSummary("Change a code's target, title or status.");
+        api.MapPatch("/{code}", UpdateAsync).WithSummary("Change a code's target, title, tags, status, expiry or scan budget.");
         return endpoints;
     }
 
-    public static async Task<IResult> CreateAsync(HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
+    public static async Task<IResult> CreateAsync(
+        HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options, TimeProvider clock)
     {
         var ownerId = request.HttpContext.User.OwnerId();
         var (body, error) = await JsonBody.ReadAsync<CreateCodeRequest>(request);
@@ -41,12 +40,15 @@ public static class CodesApi
             return JsonBody.Invalid(urlError, "targetUrl");
         }
 
-        if (body.Title is { Length: > MaxTitleLength })
+        var fieldError = CodeFieldRules.CheckOptionalFields(
+            body.Title, body.Tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute, clock.GetUtcNow(), out var tags);
+        if (fieldError is not null)
         {
-            return JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title");
+            return fieldError;
         }
 
-        var command = new CreateCodeCommand(TargetUrl.Normalize(body.TargetUrl!), body.Title, ownerId);
+        var command = new CreateCodeCommand(
+            TargetUrl.Normalize(body.TargetUrl!), body.Title, ownerId, tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute);
         if (body.Code is not null)
         {
             if (!CodeFormat.IsWellFormed(body.Code))
@@ -86,7 +88,7 @@ public static class CodesApi
         return details is null ? NotFound(code) : Results.Ok(CodeResponse.From(details, ShortUrl(details.Code, request, options.Value)));
     }
 
-    public static async Task<IResult> ListAsync(HttpRequest request, IClusterClient cluster, IOptions<GatewayOptions> options)
+    public static async Task<IResult> ListAsync(HttpRequest request, IClusterClient cluster, IOptions<GatewayOptions> options, TimeProvider clock)
     {
         var query = request.Query;
         var limit = 20;
@@ -113,8 +115,22 @@ public static class CodesApi
             return JsonBody.Invalid("q must be at most 200 characters.", "q");
         }
 
+        var tag = query["tag"].ToString();
+        if (tag.Length > CodeFieldRules.MaxTagLength)
+        {
+            return JsonBody.Invalid($"tag must be at most {CodeFieldRules.MaxTagLength} characters.", "tag");
+        }
+
+        var sort = query["sort"].ToString();
+        if (sort is not ("" or "-createdAt" or "createdAt"))
+        {
+            return JsonBody.Invalid("sort must be -createdAt (newest first, the default) or createdAt.", "sort");
+        }
+
         var page = await cluster.GetGrain<ICodeCatalogGrain>(0).List(
-            request.HttpContext.User.OwnerId(), new CodeListQuery(limit, afterCreatedAt, afterId, search.Length == 0 ? null : search));
+            request.HttpContext.User.OwnerId(),
+            new CodeListQuery(limit, afterCreatedAt, afterId, search.Length == 0 ? null : search, tag.Length == 0 ? null : tag, sort == "createdAt"));
+        var now = clock.GetUtcNow();
         var last = page.Items.Count > 0 ? page.Items[^1] : null;
         return Results.Ok(new
         {
@@ -124,7 +140,10 @@ public static class CodesApi
                 ShortUrl = ShortUrl(c.Code, request, options.Value),
                 c.TargetUrl,
                 c.Title,
-                Status = c.Status == CodeStatus.Active ? "active" : "disabled",
+                Status = CodeResponse.StatusName(c.Status, c.ExpiresAt <= now ? GoneReason.Expired : null),
+                c.Tags,
+                c.ExpiresAt,
+                c.MaxScans,
                 c.CreatedAt,
                 c.UpdatedAt,
             }),
@@ -143,9 +162,10 @@ public static class CodesApi
         return await cluster.GetGrain<IQrCodeGrain>(code).Delete(request.HttpContext.User.OwnerId()) ? Results.NoContent() : NotFound(code);
     }
 
-    public static async Task<IResult> UpdateAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
+    public static async Task<IResult> UpdateAsync(
+        string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options, TimeProvider clock)
     {
-        var (body, error) = await JsonBody.ReadAsync<UpdateCodeRequest>(request);
+        var (body, fields, error) = await JsonBody.ReadWithFieldsAsync<UpdateCodeRequest>(request);
         if (body is null)
         {
             return error!;
@@ -156,9 +176,11 @@ public static class CodesApi
             return JsonBody.Invalid(urlError, "targetUrl");
         }
 
-        if (body.Title is { Length: > MaxTitleLength })
+        var fieldError = CodeFieldRules.CheckOptionalFields(
+            body.Title, body.Tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute, clock.GetUtcNow(), out var tags);
+        if (fieldError is not null)
         {
-            return JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title");
+            return fieldError;
         }
 
         if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
@@ -168,7 +190,14 @@ public static class CodesApi
 
         var target = body.TargetUrl is null ? null : TargetUrl.Normalize(body.TargetUrl);
         var updated = await cluster.GetGrain<IQrCodeGrain>(code).Update(
-            request.HttpContext.User.OwnerId(), new UpdateCodeCommand(target, body.Title, body.Enabled));
+            request.HttpContext.User.OwnerId(),
+            new UpdateCodeCommand(
+                target, body.Title, body.Enabled, tags, body.ExpiresAt,
+                ClearExpiry: body.ExpiresAt is null && fields.Contains("expiresAt"),
+                MaxScans: body.MaxScans,
+                ClearMaxScans: body.MaxScans is null && fields.Contains("maxScans"),
+                ThrottleBurst: body.ThrottleBurst,
+                ThrottlePerMinute: body.ThrottlePerMinute));
         return updated is null ? NotFound(code) : Results.Ok(CodeResponse.From(updated, ShortUrl(updated.Code, request, options.Value)));
     }
 

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 
 namespace InvexQr.Gateway.Api;
 
@@ -11,9 +13,21 @@ public static class JsonBody
     public static async Task<(T? Value, IResult? Error)> ReadAsync<T>(HttpRequest request)
         where T : class
     {
+        var (value, _, error) = await ReadWithFieldsAsync<T>(request);
+        return (value, error);
+    }
+
+    /// <summary>
+    /// Also returns the names of the fields present in the body (lower-cased), so that a PATCH can tell
+    /// <c>"expiresAt": null</c> (remove it) from a body that does not mention the field (keep it).
+    /// </summary>
+    public static async Task<(T? Value, ISet<string> Fields, IResult? Error)> ReadWithFieldsAsync<T>(HttpRequest request)
+        where T : class
+    {
+        var fields = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         if (!request.HasJsonContentType())
         {
-            return (null, Results.Problem(
+            return (null, fields, Results.Problem(
                 statusCode: StatusCodes.Status415UnsupportedMediaType,
                 title: "Unsupported content type.",
                 detail: "Send the body as application/json."));
@@ -21,14 +35,24 @@ public static class JsonBody
 
         try
         {
-            var value = await request.ReadFromJsonAsync<T>();
-            return value is null
-                ? (null, Invalid("The body must be a JSON object."))
-                : (value, null);
+            var options = request.HttpContext.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+            using var document = await JsonDocument.ParseAsync(request.Body, cancellationToken: request.HttpContext.RequestAborted);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, fields, Invalid("The body must be a JSON object."));
+            }
+
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                fields.Add(property.Name);
+            }
+
+            var value = document.RootElement.Deserialize<T>(options);
+            return value is null ? (null, fields, Invalid("The body must be a JSON object.")) : (value, fields, null);
         }
         catch (JsonException ex)
         {
-            return (null, Invalid($"The body is not valid JSON for this request: {ex.Message}"));
+            return (null, fields, Invalid($"The body is not valid JSON for this request: {ex.Message}"));
         }
     }
 

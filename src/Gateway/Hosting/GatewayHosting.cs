@@ -40,6 +40,10 @@ public static class GatewayHosting
         });
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CodeLookup>();
+        // Stats and CSV exports read PostgreSQL directly (rollups, raw scans): reads need no grain.
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        builder.Services.AddSingleton<InvexQr.Gateway.Analytics.StatsQueries>();
+        builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: [HealthEndpoints.ReadyTag]);
         builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("orleans-cluster", tags: [HealthEndpoints.ReadyTag]);
         return builder;
     }

@@ -16,7 +16,7 @@ public static class RedirectEndpoints
     {
         endpoints.MapMethods("/r/{code}", [HttpMethods.Get, HttpMethods.Head], ScanAsync)
             .WithName("Scan")
-            .WithSummary("Scan a code: 302 to its target, 404 unknown, 410 disabled.")
+            .WithSummary("Scan a code: 302 to its target; 404 unknown; 410 disabled, expired or out of scans; 429 too many scans from one address.")
             .AllowAnonymous();
         return endpoints;
     }
@@ -28,7 +28,7 @@ public static class RedirectEndpoints
 
         if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
         {
-            return UnknownCode(code);
+            return ScanErrorPages.NotFound(http, code);
         }
 
         var grain = cluster.GetGrain<IQrCodeGrain>(code);
@@ -42,24 +42,22 @@ public static class RedirectEndpoints
             var clientIp = http.ClientAddress();
             var userAgent = Header(http, HeaderNames.UserAgent);
             var (location, client) = enricher.Enrich(clientIp, userAgent);
-            result = await grain.Scan(new ScanRequest(clientIp?.ToString(), userAgent, Header(http, HeaderNames.Referer), location, client));
+            result = await grain.Scan(new ScanRequest(
+                clientIp?.ToString(), userAgent, Header(http, HeaderNames.Referer), location, client, AsksNotToBeTracked(http.Request)));
         }
 
         return result.Outcome switch
         {
             ScanOutcome.Redirect => Results.Redirect(result.TargetUrl!, permanent: false),
-            ScanOutcome.Gone => Results.Problem(
-                statusCode: StatusCodes.Status410Gone,
-                title: "This QR code is no longer active.",
-                detail: $"The code '{code}' has been disabled by its owner."),
-            _ => UnknownCode(code),
+            ScanOutcome.Gone => ScanErrorPages.Gone(http, code, result.GoneReason),
+            ScanOutcome.Throttled => ScanErrorPages.TooManyScans(http, result.RetryAfter),
+            _ => ScanErrorPages.NotFound(http, code),
         };
     }
 
-    private static IResult UnknownCode(string code) => Results.Problem(
-        statusCode: StatusCodes.Status404NotFound,
-        title: "Unknown QR code.",
-        detail: $"No QR code '{Truncate(code)}' exists.");
+    /// <summary>Global Privacy Control or Do Not Track; whether it is honoured is the silo's <c>Privacy:HonorDoNotTrack</c>.</summary>
+    private static bool AsksNotToBeTracked(HttpRequest request) =>
+        request.Headers["Sec-GPC"].ToString().Trim() == "1" || request.Headers["DNT"].ToString().Trim() == "1";
 
     private static string? Header(HttpContext http, string name)
     {
@@ -67,5 +65,5 @@ public static class RedirectEndpoints
         return value.Length == 0 ? null : Truncate(value, 1024);
     }
 
-    private static string Truncate(string value, int max = 80) => value.Length <= max ? value : value[..max];
+    private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 }

@@ -13,7 +13,8 @@ public sealed record ScanRequest(
     [property: Id(1)] string? UserAgent,
     [property: Id(2)] string? Referer,
     [property: Id(3)] GeoLocation? Location = null,
-    [property: Id(4)] ClientInfo? Client = null);
+    [property: Id(4)] ClientInfo? Client = null,
+    [property: Id(5)] bool DoNotTrack = false);
 
 /// <summary>The decision for a scan.</summary>
 [GenerateSerializer]
@@ -22,14 +23,29 @@ public enum ScanOutcome
     Redirect = 0,
     NotFound = 1,
     Gone = 2,
+    Throttled = 3,
+}
+
+/// <summary>Why a code that exists no longer redirects.</summary>
+[GenerateSerializer]
+public enum GoneReason
+{
+    Disabled = 0,
+    Expired = 1,
+    Exhausted = 2,
 }
 
 /// <summary>The answer to a scan: where to send the client, or why not.</summary>
 [GenerateSerializer, Immutable]
 public sealed record ScanResult(
     [property: Id(0)] ScanOutcome Outcome,
-    [property: Id(1)] string? TargetUrl)
+    [property: Id(1)] string? TargetUrl,
+    [property: Id(2)] GoneReason? GoneReason = null,
+    [property: Id(3)] TimeSpan RetryAfter = default)
 {
     public static readonly ScanResult NotFound = new(ScanOutcome.NotFound, null);
-    public static readonly ScanResult Gone = new(ScanOutcome.Gone, null);
+
+    public static ScanResult Gone(GoneReason reason) => new(ScanOutcome.Gone, null, reason);
+
+    public static ScanResult Throttled(TimeSpan retryAfter) => new(ScanOutcome.Throttled, null, null, retryAfter);
 }

@@ -11,4 +11,17 @@ public sealed record CodeRecord(
     CodeStatus Status,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    long? OwnerId);
+    long? OwnerId,
+    IReadOnlyList<string> Tags,
+    DateTimeOffset? ExpiresAt,
+    long? MaxScans,
+    int? ThrottleBurst = null,
+    int? ThrottlePerMinute = null)
+{
+    /// <summary>Why the code no longer redirects at <paramref name="now"/> after <paramref name="scans"/> scans; null while it does.</summary>
+    public GoneReason? GoneAt(DateTimeOffset now, long scans) =>
+        Status == CodeStatus.Disabled ? GoneReason.Disabled
+        : ExpiresAt <= now ? GoneReason.Expired
+        : scans >= MaxScans ? GoneReason.Exhausted
+        : null;
+}

@@ -15,4 +15,6 @@ public sealed record ScanRecord(
     string? UserAgent,
     string? Referer,
     GeoLocation? Location = null,
-    ClientInfo? Client = null);
+    ClientInfo? Client = null,
+    bool IsRepeat = false,
+    long? VisitorHash = null);

@@ -7,7 +7,7 @@ namespace InvexQr.Silo.Database;
 /// <summary>All SQL on <c>qr_codes</c>.</summary>
 public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepository
 {
-    private const string Columns = "id, code, target_url, title, status, created_at, updated_at, owner_id";
+    private const string Columns = "id, code, target_url, title, status, created_at, updated_at, owner_id, tags, expires_at, max_scans, throttle_burst, throttle_per_minute";
 
     public async Task<CodeRecord?> FindAsync(string code, CancellationToken cancellationToken = default)
     {
@@ -26,8 +26,8 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
     public async Task<CodeRecord?> InsertAsync(string code, CreateCodeCommand create, CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand($"""
-            INSERT INTO qr_codes (code, target_url, title, owner_id)
-            VALUES ($1, $2, $3, $4)
+            INSERT INTO qr_codes (code, target_url, title, owner_id, tags, expires_at, max_scans, throttle_burst, throttle_per_minute)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             ON CONFLICT (code) DO NOTHING
             RETURNING {Columns}
             """);
@@ -35,6 +35,11 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         command.Parameters.Add(new() { Value = create.TargetUrl });
         command.Parameters.Add(new() { Value = (object?)create.Title ?? DBNull.Value });
         command.Parameters.Add(new() { Value = (object?)create.OwnerId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+        command.Parameters.Add(new() { Value = (create.Tags ?? []).ToArray(), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)create.ExpiresAt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = (object?)create.MaxScans ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+        command.Parameters.Add(new() { Value = (object?)create.ThrottleBurst ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        command.Parameters.Add(new() { Value = (object?)create.ThrottlePerMinute ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
         return await ReadSingleAsync(command, cancellationToken);
     }
 
@@ -45,6 +50,11 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
                SET target_url = COALESCE($2, target_url),
                    title      = COALESCE($3, title),
                    status     = COALESCE($4, status),
+                   tags       = COALESCE($5, tags),
+                   expires_at = CASE WHEN $7 THEN NULL ELSE COALESCE($6, expires_at) END,
+                   max_scans  = CASE WHEN $9 THEN NULL ELSE COALESCE($8, max_scans) END,
+                   throttle_burst      = COALESCE($10, throttle_burst),
+                   throttle_per_minute = COALESCE($11, throttle_per_minute),
                    updated_at = now()
              WHERE code = $1
             RETURNING {Columns}
@@ -54,6 +64,13 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         command.Parameters.Add(new() { Value = (object?)update.Title ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         var status = update.Enabled switch { true => "active", false => "disabled", null => null };
         command.Parameters.Add(new() { Value = (object?)status ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)update.Tags?.ToArray() ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = (object?)update.ExpiresAt ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = update.ClearExpiry });
+        command.Parameters.Add(new() { Value = (object?)update.MaxScans ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+        command.Parameters.Add(new() { Value = update.ClearMaxScans });
+        command.Parameters.Add(new() { Value = (object?)update.ThrottleBurst ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        command.Parameters.Add(new() { Value = (object?)update.ThrottlePerMinute ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
         return await ReadSingleAsync(command, cancellationToken);
     }
 
@@ -63,7 +80,11 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await using var command = new NpgsqlCommand("""
             WITH gone AS (DELETE FROM qr_codes WHERE code = $1 RETURNING id),
-                 scans AS (DELETE FROM qr_scans WHERE qr_code_id IN (SELECT id FROM gone))
+                 scans AS (DELETE FROM qr_scans WHERE qr_code_id IN (SELECT id FROM gone)),
+                 hourly AS (DELETE FROM qr_rollup_hourly WHERE qr_code_id IN (SELECT id FROM gone)),
+                 dims_h AS (DELETE FROM qr_rollup_dims_hourly WHERE qr_code_id IN (SELECT id FROM gone)),
+                 dims_d AS (DELETE FROM qr_rollup_dims_daily WHERE qr_code_id IN (SELECT id FROM gone)),
+                 uniques AS (DELETE FROM qr_rollup_uniques_daily WHERE qr_code_id IN (SELECT id FROM gone))
             SELECT count(*) FROM gone
             """, connection, transaction);
         command.Parameters.Add(new() { Value = code });
@@ -74,13 +95,15 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
 
     public async Task<CodePage> ListAsync(long ownerId, CodeListQuery query, CancellationToken cancellationToken = default)
     {
-        // Keyset pagination on (created_at, id) DESC, served by qr_codes_owner_created.
+        // Keyset pagination on (created_at, id), either direction, served by qr_codes_owner_created.
+        var (after, order) = query.OldestFirst ? (">", "ASC") : ("<", "DESC");
         await using var command = dataSource.CreateCommand($"""
             SELECT {Columns} FROM qr_codes
              WHERE owner_id = $1
-               AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::bigint))
+               AND ($2::timestamptz IS NULL OR (created_at, id) {after} ($2::timestamptz, $3::bigint))
                AND ($4::text IS NULL OR code ILIKE $4 OR title ILIKE $4 OR target_url ILIKE $4)
-             ORDER BY created_at DESC, id DESC
+               AND ($6::text IS NULL OR tags @> ARRAY[$6::text])
+             ORDER BY created_at {order}, id {order}
              LIMIT $5
             """);
         command.Parameters.Add(new() { Value = ownerId });
@@ -89,13 +112,16 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         var pattern = string.IsNullOrEmpty(query.Search) ? null : "%" + EscapeLike(query.Search) + "%";
         command.Parameters.Add(new() { Value = (object?)pattern ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = query.Limit + 1 });
+        command.Parameters.Add(new() { Value = (object?)query.Tag ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
 
         var items = new List<CodeSummary>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var record = Read(reader);
-            items.Add(new CodeSummary(record.Id, record.Code, record.TargetUrl, record.Title, record.Status, record.CreatedAt, record.UpdatedAt));
+            items.Add(new CodeSummary(
+                record.Id, record.Code, record.TargetUrl, record.Title, record.Status, record.CreatedAt, record.UpdatedAt,
+                record.Tags, record.ExpiresAt, record.MaxScans));
         }
 
         var hasMore = items.Count > query.Limit;
@@ -120,6 +146,11 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
             Status: reader.GetString(4) == "disabled" ? CodeStatus.Disabled : CodeStatus.Active,
             CreatedAt: reader.GetFieldValue<DateTimeOffset>(5),
             UpdatedAt: reader.GetFieldValue<DateTimeOffset>(6),
-            OwnerId: reader.IsDBNull(7) ? null : reader.GetInt64(7));
+            OwnerId: reader.IsDBNull(7) ? null : reader.GetInt64(7),
+            Tags: reader.GetFieldValue<string[]>(8),
+            ExpiresAt: reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
+            MaxScans: reader.IsDBNull(10) ? null : reader.GetInt64(10),
+            ThrottleBurst: reader.IsDBNull(11) ? null : reader.GetInt32(11),
+            ThrottlePerMinute: reader.IsDBNull(12) ? null : reader.GetInt32(12));
     }
 }

@@ -1,3 +1,5 @@
+using InvexQr.Grains.Protection;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace InvexQr.Silo.Database;
@@ -5,9 +7,15 @@ namespace InvexQr.Silo.Database;
 /// <summary>
 /// Keeps monthly <c>qr_scans</c> partitions created three months ahead, so scans never land in the
 /// default partition. Runs at start-up and every six hours on every silo (the SQL function is
-/// idempotent and serialized by an advisory lock).
+/// idempotent and serialized by an advisory lock). Applies the retention of raw scans
+/// (<c>Privacy:RetentionDays</c>) on the same schedule.
 /// </summary>
-public sealed class ScanPartitionMaintenance(NpgsqlDataSource dataSource, ILogger<ScanPartitionMaintenance> logger) : BackgroundService
+public sealed class ScanPartitionMaintenance(
+    NpgsqlDataSource dataSource,
+    ScanRetention retention,
+    IOptions<PrivacyOptions> privacy,
+    TimeProvider clock,
+    ILogger<ScanPartitionMaintenance> logger) : BackgroundService
 {
     private static readonly TimeSpan Period = TimeSpan.FromHours(6);
 
@@ -28,10 +36,11 @@ public sealed class ScanPartitionMaintenance(NpgsqlDataSource dataSource, ILogge
             try
             {
                 await EnsureAheadAsync(stoppingToken);
+                await retention.ApplyAsync(privacy.Value.RetentionDays, clock.GetUtcNow(), stoppingToken);
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
             {
-                logger.LogWarning(ex, "Could not create upcoming scan partitions; will retry");
+                logger.LogWarning(ex, "Could not create upcoming scan partitions or apply retention; will retry");
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));

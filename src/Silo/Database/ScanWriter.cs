@@ -14,7 +14,7 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
 {
     private const string ColumnList =
         "id, qr_code_id, scanned_at, ip_address, user_agent, referer, " +
-        "country_code, country, subdivision, city, latitude, longitude, device_type, os, browser, is_bot";
+        "country_code, country, subdivision, city, latitude, longitude, device_type, os, browser, is_bot, is_repeat, visitor_hash";
 
     private NpgsqlConnection? _connection;
 
@@ -47,6 +47,15 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
                     await WriteTextAsync(importer, scan.Client?.Os, cancellationToken);
                     await WriteTextAsync(importer, scan.Client?.Browser, cancellationToken);
                     await importer.WriteAsync(scan.Client?.IsBot ?? false, NpgsqlDbType.Boolean, cancellationToken);
+                    await importer.WriteAsync(scan.IsRepeat, NpgsqlDbType.Boolean, cancellationToken);
+                    if (scan.VisitorHash is { } visitor)
+                    {
+                        await importer.WriteAsync(visitor, NpgsqlDbType.Bigint, cancellationToken);
+                    }
+                    else
+                    {
+                        await importer.WriteNullAsync(cancellationToken);
+                    }
                 }
 
                 await importer.CompleteAsync(cancellationToken);

@@ -1,6 +1,9 @@
 using System.Data.Common;
 using System.Net;
 using InvexQr.Grains.Accounts;
+using InvexQr.Grains.Analytics;
+using InvexQr.Grains.Protection;
+using InvexQr.Silo.Analytics;
 using InvexQr.Grains.Codes;
 using InvexQr.Grains.Scans;
 using InvexQr.ServiceDefaults;
@@ -23,13 +26,16 @@ public static class SiloHosting
         builder.Services.AddSingleton<MigrationRunner>();
         builder.Services.AddSingleton<ICodeRepository, CodeRepository>();
         builder.Services.AddSingleton<IAccountRepository, AccountRepository>();
+        builder.Services.AddSingleton<ScanRetention>();
+        builder.Services.AddSingleton<RollupRebuild>();
+        builder.Services.Configure<PrivacyOptions>(builder.Configuration.GetSection("Privacy"));
         builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: [HealthEndpoints.ReadyTag]);
         return builder;
     }
 
     /// <summary>
-    /// The scan sink. Must be registered before <see cref="AddInvexQrOrleans"/>: hosted services stop
-    /// in reverse order, so the sink drains after the silo has stopped taking scans.
+    /// The scan sink and rollup sink (and the privacy salts the grains hash with). Must be registered before <see cref="AddInvexQrOrleans"/>: hosted services stop
+    /// in reverse order, so the sinks drain after the silo has stopped taking scans.
     /// </summary>
     public static IHostApplicationBuilder AddScanSink(this IHostApplicationBuilder builder)
     {
@@ -40,6 +46,16 @@ public static class SiloHosting
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScanSink>());
         builder.Services.AddHostedService<ScanPartitionMaintenance>();
         builder.Services.AddSingleton(TimeProvider.System);
+
+        builder.Services.AddSingleton<RollupRepository>();
+        builder.Services.AddSingleton<RollupSink>();
+        builder.Services.AddSingleton<IRollupSink>(sp => sp.GetRequiredService<RollupSink>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RollupSink>());
+        builder.Services.AddSingleton<SaltRepository>();
+        builder.Services.AddSingleton<DailySalts>();
+        builder.Services.AddSingleton<IDailySalts>(sp => sp.GetRequiredService<DailySalts>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DailySalts>());
+        builder.Services.Configure<ThrottleOptions>(builder.Configuration.GetSection("Throttle"));
         return builder;
     }
 

@@ -43,4 +43,19 @@ public static class CodesClient
         });
         return results;
     }
+
+    /// <summary>One scan as if from <paramref name="clientIp"/> (the gateway must trust loopback as a proxy).</summary>
+    public static async Task<HttpResponseMessage> ScanFromAsync(
+        this HttpClient http, string code, string clientIp, string userAgent, params (string Name, string Value)[] headers)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/r/{code}");
+        request.Headers.TryAddWithoutValidation("User-Agent", userAgent);
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", clientIp);
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        return await http.SendAsync(request);
+    }
 }

@@ -65,6 +65,16 @@ public sealed class ServiceProcess : IAsyncDisposable
         return service;
     }
 
+    /// <summary>Runs the process with <paramref name="args"/> (an operator command) until it exits; at most two minutes.</summary>
+    public static async Task<(int ExitCode, string Output)> RunToExitAsync(string project, IDictionary<string, string> environment, params string[] args)
+    {
+        await using var run = Start(project.ToLowerInvariant() + "-command", project, Shell.FreePort(), environment, args);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await run._process.WaitForExitAsync(timeout.Token);
+        run._process.WaitForExit(); // flushes the redirected output
+        return (run._process.ExitCode, run.Output);
+    }
+
     /// <summary>Waits until <c>/health/ready</c> answers 200, or fails with the process output.</summary>
     public async Task WaitReadyAsync(TimeSpan? timeout = null)
     {

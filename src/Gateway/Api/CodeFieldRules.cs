@@ -1,0 +1,84 @@
+using System.Text.RegularExpressions;
+
+namespace InvexQr.Gateway.Api;
+
+/// <summary>
+/// Validation of the owner-editable fields of a code, shared by create and update. Each returns the
+/// problem (400 naming the field) or null when the value is acceptable.
+/// </summary>
+public static partial class CodeFieldRules
+{
+    public const int MaxTitleLength = 200;
+    public const int MaxTags = 20;
+    public const int MaxTagLength = 40;
+    public const long MaxScanBudget = 1_000_000_000_000;
+
+    /// <summary>Every optional field a create or a patch may carry; the first problem found, or null.</summary>
+    public static IResult? CheckOptionalFields(
+        string? title, IReadOnlyList<string?>? tags, DateTimeOffset? expiresAt, long? maxScans, int? throttleBurst, int? throttlePerMinute,
+        DateTimeOffset now, out IReadOnlyList<string>? normalisedTags) =>
+        CheckTags(tags, out normalisedTags)
+            ?? CheckTitle(title)
+            ?? CheckExpiry(expiresAt, now)
+            ?? CheckMaxScans(maxScans)
+            ?? CheckThrottle(throttleBurst, throttlePerMinute);
+
+    public static IResult? CheckTitle(string? title) => title is { Length: > MaxTitleLength }
+        ? JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title")
+        : null;
+
+    /// <summary>Tags: at most 20, each 1-40 letters, digits, spaces, '-', '_' or '.'; duplicates (ignoring case) removed.</summary>
+    public static IResult? CheckTags(IReadOnlyList<string?>? tags, out IReadOnlyList<string>? normalised)
+    {
+        normalised = null;
+        if (tags is null)
+        {
+            return null;
+        }
+
+        if (tags.Count > MaxTags)
+        {
+            return JsonBody.Invalid($"at most {MaxTags} tags.", "tags");
+        }
+
+        var result = new List<string>();
+        foreach (var raw in tags)
+        {
+            var tag = raw?.Trim() ?? string.Empty;
+            if (tag.Length is 0 or > MaxTagLength || !TagPattern().IsMatch(tag))
+            {
+                return JsonBody.Invalid(
+                    $"each tag must be 1-{MaxTagLength} letters, digits, spaces, '-', '_' or '.'.", "tags");
+            }
+
+            if (!result.Contains(tag, StringComparer.OrdinalIgnoreCase))
+            {
+                result.Add(tag);
+            }
+        }
+
+        normalised = result;
+        return null;
+    }
+
+    public static IResult? CheckExpiry(DateTimeOffset? expiresAt, DateTimeOffset now) => expiresAt switch
+    {
+        null => null,
+        var at when at <= now => JsonBody.Invalid("expiresAt must be in the future.", "expiresAt"),
+        var at when at > now.AddYears(100) => JsonBody.Invalid("expiresAt must be within 100 years.", "expiresAt"),
+        _ => null,
+    };
+
+    public static IResult? CheckMaxScans(long? maxScans) => maxScans is < 1 or > MaxScanBudget
+        ? JsonBody.Invalid($"maxScans must be from 1 to {MaxScanBudget}.", "maxScans")
+        : null;
+
+    /// <summary>Per-code throttling overrides; the bounds match the database's check constraint.</summary>
+    public static IResult? CheckThrottle(int? burst, int? perMinute) =>
+        burst is < 1 or > 100_000 ? JsonBody.Invalid("throttleBurst must be from 1 to 100000.", "throttleBurst")
+        : perMinute is < 1 or > 1_000_000 ? JsonBody.Invalid("throttlePerMinute must be from 1 to 1000000.", "throttlePerMinute")
+        : null;
+
+    [GeneratedRegex(@"^[\p{L}\p{N} ._-]+$")]
+    private static partial Regex TagPattern();
+}

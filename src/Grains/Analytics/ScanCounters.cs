@@ -1,0 +1,130 @@
+using InvexQr.Grains.Enrichment;
+using InvexQr.Grains.Enrichment.Geo;
+
+namespace InvexQr.Grains.Analytics;
+
+/// <summary>
+/// A code grain's streaming counters: per UTC hour the totals and the breakdown by country, city,
+/// device, OS and browser, plus one unique-visitor sketch per UTC day. Only what changed since the
+/// last <see cref="TakeDelta"/> is held, so memory stays small however long the grain lives.
+/// Not thread-safe: owned by one grain activation.
+/// </summary>
+public sealed class ScanCounters
+{
+    private const string Unknown = "unknown";
+
+    private Dictionary<DateTimeOffset, HourDelta> _hours = [];
+    private readonly Dictionary<DateOnly, HyperLogLog> _sketches = [];
+    private readonly HashSet<DateOnly> _dirtySketches = [];
+
+    public bool IsDirty => _hours.Count > 0 || _dirtySketches.Count > 0;
+
+    /// <summary>Seeds the sketch of a day with what was stored before this activation.</summary>
+    public void SeedSketch(DateOnly day, HyperLogLog stored)
+    {
+        if (_sketches.TryGetValue(day, out var current))
+        {
+            current.Merge(stored);
+        }
+        else
+        {
+            _sketches[day] = stored;
+        }
+    }
+
+    public bool HasSketch(DateOnly day) => _sketches.ContainsKey(day);
+
+    public void RecordScan(DateTimeOffset at, bool isBot, bool isRepeat, GeoLocation? location, ClientInfo? client, ulong? visitorHash)
+    {
+        var hour = HourOf(at);
+        var counts = hour.Counts;
+        counts.Scans++;
+        if (isBot)
+        {
+            counts.Bots++;
+        }
+        else
+        {
+            counts.Humans++;
+            if (isRepeat)
+            {
+                counts.Repeats++;
+            }
+        }
+
+        hour.Count(new DimKey(Dimensions.Country, location?.CountryCode ?? Unknown), 1);
+        if (location?.City is { } city)
+        {
+            hour.Count(new DimKey(Dimensions.City, $"{location.CountryCode}|{city}"), 1, location.Latitude, location.Longitude);
+        }
+
+        hour.Count(new DimKey(Dimensions.Device, client?.DeviceType ?? Unknown), 1);
+        hour.Count(new DimKey(Dimensions.Os, client?.Os ?? Unknown), 1);
+        hour.Count(new DimKey(Dimensions.Browser, client?.Browser ?? Unknown), 1);
+
+        // Bots are not visitors; the sketch counts people.
+        if (visitorHash is { } hash && !isBot)
+        {
+            var day = DateOnly.FromDateTime(at.UtcDateTime);
+            if (!_sketches.TryGetValue(day, out var sketch))
+            {
+                _sketches[day] = sketch = new HyperLogLog();
+            }
+
+            if (sketch.Add(hash))
+            {
+                _dirtySketches.Add(day);
+            }
+        }
+    }
+
+    public void RecordThrottled(DateTimeOffset at) => HourOf(at).Counts.Throttled++;
+
+    /// <summary>Hands over everything counted since the last call; null when nothing was.</summary>
+    public RollupDelta? TakeDelta(long codeId, DateOnly today)
+    {
+        if (!IsDirty)
+        {
+            return null;
+        }
+
+        var hours = _hours.Values.ToList();
+        _hours = [];
+        var sketches = _dirtySketches.ToDictionary(day => day, day => _sketches[day].ToBytes());
+        _dirtySketches.Clear();
+
+        // Days before yesterday will not get new scans: drop their sketches.
+        foreach (var day in _sketches.Keys.Where(d => d < today.AddDays(-1)).ToList())
+        {
+            _sketches.Remove(day);
+        }
+
+        return new RollupDelta(codeId, hours, sketches);
+    }
+
+    /// <summary>Puts back a delta whose hand-off failed, so nothing counted is lost.</summary>
+    public void Restore(RollupDelta delta)
+    {
+        foreach (var hour in delta.Hours)
+        {
+            HourOf(hour.Hour).Add(hour);
+        }
+
+        foreach (var day in delta.Sketches.Keys)
+        {
+            _dirtySketches.Add(day);
+        }
+    }
+
+    private HourDelta HourOf(DateTimeOffset at)
+    {
+        var ticks = at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerHour);
+        var hour = new DateTimeOffset(ticks, TimeSpan.Zero);
+        if (!_hours.TryGetValue(hour, out var delta))
+        {
+            _hours[hour] = delta = new HourDelta(hour);
+        }
+
+        return delta;
+    }
+}

@@ -1,0 +1,161 @@
+using InvexQr.Grains.Analytics;
+using InvexQr.Silo.Database;
+
+namespace InvexQr.Silo.Analytics;
+
+/// <summary>
+/// The silo-local rollup writer. Code grains hand it their counters every second (memory only);
+/// it merges them by (code, hour) and writes everything pending in one transaction every
+/// <see cref="FlushInterval"/>, so thousands of active codes cost one database round trip, not
+/// thousands. A failed write is merged back and retried. Registered before Orleans, so on a
+/// graceful stop it writes what the deactivating grains handed over last.
+/// </summary>
+public sealed class RollupSink(RollupRepository repository, ILogger<RollupSink> logger) : BackgroundService, IRollupSink
+{
+    public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+
+    private readonly Lock _lock = new();
+    private Dictionary<(long CodeId, DateTimeOffset Hour), HourDelta> _hours = [];
+    private Dictionary<(long CodeId, DateOnly Day), byte[]> _sketches = [];
+    private long _batches;
+    private long _failures;
+
+    /// <summary>(code, hour) buckets waiting to be written.</summary>
+    public int PendingBuckets
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _hours.Count + _sketches.Count;
+            }
+        }
+    }
+
+    public long Batches => Interlocked.Read(ref _batches);
+
+    public long Failures => Interlocked.Read(ref _failures);
+
+    public void Submit(RollupDelta delta)
+    {
+        lock (_lock)
+        {
+            Merge(delta.CodeId, delta.Hours, delta.Sketches);
+        }
+    }
+
+    public Task<HyperLogLog?> LoadSketchAsync(long codeId, DateOnly day, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            // A sketch handed over but not yet written is newer than the stored one.
+            if (_sketches.TryGetValue((codeId, day), out var pending))
+            {
+                return Task.FromResult(HyperLogLog.FromBytes(pending));
+            }
+        }
+
+        return repository.LoadSketchAsync(codeId, day, cancellationToken);
+    }
+
+    /// <summary>Writes everything pending now; false when the write failed (it stays pending).</summary>
+    public async Task<bool> FlushAsync(CancellationToken cancellationToken)
+    {
+        Dictionary<(long CodeId, DateTimeOffset Hour), HourDelta> hours;
+        Dictionary<(long CodeId, DateOnly Day), byte[]> sketches;
+        lock (_lock)
+        {
+            if (_hours.Count == 0 && _sketches.Count == 0)
+            {
+                return true;
+            }
+
+            (hours, _hours) = (_hours, []);
+            (sketches, _sketches) = (_sketches, []);
+        }
+
+        try
+        {
+            await repository.WriteAsync(
+                hours.Select(h => (h.Key.CodeId, h.Value)).ToList(),
+                sketches.Select(s => (s.Key.CodeId, s.Key.Day, s.Value)).ToList(),
+                cancellationToken);
+            Interlocked.Increment(ref _batches);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            Interlocked.Increment(ref _failures);
+            logger.LogWarning(ex, "Could not write {Buckets} rollup buckets; keeping them for the next attempt", hours.Count + sketches.Count);
+            lock (_lock)
+            {
+                foreach (var ((codeId, _), hour) in hours)
+                {
+                    Merge(codeId, [hour], new Dictionary<DateOnly, byte[]>());
+                }
+
+                // Sketches handed over since are newer: keep those.
+                foreach (var (key, sketch) in sketches)
+                {
+                    _sketches.TryAdd(key, sketch);
+                }
+            }
+
+            return false;
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var delay = FlushInterval;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(delay, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            delay = await FlushAsync(stoppingToken) ? FlushInterval : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        // Orleans has stopped by now (registered after us): the deactivated grains' last counters are here.
+        while (!await FlushAsync(cancellationToken) && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(200), CancellationToken.None);
+        }
+
+        if (PendingBuckets > 0)
+        {
+            logger.LogError("Stopping with {Buckets} rollup buckets unwritten; `rollups rebuild` restores them from raw scans", PendingBuckets);
+        }
+    }
+
+    private void Merge(long codeId, IReadOnlyList<HourDelta> hours, IReadOnlyDictionary<DateOnly, byte[]> sketches)
+    {
+        foreach (var hour in hours)
+        {
+            if (_hours.TryGetValue((codeId, hour.Hour), out var pending))
+            {
+                pending.Add(hour);
+            }
+            else
+            {
+                _hours[(codeId, hour.Hour)] = hour;
+            }
+        }
+
+        foreach (var (day, sketch) in sketches)
+        {
+            _sketches[(codeId, day)] = sketch;
+        }
+    }
+}

@@ -1,0 +1,129 @@
+using Npgsql;
+
+namespace InvexQr.Silo.Database;
+
+/// <summary>
+/// Raw scans are the source of truth; this rebuilds the rollups from them and reports where the two
+/// disagree. Scope: one code or all, whole UTC days [from, to). Not rebuilt: <c>throttled</c>
+/// (throttled requests have no raw row) and the unique-visitor sketches (kept as they are).
+/// Rebuild closed periods: scans of the current hour still being handed off by live grains would
+/// be counted twice.
+/// </summary>
+public sealed class RollupRebuild(NpgsqlDataSource dataSource)
+{
+    /// <summary>Rollup rows computed from qr_scans, one SELECT per dimension; the same keys the grains count by.</summary>
+    private const string RawDims = """
+        SELECT qr_code_id, date_trunc('hour', scanned_at, 'UTC') AS hour, 'country' AS dim, coalesce(country_code, 'unknown') AS value,
+               count(*) AS scans, NULL::float8 AS latitude, NULL::float8 AS longitude
+          FROM qr_scans WHERE {0} GROUP BY 1, 2, 4
+        UNION ALL
+        SELECT qr_code_id, date_trunc('hour', scanned_at, 'UTC'), 'city', coalesce(country_code, '') || '|' || city,
+               count(*), max(latitude), max(longitude)
+          FROM qr_scans WHERE {0} AND city IS NOT NULL GROUP BY 1, 2, 4
+        UNION ALL
+        SELECT qr_code_id, date_trunc('hour', scanned_at, 'UTC'), 'device', coalesce(device_type, 'unknown'), count(*), NULL, NULL
+          FROM qr_scans WHERE {0} GROUP BY 1, 2, 4
+        UNION ALL
+        SELECT qr_code_id, date_trunc('hour', scanned_at, 'UTC'), 'os', coalesce(os, 'unknown'), count(*), NULL, NULL
+          FROM qr_scans WHERE {0} GROUP BY 1, 2, 4
+        UNION ALL
+        SELECT qr_code_id, date_trunc('hour', scanned_at, 'UTC'), 'browser', coalesce(browser, 'unknown'), count(*), NULL, NULL
+          FROM qr_scans WHERE {0} GROUP BY 1, 2, 4
+        """;
+
+    private const string RawHours = """
+        SELECT qr_code_id, date_trunc('hour', scanned_at, 'UTC') AS hour, count(*) AS scans,
+               count(*) FILTER (WHERE NOT is_bot) AS humans, count(*) FILTER (WHERE is_bot) AS bots,
+               count(*) FILTER (WHERE is_repeat AND NOT is_bot) AS repeats
+          FROM qr_scans WHERE {0} GROUP BY 1, 2
+        """;
+
+    private const string ScanScope = "($1::bigint IS NULL OR qr_code_id = $1) AND scanned_at >= $2 AND scanned_at < $3";
+    private const string HourScope = "($1::bigint IS NULL OR qr_code_id = $1) AND hour >= $2 AND hour < $3";
+
+    public async Task<long?> CodeIdAsync(string code, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id FROM qr_codes WHERE code = $1");
+        command.Parameters.Add(new() { Value = code });
+        return await command.ExecuteScalarAsync(cancellationToken) as long?;
+    }
+
+    /// <summary>Replaces the scope's rollups with counts from raw scans; returns the hourly rows written.</summary>
+    public async Task<int> RebuildAsync(long? codeId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var statements = new[]
+        {
+            $"UPDATE qr_rollup_hourly SET scans = 0, humans = 0, bots = 0, repeats = 0 WHERE {HourScope}",
+            $"""
+            INSERT INTO qr_rollup_hourly AS r (qr_code_id, hour, scans, humans, bots, repeats)
+            SELECT * FROM ({string.Format(RawHours, ScanScope)}) raw
+            ON CONFLICT (qr_code_id, hour) DO UPDATE SET
+                scans = excluded.scans, humans = excluded.humans, bots = excluded.bots, repeats = excluded.repeats
+            """,
+            $"DELETE FROM qr_rollup_dims_hourly WHERE {HourScope}",
+            $"""
+            INSERT INTO qr_rollup_dims_hourly (qr_code_id, hour, dim, value, scans, latitude, longitude)
+            {string.Format(RawDims, ScanScope)}
+            """,
+            "DELETE FROM qr_rollup_dims_daily WHERE ($1::bigint IS NULL OR qr_code_id = $1) AND day >= ($2 AT TIME ZONE 'UTC')::date AND day < ($3 AT TIME ZONE 'UTC')::date",
+            $"""
+            INSERT INTO qr_rollup_dims_daily (qr_code_id, day, dim, value, scans, latitude, longitude)
+            SELECT qr_code_id, (hour AT TIME ZONE 'UTC')::date, dim, value, sum(scans), max(latitude), max(longitude)
+              FROM qr_rollup_dims_hourly WHERE {HourScope}
+             GROUP BY 1, 2, 3, 4
+            """,
+        };
+        var hours = 0;
+        for (var i = 0; i < statements.Length; i++)
+        {
+            await using var command = new NpgsqlCommand(statements[i], connection, transaction) { CommandTimeout = 0 };
+            AddScope(command, codeId, from, to);
+            var rows = await command.ExecuteNonQueryAsync(cancellationToken);
+            hours = i == 1 ? rows : hours; // the INSERT of hourly counters
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return hours;
+    }
+
+    /// <summary>Rows where rollups and raw scans disagree (hour counters and hourly breakdowns), at most <paramref name="limit"/>.</summary>
+    public async Task<List<string>> ReconcileAsync(long? codeId, DateOnly from, DateOnly to, int limit, CancellationToken cancellationToken)
+    {
+        var sql = $"""
+            SELECT 'hour ' || coalesce(r.qr_code_id, w.qr_code_id) || ' ' || coalesce(r.hour, w.hour)
+                   || ': rollup ' || coalesce(r.scans, 0) || '/' || coalesce(r.humans, 0) || '/' || coalesce(r.bots, 0) || '/' || coalesce(r.repeats, 0)
+                   || ' raw ' || coalesce(w.scans, 0) || '/' || coalesce(w.humans, 0) || '/' || coalesce(w.bots, 0) || '/' || coalesce(w.repeats, 0)
+              FROM (SELECT * FROM qr_rollup_hourly WHERE {HourScope} AND scans > 0) r
+              FULL JOIN ({string.Format(RawHours, ScanScope)}) w ON w.qr_code_id = r.qr_code_id AND w.hour = r.hour
+             WHERE (r.scans, r.humans, r.bots, r.repeats) IS DISTINCT FROM (w.scans, w.humans, w.bots, w.repeats)
+            UNION ALL
+            SELECT 'dim ' || coalesce(r.qr_code_id, w.qr_code_id) || ' ' || coalesce(r.hour, w.hour) || ' ' || coalesce(r.dim, w.dim)
+                   || '=' || coalesce(r.value, w.value) || ': rollup ' || coalesce(r.scans, 0) || ' raw ' || coalesce(w.scans, 0)
+              FROM (SELECT * FROM qr_rollup_dims_hourly WHERE {HourScope}) r
+              FULL JOIN ({string.Format(RawDims, ScanScope)}) w
+                ON w.qr_code_id = r.qr_code_id AND w.hour = r.hour AND w.dim = r.dim AND w.value = r.value
+             WHERE r.scans IS DISTINCT FROM w.scans
+            LIMIT {limit}
+            """;
+        await using var command = dataSource.CreateCommand(sql);
+        command.CommandTimeout = 0;
+        AddScope(command, codeId, from, to);
+        var differences = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            differences.Add(reader.GetString(0));
+        }
+
+        return differences;
+    }
+
+    private static void AddScope(NpgsqlCommand command, long? codeId, DateOnly from, DateOnly to)
+    {
+        command.Parameters.Add(new() { Value = (object?)codeId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
+        command.Parameters.Add(new() { Value = new DateTimeOffset(from.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = new DateTimeOffset(to.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero), NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+    }
+}

@@ -1,0 +1,53 @@
+using InvexQr.Grains.Analytics;
+using InvexQr.Grains.Enrichment;
+using InvexQr.Grains.Enrichment.Geo;
+
+namespace InvexQr.UnitTests.Analytics;
+
+public sealed class ScanCountersTests
+{
+    private static readonly GeoLocation Paris = new("FR", "France", "IDF", "Paris", 48.85, 2.35);
+    private static readonly ClientInfo Phone = new("Mobile Safari", "iOS", "mobile", false);
+    private static readonly ClientInfo Crawler = new("Googlebot", null, "bot", true);
+
+    [Fact]
+    public void Counts_by_utc_hour_with_breakdowns_and_hands_each_scan_over_once()
+    {
+        var counters = new ScanCounters();
+        var t = new DateTimeOffset(2026, 11, 24, 10, 59, 0, TimeSpan.Zero);
+        counters.RecordScan(t, isBot: false, isRepeat: false, Paris, Phone, 1);
+        counters.RecordScan(t.AddMinutes(2), isBot: false, isRepeat: true, Paris, Phone, 1);
+        counters.RecordScan(t.AddMinutes(3), isBot: true, isRepeat: false, null, Crawler, 2);
+        counters.RecordThrottled(t);
+
+        var delta = counters.TakeDelta(42, DateOnly.FromDateTime(t.UtcDateTime))!;
+        Assert.Equal(42, delta.CodeId);
+        var ten = delta.Hours.Single(h => h.Hour.Hour == 10);
+        var eleven = delta.Hours.Single(h => h.Hour.Hour == 11);
+        Assert.Equal((1, 1, 0, 0, 1), (ten.Counts.Scans, ten.Counts.Humans, ten.Counts.Bots, ten.Counts.Repeats, ten.Counts.Throttled));
+        Assert.Equal((2, 1, 1, 1), (eleven.Counts.Scans, eleven.Counts.Humans, eleven.Counts.Bots, eleven.Counts.Repeats));
+        Assert.Equal(1, eleven.Dims[new DimKey(Dimensions.Country, "unknown")].Scans);
+        Assert.Equal(48.85, eleven.Dims[new DimKey(Dimensions.City, "FR|Paris")].Latitude);
+        Assert.Equal(1, eleven.Dims[new DimKey(Dimensions.Device, "bot")].Scans);
+        // Only the human visitor is in the sketch.
+        Assert.Equal(1, HyperLogLog.FromBytes(delta.Sketches.Single().Value)!.Estimate());
+
+        Assert.Null(counters.TakeDelta(42, DateOnly.FromDateTime(t.UtcDateTime)));
+    }
+
+    [Fact]
+    public void A_delta_that_could_not_be_handed_over_is_restored_and_merged()
+    {
+        var counters = new ScanCounters();
+        var t = new DateTimeOffset(2026, 11, 24, 10, 0, 0, TimeSpan.Zero);
+        counters.RecordScan(t, false, false, Paris, Phone, 1);
+        var lost = counters.TakeDelta(1, DateOnly.FromDateTime(t.UtcDateTime))!;
+        counters.RecordScan(t, false, false, Paris, Phone, 3);
+
+        counters.Restore(lost);
+
+        var delta = counters.TakeDelta(1, DateOnly.FromDateTime(t.UtcDateTime))!;
+        Assert.Equal(2, delta.Hours.Single().Counts.Scans);
+        Assert.Equal(2, delta.Hours.Single().Dims[new DimKey(Dimensions.Os, "iOS")].Scans);
+    }
+}
