@@ -4,17 +4,20 @@ using InvexQr.Gateway.Api;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Gateway.Redirects;
 using InvexQr.ServiceDefaults;
+using InvexQr.ServiceDefaults.Telemetry;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddInvexQrClusterClient();
 builder.AddInvexQrApi();
 builder.AddClientIp();
 builder.AddScanEnrichment();
+builder.AddInvexQrMetrics();
 builder.Services.AddExceptionHandler<ClusterErrors>();
 
 var app = builder.Build();
 // Load the GeoLite2 database and compile the uap-core rules now (~1 s), not on the first scan.
 app.Services.GetRequiredService<InvexQr.Grains.Enrichment.ScanEnricher>();
+app.Services.GetRequiredService<GatewayMetrics>();
 app.UseClientIp();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
@@ -27,5 +30,6 @@ app.MapQrImagesApi();
 app.MapStatsApi();
 app.MapAccountsApi();
 app.MapInvexQrHealth();
+app.MapInvexQrMetrics();
 
 app.Run();

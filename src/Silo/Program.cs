@@ -5,6 +5,7 @@
 //   InvexQr.Silo migrate    apply migrations and exit
 //   InvexQr.Silo rollups rebuild|reconcile …, InvexQr.Silo retention …   operator commands (Commands/SiloCommands.cs)
 using InvexQr.ServiceDefaults;
+using InvexQr.ServiceDefaults.Telemetry;
 using InvexQr.Silo.Commands;
 using InvexQr.Silo.Database;
 using InvexQr.Silo.Hosting;
@@ -13,6 +14,8 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddInvexQrDatabase();
 builder.AddScanSink();      // before Orleans: stops after it, so the sink drains last
 builder.AddInvexQrOrleans();
+builder.AddInvexQrMetrics();
+builder.AddOperatorAuthentication();
 
 var app = builder.Build();
 
@@ -29,5 +32,7 @@ if (command)
 }
 
 app.MapInvexQrHealth();
+app.MapInvexQrMetrics();
+app.MapOrleansDashboardForOperators();
 await app.RunAsync();
 return 0;

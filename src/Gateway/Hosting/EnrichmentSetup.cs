@@ -17,6 +17,7 @@ public static class EnrichmentSetup
         builder.Services.AddSingleton<UserAgentClassifier>();
         builder.Services.AddSingleton<IUserAgentClassifier>(sp => sp.GetRequiredService<UserAgentClassifier>());
         builder.Services.AddSingleton<ScanEnricher>();
+        builder.Services.AddSingleton<GatewayMetrics>();
         builder.Services.AddHealthChecks()
             .AddCheck<GeoHealthCheck>("geolocation", tags: [HealthEndpoints.ReadyTag])
             .AddCheck<UserAgentRulesHealthCheck>("user-agent-rules", tags: [HealthEndpoints.ReadyTag]);

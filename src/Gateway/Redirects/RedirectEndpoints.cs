@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using InvexQr.Grains.Abstractions;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Grains.Codes;
@@ -21,38 +22,53 @@ public static class RedirectEndpoints
         return endpoints;
     }
 
-    public static async Task<IResult> ScanAsync(string code, HttpContext http, IClusterClient cluster, CodeLookup lookup, ScanEnricher enricher)
+    public static async Task<IResult> ScanAsync(
+        string code, HttpContext http, IClusterClient cluster, CodeLookup lookup, ScanEnricher enricher, GatewayMetrics metrics)
     {
-        // Redirect answers must never be cached: a cached 302 hides repeat scans and target edits.
-        http.Response.Headers.CacheControl = "no-store";
+        var started = Stopwatch.GetTimestamp();
+        // Until an answer is chosen, the outcome is the one an exception leads to (ClusterErrors → 503).
+        var outcome = GatewayMetrics.Unavailable;
+        try
+        {
+            // Redirect answers must never be cached: a cached 302 hides repeat scans and target edits.
+            http.Response.Headers.CacheControl = "no-store";
 
-        if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
-        {
-            return ScanErrorPages.NotFound(http, code);
-        }
+            if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
+            {
+                outcome = GatewayMetrics.NotFound;
+                return ScanErrorPages.NotFound(http, code);
+            }
 
-        var grain = cluster.GetGrain<IQrCodeGrain>(code);
-        ScanResult result;
-        if (HttpMethods.IsHead(http.Request.Method))
-        {
-            result = await grain.Resolve();
-        }
-        else
-        {
-            var clientIp = http.ClientAddress();
-            var userAgent = Header(http, HeaderNames.UserAgent);
-            var (location, client) = enricher.Enrich(clientIp, userAgent);
-            result = await grain.Scan(new ScanRequest(
-                clientIp?.ToString(), userAgent, Header(http, HeaderNames.Referer), location, client, AsksNotToBeTracked(http.Request)));
-        }
+            var grain = cluster.GetGrain<IQrCodeGrain>(code);
+            ScanResult result;
+            var isBot = false;
+            if (HttpMethods.IsHead(http.Request.Method))
+            {
+                result = await grain.Resolve();
+            }
+            else
+            {
+                var clientIp = http.ClientAddress();
+                var userAgent = Header(http, HeaderNames.UserAgent);
+                var (location, client) = enricher.Enrich(clientIp, userAgent);
+                isBot = client.IsBot;
+                result = await grain.Scan(new ScanRequest(
+                    clientIp?.ToString(), userAgent, Header(http, HeaderNames.Referer), location, client, AsksNotToBeTracked(http.Request)));
+            }
 
-        return result.Outcome switch
+            (outcome, var answer) = result.Outcome switch
+            {
+                ScanOutcome.Redirect => (isBot ? GatewayMetrics.Bot : GatewayMetrics.Redirect, Results.Redirect(result.TargetUrl!, permanent: false)),
+                ScanOutcome.Gone => (GatewayMetrics.Gone, ScanErrorPages.Gone(http, code, result.GoneReason)),
+                ScanOutcome.Throttled => (GatewayMetrics.Throttled, ScanErrorPages.TooManyScans(http, result.RetryAfter)),
+                _ => (GatewayMetrics.NotFound, ScanErrorPages.NotFound(http, code)),
+            };
+            return answer;
+        }
+        finally
         {
-            ScanOutcome.Redirect => Results.Redirect(result.TargetUrl!, permanent: false),
-            ScanOutcome.Gone => ScanErrorPages.Gone(http, code, result.GoneReason),
-            ScanOutcome.Throttled => ScanErrorPages.TooManyScans(http, result.RetryAfter),
-            _ => ScanErrorPages.NotFound(http, code),
-        };
+            metrics.Scanned(outcome, Stopwatch.GetElapsedTime(started));
+        }
     }
 
     /// <summary>Global Privacy Control or Do Not Track; whether it is honoured is the silo's <c>Privacy:HonorDoNotTrack</c>.</summary>

@@ -1,5 +1,6 @@
 using InvexQr.Grains.Analytics;
 using InvexQr.Silo.Database;
+using InvexQr.Silo.Hosting;
 
 namespace InvexQr.Silo.Analytics;
 
@@ -10,7 +11,7 @@ namespace InvexQr.Silo.Analytics;
 /// thousands. A failed write is merged back and retried. Registered before Orleans, so on a
 /// graceful stop it writes what the deactivating grains handed over last.
 /// </summary>
-public sealed class RollupSink(RollupRepository repository, ILogger<RollupSink> logger) : BackgroundService, IRollupSink
+public sealed class RollupSink : BackgroundService, IRollupSink
 {
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
@@ -20,6 +21,17 @@ public sealed class RollupSink(RollupRepository repository, ILogger<RollupSink> 
     private Dictionary<(long CodeId, DateOnly Day), byte[]> _sketches = [];
     private long _batches;
     private long _failures;
+    private readonly RollupRepository repository;
+    private readonly SiloMetrics metrics;
+    private readonly ILogger<RollupSink> logger;
+
+    public RollupSink(RollupRepository repository, SiloMetrics metrics, ILogger<RollupSink> logger)
+    {
+        this.repository = repository;
+        this.metrics = metrics;
+        this.logger = logger;
+        metrics.ObserveRollupQueue(() => PendingBuckets);
+    }
 
     /// <summary>(code, hour) buckets waiting to be written.</summary>
     public int PendingBuckets
@@ -87,6 +99,7 @@ public sealed class RollupSink(RollupRepository repository, ILogger<RollupSink> 
         catch (Exception ex)
         {
             Interlocked.Increment(ref _failures);
+            metrics.DatabaseError("rollups");
             logger.LogWarning(ex, "Could not write {Buckets} rollup buckets; keeping them for the next attempt", hours.Count + sketches.Count);
             lock (_lock)
             {

@@ -41,6 +41,7 @@ public static class SiloHosting
     {
         builder.Services.Configure<ScanSinkOptions>(builder.Configuration.GetSection(ScanSinkOptions.Section));
         builder.Services.AddSingleton<ScanWriter>();
+        builder.Services.AddSingleton<SiloMetrics>();
         builder.Services.AddSingleton<ScanSink>();
         builder.Services.AddSingleton<IScanSink>(sp => sp.GetRequiredService<ScanSink>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScanSink>());
@@ -74,6 +75,7 @@ public static class SiloHosting
             }
 
             silo.UsePostgres(connectionString);
+            silo.AddDashboardIfEnabled(builder.Configuration);
         });
 
         builder.Services.AddHealthChecks().AddCheck<SiloJoinedHealthCheck>("orleans-silo", tags: [HealthEndpoints.ReadyTag]);

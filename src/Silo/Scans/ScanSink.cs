@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using InvexQr.Grains.Scans;
 using InvexQr.Silo.Database;
+using InvexQr.Silo.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace InvexQr.Silo.Scans;
@@ -20,14 +21,16 @@ public sealed class ScanSink : BackgroundService, IScanSink
     private readonly ScanWriter _writer;
     private readonly ScanSinkOptions _options;
     private readonly ILogger<ScanSink> _logger;
+    private readonly SiloMetrics _metrics;
     private readonly CancellationTokenSource _giveUp = new();
     private long _written;
     private long _lost;
     private long _rejected;
 
-    public ScanSink(ScanWriter writer, IOptions<ScanSinkOptions> options, ILogger<ScanSink> logger)
+    public ScanSink(ScanWriter writer, IOptions<ScanSinkOptions> options, SiloMetrics metrics, ILogger<ScanSink> logger)
     {
         _writer = writer;
+        _metrics = metrics;
         _options = options.Value;
         _logger = logger;
         _queue = Channel.CreateBounded<ScanRecord>(new BoundedChannelOptions(_options.QueueCapacity)
@@ -35,6 +38,7 @@ public sealed class ScanSink : BackgroundService, IScanSink
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then answers false instead of dropping anything
         });
+        metrics.ObserveScanQueue(() => Pending);
     }
 
     /// <summary>Scans queued and not yet written.</summary>
@@ -115,12 +119,14 @@ public sealed class ScanSink : BackgroundService, IScanSink
     private async Task WriteWithRetryAsync(List<ScanRecord> batch)
     {
         var delay = TimeSpan.FromMilliseconds(100);
+        var started = Stopwatch.GetTimestamp();
         while (true)
         {
             try
             {
                 await _writer.WriteAsync(batch, CancellationToken.None);
                 Interlocked.Add(ref _written, batch.Count);
+                _metrics.BatchWritten(batch.Count, Stopwatch.GetElapsedTime(started));
                 return;
             }
             catch (Exception ex) when (ScanWriter.IsCausedByData(ex))
@@ -131,6 +137,7 @@ public sealed class ScanSink : BackgroundService, IScanSink
             }
             catch (Exception ex)
             {
+                _metrics.DatabaseError("scans");
                 if (_giveUp.IsCancellationRequested)
                 {
                     _logger.LogError(ex, "Shutdown deadline reached: {Count} scans could not be written", batch.Count + Pending);

@@ -1,0 +1,48 @@
+using System.Diagnostics.Metrics;
+using InvexQr.Grains.Enrichment.Geo;
+using InvexQr.Grains.Enrichment.UserAgents;
+using InvexQr.ServiceDefaults.Telemetry;
+
+namespace InvexQr.Gateway.Hosting;
+
+/// <summary>
+/// The gateway's own instruments (scraped at <c>/metrics</c>): scans by outcome, redirect latency,
+/// and the enrichment caches' hits and misses (observed at scrape time from the caches' counters,
+/// so the scan path only pays for one counter add and one histogram record).
+/// </summary>
+public sealed class GatewayMetrics
+{
+    public const string Redirect = "redirect";
+    public const string Bot = "bot";
+    public const string NotFound = "not_found";
+    public const string Gone = "gone";
+    public const string Throttled = "throttled";
+    public const string Unavailable = "unavailable";
+
+    private readonly Counter<long> _scans;
+    private readonly Histogram<double> _duration;
+
+    public GatewayMetrics(IMeterFactory meters, GeoLocator geo, UserAgentClassifier userAgents)
+    {
+        var meter = meters.Create(InvexQrMeters.Gateway);
+        _scans = meter.CreateCounter<long>(InvexQrMeters.Scans, "{scan}", "Scans answered by outcome: redirect, bot (redirected), not_found, gone, throttled, unavailable");
+        _duration = meter.CreateHistogram<double>(InvexQrMeters.RedirectDuration, "s", "Time to answer GET /r/{code}");
+        meter.CreateObservableCounter(InvexQrMeters.EnrichmentCacheLookups, () => new[]
+        {
+            Lookups("geo", "hit", geo.Cache.Hits),
+            Lookups("geo", "miss", geo.Cache.Misses),
+            Lookups("user_agent", "hit", userAgents.Cache?.Hits ?? 0),
+            Lookups("user_agent", "miss", userAgents.Cache?.Misses ?? 0),
+        }, "{lookup}", "Enrichment cache lookups by cache (geo, user_agent) and result (hit, miss)");
+    }
+
+    public void Scanned(string outcome, TimeSpan elapsed)
+    {
+        var tag = new KeyValuePair<string, object?>("outcome", outcome);
+        _scans.Add(1, tag);
+        _duration.Record(elapsed.TotalSeconds, tag);
+    }
+
+    private static Measurement<long> Lookups(string cache, string result, long value) =>
+        new(value, new KeyValuePair<string, object?>("cache", cache), new KeyValuePair<string, object?>("result", result));
+}

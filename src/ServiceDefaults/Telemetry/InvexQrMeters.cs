@@ -1,0 +1,39 @@
+namespace InvexQr.ServiceDefaults.Telemetry;
+
+/// <summary>
+/// Names of our meters and instruments, in one place so the processes, the docs and the tests agree.
+/// The Prometheus exporter turns dots into underscores and appends the unit and <c>_total</c>:
+/// <c>invexqr.scans</c> is scraped as <c>invexqr_scans_total</c>.
+/// </summary>
+public static class InvexQrMeters
+{
+    public const string Gateway = "InvexQr.Gateway";
+    public const string Silo = "InvexQr.Silo";
+
+    /// <summary>Gateway: scans answered, tagged <c>outcome</c> = redirect | bot | not_found | gone | throttled | unavailable.</summary>
+    public const string Scans = "invexqr.scans";
+
+    /// <summary>Gateway: time from request to answer of <c>/r/{code}</c>, in seconds.</summary>
+    public const string RedirectDuration = "invexqr.redirect.duration";
+
+    /// <summary>Gateway: enrichment cache lookups, tagged <c>cache</c> = geo | user_agent and <c>result</c> = hit | miss.</summary>
+    public const string EnrichmentCacheLookups = "invexqr.enrichment.cache.lookups";
+
+    /// <summary>Silo: scans waiting in the scan sink's queue.</summary>
+    public const string SinkQueueDepth = "invexqr.scan_sink.queue_depth";
+
+    /// <summary>Silo: scans written to qr_scans.</summary>
+    public const string SinkWritten = "invexqr.scan_sink.written";
+
+    /// <summary>Silo: scans per batch written.</summary>
+    public const string SinkBatchSize = "invexqr.scan_sink.batch_size";
+
+    /// <summary>Silo: time to write one batch (including retries), in seconds.</summary>
+    public const string SinkFlushDuration = "invexqr.scan_sink.flush";
+
+    /// <summary>Silo: failed database writes, tagged <c>writer</c> = scans | rollups.</summary>
+    public const string DbErrors = "invexqr.db.errors";
+
+    /// <summary>Silo: rollup rows (code-hours and dimension rows) merged in memory and not yet written.</summary>
+    public const string RollupPending = "invexqr.rollup_sink.pending";
+}

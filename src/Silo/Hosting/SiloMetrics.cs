@@ -1,0 +1,42 @@
+using System.Diagnostics.Metrics;
+using InvexQr.ServiceDefaults.Telemetry;
+
+namespace InvexQr.Silo.Hosting;
+
+/// <summary>
+/// The silo's own instruments (scraped at <c>/metrics</c>): how far the scan sink and the rollup
+/// sink are behind, how big and how slow their writes are, and how often the database fails them.
+/// The queue gauges are observed at scrape time, so they cost nothing on the scan path.
+/// </summary>
+public sealed class SiloMetrics
+{
+    private readonly Meter _meter;
+    private readonly Histogram<int> _batchSize;
+    private readonly Histogram<double> _flushDuration;
+    private readonly Counter<long> _written;
+    private readonly Counter<long> _dbErrors;
+
+    public SiloMetrics(IMeterFactory meters)
+    {
+        _meter = meters.Create(InvexQrMeters.Silo);
+        _batchSize = _meter.CreateHistogram<int>(InvexQrMeters.SinkBatchSize, "{scan}", "Scans per batch written to qr_scans");
+        _flushDuration = _meter.CreateHistogram<double>(InvexQrMeters.SinkFlushDuration, "s", "Time to write one batch of scans, retries included");
+        _written = _meter.CreateCounter<long>(InvexQrMeters.SinkWritten, "{scan}", "Scans written to qr_scans");
+        _dbErrors = _meter.CreateCounter<long>(InvexQrMeters.DbErrors, "{error}", "Failed database writes by writer (scans, rollups)");
+    }
+
+    public void ObserveScanQueue(Func<int> pending) =>
+        _meter.CreateObservableGauge(InvexQrMeters.SinkQueueDepth, pending, "{scan}", "Scans queued in the scan sink, not yet written");
+
+    public void ObserveRollupQueue(Func<int> pending) =>
+        _meter.CreateObservableGauge(InvexQrMeters.RollupPending, pending, "{bucket}", "Rollup buckets merged in memory, not yet written");
+
+    public void BatchWritten(int scans, TimeSpan elapsed)
+    {
+        _batchSize.Record(scans);
+        _flushDuration.Record(elapsed.TotalSeconds);
+        _written.Add(scans);
+    }
+
+    public void DatabaseError(string writer) => _dbErrors.Add(1, new KeyValuePair<string, object?>("writer", writer));
+}
