@@ -33,6 +33,12 @@ dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
+
+# Kubernetes overlays, docker-compose.yml and the Dockerfiles, checked offline (no cluster, no Docker).
+if [[ ${#filter[@]} -eq 0 ]]; then
+  echo "==> deployment files (scripts/validate-deploy.sh)"
+  bash scripts/validate-deploy.sh || status=1
+fi
 for project in tests/InvexQr.UnitTests tests/InvexQr.IntegrationTests; do
   name=$(basename "$project")
   echo "==> $name"
