@@ -26,6 +26,31 @@ public sealed class ClusterLifecycleTests(PostgresServer postgres)
         Assert.True(load.Redirects >= 500, load.Describe());
         Assert.Equal(load.Redirects, rows);
         Assert.Contains("Scan sink stopped", deployment.Silos[0].Output);
+
+        // The grains deactivated and handed over their counters before the rollup sink's last write:
+        // the rollups equal the raw scans.
+        var (exit, output) = await deployment.RunSiloCommandAsync("rollups", "reconcile", "--code", code);
+        Assert.True(exit == 0, output);
+        Assert.Equal(rows, await deployment.ScalarAsync(
+            "SELECT coalesce(sum(r.scans), 0) FROM qr_rollup_hourly r JOIN qr_codes c ON c.id = r.qr_code_id WHERE c.code = $1", code));
+    }
+
+    [Fact]
+    public async Task Graceful_gateway_stop_answers_the_scans_in_flight_and_every_acknowledged_scan_is_stored()
+    {
+        await using var deployment = await Deployment.StartAsync(postgres);
+        var code = (await deployment.Http.CreateCodeAsync("https://example.org/gateway-sigterm")).GetProperty("code").GetString()!;
+
+        var load = new ScanLoad(deployment.Http, [code], workers: 32);
+        await load.WaitForRedirectsAsync(500);
+        await deployment.Gateway.TerminateAsync();   // SIGTERM with 32 requests in flight
+        Assert.Equal(0, deployment.Gateway.ExitCode);
+        await load.StopAsync();
+
+        // Every answer was a 302 or no answer at all (refused after the stop): nothing half-done, no 5xx.
+        Assert.True(load.ByStatus.Keys.All(s => s is HttpStatusCode.Found or 0), load.Describe());
+        // Scans the clients saw acknowledged are all stored, exactly once; none that were not acknowledged.
+        Assert.Equal(load.Redirects, await deployment.WaitForScanRowsAsync(code, load.Redirects));
     }
 
     [Fact]

@@ -69,6 +69,7 @@ public sealed class ScanLoad
             catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
                 status = 0; // refused, reset or timed out: no answer, so no acknowledged scan
+                await Task.Delay(10); // a stopped server refuses at once: do not spin
             }
 
             _byStatus.AddOrUpdate(status, 1, (_, n) => n + 1);
