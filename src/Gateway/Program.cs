@@ -12,12 +12,15 @@ builder.AddInvexQrApi();
 builder.AddClientIp();
 builder.AddScanEnrichment();
 builder.AddInvexQrMetrics();
+builder.AddHttpHardening();
+builder.Services.AddExceptionHandler<BadRequestErrors>();
 builder.Services.AddExceptionHandler<ClusterErrors>();
 
 var app = builder.Build();
 // Load the GeoLite2 database and compile the uap-core rules now (~1 s), not on the first scan.
 app.Services.GetRequiredService<InvexQr.Grains.Enrichment.ScanEnricher>();
 app.Services.GetRequiredService<GatewayMetrics>();
+app.UseHttpHardening();
 app.UseClientIp();
 app.UseExceptionHandler();
 app.UseStatusCodePages();

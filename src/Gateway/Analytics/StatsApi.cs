@@ -22,6 +22,7 @@ public static class StatsApi
         endpoints.MapGet("/api/stats", AccountStatsAsync).RequireAuthorization().WithTags("Stats")
             .WithSummary("Stats over all the caller's codes, with the top codes; same parameters.");
         endpoints.MapGet("/api/codes/{code}/scans.csv", ScanCsvExport.ExportAsync).RequireAuthorization().WithTags("Stats")
+            .DisableRequestTimeout() // a year of scans streams for longer than the default budget
             .WithSummary("Raw scans as CSV (anonymised as stored), streamed: from, to, tz.");
         return endpoints;
     }

@@ -34,3 +34,27 @@ public sealed class ClusterErrors(ILogger<ClusterErrors> logger) : IExceptionHan
         _ => false,
     };
 }
+
+/// <summary>
+/// A request the HTTP server itself found unacceptable while the application read it (a body over
+/// the size limit, a body that stopped arriving): the server's own status (413, 408, 400) as a
+/// problem, not a 500.
+/// </summary>
+public sealed class BadRequestErrors : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not BadHttpRequestException bad || http.Response.HasStarted)
+        {
+            return false;
+        }
+
+        await Results.Problem(
+            statusCode: bad.StatusCode,
+            title: bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large." : "Bad request.",
+            detail: bad.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? $"Request bodies may be at most {HttpHardening.MaxBodyBytes / 1024} KB."
+                : "The request could not be read.").ExecuteAsync(http);
+        return true;
+    }
+}

@@ -40,6 +40,8 @@ public static class GatewayHosting
         });
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CodeLookup>();
+        builder.Services.Configure<UnknownCodeOptions>(builder.Configuration.GetSection(UnknownCodeOptions.Section));
+        builder.Services.AddSingleton<UnknownCodeGuard>();
         // Stats and CSV exports read PostgreSQL directly (rollups, raw scans): reads need no grain.
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddSingleton<InvexQr.Gateway.Analytics.StatsQueries>();

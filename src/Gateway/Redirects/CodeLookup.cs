@@ -31,6 +31,9 @@ public sealed class CodeLookup(IClusterClient cluster, TimeProvider clock)
         return exists;
     }
 
+    /// <summary>True when this gateway knows the code exists without asking anyone.</summary>
+    public bool IsKnown(string code) => _known.Contains(code);
+
     /// <summary>A code this gateway just created.</summary>
     public void MarkKnown(string code)
     {

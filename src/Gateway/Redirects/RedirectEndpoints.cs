@@ -9,7 +9,8 @@ namespace InvexQr.Gateway.Redirects;
 
 /// <summary>
 /// The scan: <c>GET /r/{code}</c> → one grain call → <c>302</c> to the target. <c>HEAD</c> answers
-/// the same and records nothing. Malformed codes are rejected before any cluster call.
+/// the same and records nothing. Malformed codes are rejected before any cluster call, and a client
+/// that keeps asking for codes that do not exist is refused (429) before any lookup (<see cref="UnknownCodeGuard"/>).
 /// </summary>
 public static class RedirectEndpoints
 {
@@ -23,7 +24,7 @@ public static class RedirectEndpoints
     }
 
     public static async Task<IResult> ScanAsync(
-        string code, HttpContext http, IClusterClient cluster, CodeLookup lookup, ScanEnricher enricher, GatewayMetrics metrics)
+        string code, HttpContext http, IClusterClient cluster, CodeLookup lookup, UnknownCodeGuard guard, ScanEnricher enricher, GatewayMetrics metrics)
     {
         var started = Stopwatch.GetTimestamp();
         // Until an answer is chosen, the outcome is the one an exception leads to (ClusterErrors → 503).
@@ -33,10 +34,22 @@ public static class RedirectEndpoints
             // Redirect answers must never be cached: a cached 302 hides repeat scans and target edits.
             http.Response.Headers.CacheControl = "no-store";
 
-            if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
+            if (!lookup.IsKnown(code))
             {
-                outcome = GatewayMetrics.NotFound;
-                return ScanErrorPages.NotFound(http, code);
+                // Unknown to this gateway: a lookup may be needed, and clients that keep guessing are cut off.
+                var client = http.ClientAddress();
+                if (!guard.MayLookUp(client))
+                {
+                    outcome = GatewayMetrics.Throttled;
+                    return ScanErrorPages.TooManyScans(http, guard.RetryAfter);
+                }
+
+                if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
+                {
+                    guard.Missed(client);
+                    outcome = GatewayMetrics.NotFound;
+                    return ScanErrorPages.NotFound(http, code);
+                }
             }
 
             var grain = cluster.GetGrain<IQrCodeGrain>(code);

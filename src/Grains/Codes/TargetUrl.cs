@@ -25,6 +25,13 @@ public static class TargetUrl
             return $"targetUrl must be at most {MaxLength} characters.";
         }
 
+        // Control characters (CR/LF, tab, NUL, …) have no place in a URL someone typed; a parser would
+        // percent-encode or drop them, which hides what the owner actually sent.
+        if (value.Any(char.IsControl))
+        {
+            return "targetUrl must not contain control characters (line breaks, tabs, NUL).";
+        }
+
         if (!Uri.TryCreate(value.Trim(), UriKind.Absolute, out var uri)
             || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
             || string.IsNullOrEmpty(uri.Host))

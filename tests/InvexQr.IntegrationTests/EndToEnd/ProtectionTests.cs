@@ -62,6 +62,37 @@ public sealed class ProtectionTests(PostgresServer postgres)
     }
 
     [Fact]
+    public async Task A_client_guessing_random_codes_is_cut_off_before_the_cluster_while_its_real_scans_go_through()
+    {
+        await using var deployment = await Deployment.StartAsync(postgres, gatewaySettings: new Dictionary<string, string>(TrustLoopback)
+        {
+            ["Network__UnknownCodes__Burst"] = "10",
+            ["Network__UnknownCodes__PerMinute"] = "6",
+        });
+        var real = (await deployment.Http.CreateCodeAsync("https://example.org/real")).GetProperty("code").GetString()!;
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 60; i++)
+        {
+            using var guess = await deployment.Http.ScanFromAsync($"guess{i:D4}", "81.2.69.142", AnalyticsTests.Desktop);
+            statuses.Add(guess.StatusCode);
+            if (guess.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                Assert.Equal(TimeSpan.FromSeconds(10), guess.Headers.RetryAfter?.Delta);
+            }
+        }
+
+        Assert.Equal(10, statuses.Count(s => s == HttpStatusCode.NotFound));
+        Assert.Equal(50, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+
+        // The same client's scan of a real code is served; another client's guesses still get honest 404s.
+        using var scan = await deployment.Http.ScanFromAsync(real, "81.2.69.142", AnalyticsTests.Desktop);
+        Assert.Equal(HttpStatusCode.Found, scan.StatusCode);
+        using var other = await deployment.Http.ScanFromAsync("guess9999", "89.160.20.112", AnalyticsTests.Desktop);
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+    }
+
+    [Fact]
     public async Task A_per_code_override_raises_the_limit_for_that_code_only()
     {
         await using var deployment = await Deployment.StartAsync(postgres, siloSettings: new Dictionary<string, string>

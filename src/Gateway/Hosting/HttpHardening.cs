@@ -1,0 +1,58 @@
+using Microsoft.AspNetCore.Http.Timeouts;
+
+namespace InvexQr.Gateway.Hosting;
+
+/// <summary>
+/// Limits and headers for a process that faces the internet: small request bodies and headers,
+/// short header timeouts (slow-loris), a request time budget, and security headers on every
+/// answer. Pages that need a different Content-Security-Policy (the dashboard, the 404/410/429
+/// pages) set their own; the default here forbids everything, which fits JSON, CSV and images.
+/// </summary>
+public static class HttpHardening
+{
+    /// <summary>JSON bodies of the API are a few hundred bytes; 64 KB leaves room and stops floods.</summary>
+    public const long MaxBodyBytes = 64 * 1024;
+
+    public static WebApplicationBuilder AddHttpHardening(this WebApplicationBuilder builder)
+    {
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = MaxBodyBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+            kestrel.Limits.MaxRequestHeaderCount = 64;
+            kestrel.Limits.MaxRequestLineSize = 8 * 1024;
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(60);
+        });
+        builder.Services.AddRequestTimeouts(o => o.DefaultPolicy = new RequestTimeoutPolicy
+        {
+            Timeout = TimeSpan.FromSeconds(30),
+            TimeoutStatusCode = StatusCodes.Status503ServiceUnavailable,
+        });
+        return builder;
+    }
+
+    public static WebApplication UseHttpHardening(this WebApplication app)
+    {
+        app.Use((context, next) =>
+        {
+            var headers = context.Response.Headers;
+            context.Response.OnStarting(() =>
+            {
+                headers.XContentTypeOptions = "nosniff";
+                headers["Referrer-Policy"] = "no-referrer";
+                headers.XFrameOptions = "DENY";
+                if (!headers.ContainsKey("Content-Security-Policy"))
+                {
+                    headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+                }
+
+                return Task.CompletedTask;
+            });
+            return next(context);
+        });
+        app.UseRequestTimeouts();
+        return app;
+    }
+}
