@@ -24,6 +24,8 @@ public static class AccountsApi
         var owners = endpoints.MapGroup("/api/owners").RequireAuthorization(GatewayHosting.AdminPolicy).WithTags("Owners");
         owners.MapPost("/", CreateOwnerAsync).WithSummary("Create an owner with a first API key (admin).");
         owners.MapPost("/{ownerId:long}/keys", CreateKeyForOwnerAsync).WithSummary("Create an API key for an owner (admin).");
+        owners.MapDelete("/{ownerId:long}", DeleteOwnerAsync)
+            .WithSummary("Erase an owner (admin): its codes, their raw scans and rollups, its keys. 409 for the caller's own owner.");
 
         var keys = endpoints.MapGroup("/api/keys").RequireAuthorization().WithTags("API keys");
         keys.MapGet("/", ListKeysAsync).WithSummary("The caller's API keys (never their secrets).");
@@ -72,6 +74,24 @@ public static class AccountsApi
 
     public static async Task<IResult> ListKeysAsync(HttpContext http, IClusterClient cluster) =>
         Results.Ok((await cluster.GetGrain<IAccountsGrain>(0).ListKeys(http.User.OwnerId())).Select(k => KeyResponse.From(k)));
+
+    public static async Task<IResult> DeleteOwnerAsync(long ownerId, HttpContext http, IClusterClient cluster, ApiKeyCache cache)
+    {
+        if (ownerId == http.User.OwnerId())
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Cannot erase yourself.",
+                detail: "Erase this owner with another admin's key.");
+        }
+
+        var deleted = await cluster.GetGrain<IAccountsGrain>(0).DeleteOwner(ownerId);
+        if (deleted is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such owner.", detail: $"There is no owner {ownerId}.");
+        }
+
+        cache.Clear(); // its keys stop working on this gateway now, elsewhere within the key cache's lifetime
+        return Results.NoContent();
+    }
 
     public static async Task<IResult> RevokeKeyAsync(long keyId, HttpContext http, IClusterClient cluster, ApiKeyCache cache)
     {

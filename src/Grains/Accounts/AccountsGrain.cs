@@ -1,3 +1,4 @@
+using InvexQr.Grains.Abstractions;
 using Orleans.Concurrency;
 
 namespace InvexQr.Grains.Accounts;
@@ -37,4 +38,36 @@ public sealed class AccountsGrain(IAccountRepository accounts) : Grain, IAccount
     public Task<IReadOnlyList<ApiKeyInfo>> ListKeys(long ownerId) => accounts.ListKeysAsync(ownerId);
 
     public Task<bool> RevokeKey(long ownerId, long keyId) => accounts.RevokeKeyAsync(ownerId, keyId);
+
+    public async Task<int?> DeleteOwner(long ownerId)
+    {
+        if (await accounts.FindOwnerAsync(ownerId) is null)
+        {
+            return null;
+        }
+
+        // Through the code grains, not one SQL statement: an active grain holds the code in memory and
+        // must forget it, or it would keep redirecting (and recording) until it deactivates.
+        var deleted = 0;
+        var catalog = GrainFactory.GetGrain<ICodeCatalogGrain>(0);
+        while (true)
+        {
+            var page = await catalog.List(ownerId, new CodeListQuery(100, null, null, null));
+            if (page.Items.Count == 0)
+            {
+                break;
+            }
+
+            foreach (var code in page.Items)
+            {
+                if (await GrainFactory.GetGrain<IQrCodeGrain>(code.Code).Delete(ownerId))
+                {
+                    deleted++;
+                }
+            }
+        }
+
+        await accounts.DeleteOwnerAsync(ownerId);
+        return deleted;
+    }
 }

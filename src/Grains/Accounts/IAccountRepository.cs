@@ -16,4 +16,7 @@ public interface IAccountRepository
 
     /// <summary>Revokes one of the owner's keys; false when the owner has no such key.</summary>
     Task<bool> RevokeKeyAsync(long ownerId, long keyId);
+
+    /// <summary>Deletes an owner that has no codes left, with its keys; false when there is no such owner (or it still has codes).</summary>
+    Task<bool> DeleteOwnerAsync(long ownerId);
 }

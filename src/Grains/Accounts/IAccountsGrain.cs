@@ -17,4 +17,10 @@ public interface IAccountsGrain : IGrainWithIntegerKey
     Task<IReadOnlyList<ApiKeyInfo>> ListKeys(long ownerId);
 
     Task<bool> RevokeKey(long ownerId, long keyId);
+
+    /// <summary>
+    /// Erases an owner: every code (each through its grain, which deletes the code, its raw scans and
+    /// its rollups), then the owner and its keys. The number of codes deleted, or null when there is no such owner.
+    /// </summary>
+    Task<int?> DeleteOwner(long ownerId);
 }

@@ -79,6 +79,15 @@ public sealed class AccountRepository(NpgsqlDataSource dataSource) : IAccountRep
         return await command.ExecuteNonQueryAsync() == 1;
     }
 
+    public async Task<bool> DeleteOwnerAsync(long ownerId)
+    {
+        // Keys go with the owner (ON DELETE CASCADE); codes must be gone first (qr_codes_owner_fk has no cascade on purpose).
+        await using var command = dataSource.CreateCommand(
+            "DELETE FROM owners o WHERE o.id = $1 AND NOT EXISTS (SELECT 1 FROM qr_codes c WHERE c.owner_id = o.id)");
+        command.Parameters.Add(new() { Value = ownerId });
+        return await command.ExecuteNonQueryAsync() == 1;
+    }
+
     private static async Task<OwnerInfo?> ReadOwnerAsync(NpgsqlCommand command)
     {
         await using var reader = await command.ExecuteReaderAsync();

@@ -28,7 +28,8 @@ public sealed class RollupRepository(NpgsqlDataSource dataSource)
         {
             await using var command = new NpgsqlCommand("""
                 INSERT INTO qr_rollup_uniques_daily (qr_code_id, day, sketch)
-                SELECT * FROM unnest($1::bigint[], $2::date[], $3::bytea[])
+                SELECT * FROM unnest($1::bigint[], $2::date[], $3::bytea[]) AS u (id, day, sketch)
+                 WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = u.id)
                 ON CONFLICT (qr_code_id, day) DO UPDATE SET sketch = excluded.sketch
                 """, connection, transaction);
             command.Parameters.Add(new() { Value = sketches.Select(s => s.CodeId).ToArray() });
@@ -54,6 +55,8 @@ public sealed class RollupRepository(NpgsqlDataSource dataSource)
         await using var command = new NpgsqlCommand("""
             INSERT INTO qr_rollup_hourly AS r (qr_code_id, hour, scans, humans, bots, repeats, throttled)
             SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+                   AS u (id, hour, scans, humans, bots, repeats, throttled)
+             WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = u.id) -- a code deleted meanwhile leaves nothing behind
             ON CONFLICT (qr_code_id, hour) DO UPDATE SET
                 scans     = r.scans + excluded.scans,
                 humans    = r.humans + excluded.humans,
@@ -109,6 +112,8 @@ public sealed class RollupRepository(NpgsqlDataSource dataSource)
         await using var command = new NpgsqlCommand($"""
             INSERT INTO {table} AS r (qr_code_id, {bucketColumn}, dim, value, scans, latitude, longitude)
             SELECT * FROM unnest($1::bigint[], $2::{bucketType}[], $3::text[], $4::text[], $5::bigint[], $6::float8[], $7::float8[])
+                   AS u (id, bucket, dim, value, scans, latitude, longitude)
+             WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = u.id)
             ON CONFLICT (qr_code_id, {bucketColumn}, dim, value) DO UPDATE SET
                 scans     = r.scans + excluded.scans,
                 latitude  = COALESCE(r.latitude, excluded.latitude),

@@ -62,7 +62,9 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
             }
 
             await using var insert = new NpgsqlCommand(
-                $"INSERT INTO qr_scans ({ColumnList}) SELECT {ColumnList} FROM qr_scans_stage ON CONFLICT DO NOTHING",
+                // Scans of a code deleted while they waited in the sink are dropped, not left behind as orphans.
+                $"INSERT INTO qr_scans ({ColumnList}) SELECT {ColumnList} FROM qr_scans_stage s " +
+                "WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = s.qr_code_id) ON CONFLICT DO NOTHING",
                 connection, transaction);
             var inserted = await insert.ExecuteNonQueryAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);

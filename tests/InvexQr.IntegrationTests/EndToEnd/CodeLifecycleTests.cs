@@ -17,6 +17,29 @@ public sealed class CodeLifecycleTests(PostgresServer postgres) : IAsyncLifetime
     public async Task DisposeAsync() => await _deployment.DisposeAsync();
 
     [Fact]
+    public async Task Deleting_a_code_while_it_is_scanned_leaves_no_scan_or_rollup_behind()
+    {
+        var code = Code(await CreateAsync(new { targetUrl = "https://example.org/doomed" }));
+        var id = await _deployment.ScalarAsync("SELECT id FROM qr_codes WHERE code = $1", code);
+        var load = new ScanLoad(_deployment.Http, [code], workers: 16);
+        await load.WaitForRedirectsAsync(300);
+        using (var delete = await _deployment.Http.DeleteAsync($"/api/codes/{code}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+        }
+
+        await Task.Delay(500);
+        await load.StopAsync();
+        await Task.Delay(2500); // both sinks have flushed whatever they held for it
+        foreach (var table in new[] { "qr_scans", "qr_rollup_hourly", "qr_rollup_dims_hourly", "qr_rollup_dims_daily", "qr_rollup_uniques_daily" })
+        {
+            Assert.Equal(0, await _deployment.ScalarAsync($"SELECT count(*) FROM {table} WHERE qr_code_id = $1", id));
+        }
+
+        Assert.True(load.ByStatus.GetValueOrDefault(HttpStatusCode.NotFound) > 0, load.Describe());
+    }
+
+    [Fact]
     public async Task Codes_are_listed_by_tag_and_in_either_order()
     {
         var spring = await CreateAsync(new { targetUrl = "https://example.org/1", tags = new[] { "spring", "Poster" } });

@@ -28,6 +28,9 @@ public sealed class OwnersAndKeysTests(PostgresServer postgres)
             (HttpMethod.Patch, $"/api/codes/{code}", new { targetUrl = "https://example.org/bob-was-here" }),
             (HttpMethod.Get, $"/api/codes/{code}/qr.png", null),
             (HttpMethod.Get, $"/api/codes/{code}/qr.svg", null),
+            (HttpMethod.Get, $"/api/codes/{code}/stats", null),
+            (HttpMethod.Get, $"/api/codes/{code}/stats?granularity=hour&tz=Europe/Paris", null),
+            (HttpMethod.Get, $"/api/codes/{code}/scans.csv", null),
             (HttpMethod.Delete, $"/api/codes/{code}", null),
         })
         {
@@ -42,6 +45,15 @@ public sealed class OwnersAndKeysTests(PostgresServer postgres)
         }
 
         Assert.Equal(0, (await bob.GetFromJsonAsync<JsonElement>("/api/codes")).GetProperty("items").GetArrayLength());
+        (await deployment.Http.GetAsync($"/r/{code}")).Dispose();
+        var bobsSummary = await bob.GetFromJsonAsync<JsonElement>("/api/stats");
+        Assert.Equal(0, bobsSummary.GetProperty("totals").GetProperty("scans").GetInt64());
+        Assert.Equal(0, bobsSummary.GetProperty("topCodes").GetArrayLength());
+        using (var csv = await alice.GetAsync($"/api/codes/{code}/scans.csv"))
+        {
+            Assert.Equal(HttpStatusCode.OK, csv.StatusCode);
+        }
+
         Assert.Equal(1, (await alice.GetFromJsonAsync<JsonElement>("/api/codes")).GetProperty("items").GetArrayLength());
 
         // The slug is taken for Bob too, but he learns nothing else about it.
@@ -83,6 +95,55 @@ public sealed class OwnersAndKeysTests(PostgresServer postgres)
         viaHeader.Headers.Add("X-Api-Key", aliceKey);
         using var plain = new HttpClient { BaseAddress = deployment.Gateway.BaseAddress };
         Assert.Equal(HttpStatusCode.OK, (await plain.SendAsync(viaHeader)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Erasing_an_owner_removes_its_codes_scans_rollups_and_keys()
+    {
+        await using var deployment = await Deployment.StartAsync(postgres);
+        var carolKey = await CreateOwnerAsync(deployment, "carol");
+        using var carol = Client(deployment, carolKey);
+        var codes = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var code = (await carol.CreateCodeAsync($"https://example.org/carol/{i}")).GetProperty("code").GetString()!;
+            codes.Add(code);
+            await deployment.Http.ScanManyAsync(code, 5);
+        }
+
+        var carolId = await deployment.ScalarAsync("SELECT id FROM owners WHERE name = 'carol'");
+        Assert.Equal(5, await deployment.WaitForScanRowsAsync(codes[2], 5));
+        await Task.Delay(2000); // the rollups of those scans are written too
+
+        using (var self = await deployment.Http.DeleteAsync($"/api/owners/{await deployment.ScalarAsync("SELECT id FROM owners WHERE name = 'admin'")}"))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, self.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, (await deployment.Http.DeleteAsync("/api/owners/987654321")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await carol.DeleteAsync($"/api/owners/{carolId}")).StatusCode);
+        using (var erase = await deployment.Http.DeleteAsync($"/api/owners/{carolId}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, erase.StatusCode);
+        }
+
+        foreach (var code in codes)
+        {
+            using var scan = await deployment.Http.GetAsync($"/r/{code}");
+            Assert.Equal(HttpStatusCode.NotFound, scan.StatusCode);
+        }
+
+        foreach (var table in new[] { "qr_codes WHERE owner_id", "api_keys WHERE owner_id", "owners WHERE id" })
+        {
+            Assert.Equal(0, await deployment.ScalarAsync($"SELECT count(*) FROM {table} = $1", carolId));
+        }
+
+        foreach (var table in new[] { "qr_scans", "qr_rollup_hourly", "qr_rollup_dims_hourly", "qr_rollup_dims_daily", "qr_rollup_uniques_daily" })
+        {
+            Assert.Equal(0, await deployment.ScalarAsync($"SELECT count(*) FROM {table} WHERE qr_code_id NOT IN (SELECT id FROM qr_codes)"));
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await carol.GetAsync("/api/codes")).StatusCode);
     }
 
     private static async Task<string> CreateOwnerAsync(Deployment deployment, string name)
