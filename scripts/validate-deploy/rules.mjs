@@ -36,7 +36,8 @@ export const KNOWN_ENV = {
     ...COMMON_ENV,
     "Auth__ApiKey", "Gateway__PublicBaseUrl", /^Network__TrustedNetworks__\d+$/, /^Network__TrustedProxies__\d+$/,
     "Orleans__ResponseTimeoutSeconds", "Gateway__RandomCodeLength",
-    "Geo__DatabasePath", "UserAgents__RegexesPath",
+    "Geo__DatabasePath", "UserAgents__RegexesPath", "Docs__SwaggerUiPath",
+    /^Network__UnknownCodes__(Burst|PerMinute)$/, "Geo__CacheSize", "UserAgents__CacheSize",
   ],
 };
 /** Downward-API helpers: never read by the apps, only expanded into Orleans__SiloName / Orleans__AdvertisedIP. */

@@ -1,5 +1,6 @@
 // The InvexQR gateway: /r/{code} scans and the management API, as an Orleans client of the silos.
 using InvexQr.Gateway.Analytics;
+using InvexQr.Gateway.ApiDocs;
 using InvexQr.Gateway.Api;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Gateway.Redirects;
@@ -13,6 +14,7 @@ builder.AddClientIp();
 builder.AddScanEnrichment();
 builder.AddInvexQrMetrics();
 builder.AddHttpHardening();
+builder.AddApiDocs();
 builder.Services.AddExceptionHandler<BadRequestErrors>();
 builder.Services.AddExceptionHandler<ClusterErrors>();
 
@@ -34,5 +36,6 @@ app.MapStatsApi();
 app.MapAccountsApi();
 app.MapInvexQrHealth();
 app.MapInvexQrMetrics();
+app.MapApiDocs();
 
 app.Run();

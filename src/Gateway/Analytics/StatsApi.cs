@@ -18,12 +18,18 @@ public static class StatsApi
     public static IEndpointRouteBuilder MapStatsApi(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/api/codes/{code}/stats", CodeStatsAsync).RequireAuthorization().WithTags("Stats")
-            .WithSummary("Stats of one code: from, to (dates or date-times), granularity (hour|day|week|month), tz (IANA).");
+            .WithSummary("Stats of one code: from, to (dates or date-times), granularity (hour|day|week|month), tz (IANA).")
+            .Produces(StatusCodes.Status200OK, contentType: "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound);
         endpoints.MapGet("/api/stats", AccountStatsAsync).RequireAuthorization().WithTags("Stats")
-            .WithSummary("Stats over all the caller's codes, with the top codes; same parameters.");
+            .WithSummary("Stats over all the caller's codes, with the top codes; same parameters.")
+            .Produces(StatusCodes.Status200OK, contentType: "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized);
         endpoints.MapGet("/api/codes/{code}/scans.csv", ScanCsvExport.ExportAsync).RequireAuthorization().WithTags("Stats")
-            .DisableRequestTimeout() // a year of scans streams for longer than the default budget
-            .WithSummary("Raw scans as CSV (anonymised as stored), streamed: from, to, tz.");
+            .WithSummary("Raw scans as CSV (anonymised as stored), streamed: from, to, tz.")
+            .Produces(StatusCodes.Status200OK, contentType: "text/csv")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
+            .DisableRequestTimeout(); // a year of scans streams for longer than the default budget
         return endpoints;
     }
 

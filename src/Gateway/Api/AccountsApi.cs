@@ -21,16 +21,24 @@ public static class AccountsApi
 
     public static IEndpointRouteBuilder MapAccountsApi(this IEndpointRouteBuilder endpoints)
     {
-        var owners = endpoints.MapGroup("/api/owners").RequireAuthorization(GatewayHosting.AdminPolicy).WithTags("Owners");
-        owners.MapPost("/", CreateOwnerAsync).WithSummary("Create an owner with a first API key (admin).");
-        owners.MapPost("/{ownerId:long}/keys", CreateKeyForOwnerAsync).WithSummary("Create an API key for an owner (admin).");
+        var owners = endpoints.MapGroup("/api/owners").RequireAuthorization(GatewayHosting.AdminPolicy).WithTags("Owners")
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
+        owners.MapPost("/", CreateOwnerAsync).WithSummary("Create an owner with a first API key (admin).")
+            .Accepts<CreateOwnerRequest>("application/json").Produces(StatusCodes.Status201Created, contentType: "application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict);
+        owners.MapPost("/{ownerId:long}/keys", CreateKeyForOwnerAsync).WithSummary("Create an API key for an owner (admin).")
+            .Accepts<CreateKeyRequest>("application/json").Produces<KeyResponse>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         owners.MapDelete("/{ownerId:long}", DeleteOwnerAsync)
-            .WithSummary("Erase an owner (admin): its codes, their raw scans and rollups, its keys. 409 for the caller's own owner.");
+            .WithSummary("Erase an owner (admin): its codes, their raw scans and rollups, its keys. 409 for the caller's own owner.")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
 
-        var keys = endpoints.MapGroup("/api/keys").RequireAuthorization().WithTags("API keys");
-        keys.MapGet("/", ListKeysAsync).WithSummary("The caller's API keys (never their secrets).");
-        keys.MapPost("/", CreateKeyAsync).WithSummary("Create an API key; its secret is shown once.");
-        keys.MapDelete("/{keyId:long}", RevokeKeyAsync).WithSummary("Revoke one of the caller's API keys.");
+        var keys = endpoints.MapGroup("/api/keys").RequireAuthorization().WithTags("API keys").ProducesProblem(StatusCodes.Status401Unauthorized);
+        keys.MapGet("/", ListKeysAsync).WithSummary("The caller's API keys (never their secrets).").Produces<KeyResponse[]>();
+        keys.MapPost("/", CreateKeyAsync).WithSummary("Create an API key; its secret is shown once.")
+            .Accepts<CreateKeyRequest>("application/json").Produces<KeyResponse>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
+        keys.MapDelete("/{keyId:long}", RevokeKeyAsync).WithSummary("Revoke one of the caller's API keys.")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
         return endpoints;
     }
 

@@ -16,12 +16,21 @@ public static class CodesApi
 
     public static IEndpointRouteBuilder MapCodesApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("Codes");
-        api.MapPost("/", CreateAsync).WithSummary("Create a code (random or custom slug).");
-        api.MapGet("/", ListAsync).WithSummary("The caller's codes: limit (1-100), cursor, q (search), tag, sort (-createdAt|createdAt).");
-        api.MapGet("/{code}", GetAsync).WithSummary("One code.");
-        api.MapDelete("/{code}", DeleteAsync).WithSummary("Delete a code and all its scans.");
-        api.MapPatch("/{code}", UpdateAsync).WithSummary("Change a code's target, title, tags, status, expiry or scan budget.");
+        var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("Codes").ProducesProblem(StatusCodes.Status401Unauthorized);
+        api.MapPost("/", CreateAsync).WithSummary("Create a code (random or custom slug).")
+            .Accepts<CreateCodeRequest>("application/json").Produces<CodeResponse>(StatusCodes.Status201Created)
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        api.MapGet("/", ListAsync).WithSummary("The caller's codes: limit (1-100), cursor, q (search), tag, sort (-createdAt|createdAt).")
+            .Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesProblem(StatusCodes.Status400BadRequest);
+        api.MapGet("/{code}", GetAsync).WithSummary("One code.")
+            .Produces<CodeResponse>().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapDelete("/{code}", DeleteAsync).WithSummary("Delete a code and all its scans.")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapPatch("/{code}", UpdateAsync).WithSummary("Change a code's target, title, tags, status, expiry or scan budget.")
+            .Accepts<UpdateCodeRequest>("application/json").Produces<CodeResponse>()
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         return endpoints;
     }
 

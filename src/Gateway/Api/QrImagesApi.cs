@@ -14,13 +14,14 @@ public static class QrImagesApi
 {
     public static IEndpointRouteBuilder MapQrImagesApi(this IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("QR images");
+        var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("QR images")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound);
         api.MapGet("/{code}/qr.png", (string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options) =>
                 RenderAsync(code, "png", request, cluster, lookup, options.Value))
-            .WithSummary("The code as a PNG QR image.");
+            .WithSummary("The code as a PNG QR image.").Produces(StatusCodes.Status200OK, contentType: "image/png");
         api.MapGet("/{code}/qr.svg", (string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options) =>
                 RenderAsync(code, "svg", request, cluster, lookup, options.Value))
-            .WithSummary("The code as an SVG QR image.");
+            .WithSummary("The code as an SVG QR image.").Produces(StatusCodes.Status200OK, contentType: "image/svg+xml");
         return endpoints;
     }
 

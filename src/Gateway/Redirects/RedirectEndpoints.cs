@@ -19,7 +19,11 @@ public static class RedirectEndpoints
         endpoints.MapMethods("/r/{code}", [HttpMethods.Get, HttpMethods.Head], ScanAsync)
             .WithName("Scan")
             .WithSummary("Scan a code: 302 to its target; 404 unknown; 410 disabled, expired or out of scans; 429 too many scans from one address.")
-            .AllowAnonymous();
+            .AllowAnonymous()
+            .WithTags("Scans")
+            .Produces(StatusCodes.Status302Found)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status410Gone)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         return endpoints;
     }
 
