@@ -42,7 +42,16 @@ public sealed class QrCodeGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _code = await codes.FindAsync(this.GetPrimaryKeyString(), cancellationToken);
+        try
+        {
+            _code = await codes.FindAsync(this.GetPrimaryKeyString(), cancellationToken);
+        }
+        catch (Exception ex) when (DatabaseUnavailableException.IsUnavailable(ex))
+        {
+            // Activation failures do not pass through call filters: say it here, in a form the caller can read.
+            throw new DatabaseUnavailableException("The code could not be loaded: the database is unavailable.");
+        }
+
         _totalScans = totals.State.TotalScans;
         _lastScanAt = totals.State.LastScanAt;
         if (_code is null)

@@ -1,3 +1,4 @@
+using InvexQr.Grains.Abstractions;
 using InvexQr.Grains.Scans;
 using Microsoft.AspNetCore.Diagnostics;
 
@@ -29,7 +30,9 @@ public sealed class ClusterErrors(ILogger<ClusterErrors> logger) : IExceptionHan
     private static bool IsTransient(Exception exception) => exception switch
     {
         ScanNotRecordedException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
-            or OrleansException => true,
+            or OrleansException or DatabaseUnavailableException => true,
+        // The gateway's own reads (stats, CSV, key lookups) when PostgreSQL is down.
+        System.Data.Common.DbException when DatabaseUnavailableException.IsUnavailable(exception) => true,
         AggregateException aggregate => aggregate.InnerExceptions.All(IsTransient),
         _ => false,
     };

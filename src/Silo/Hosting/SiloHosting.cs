@@ -76,6 +76,7 @@ public static class SiloHosting
 
             silo.UsePostgres(connectionString);
             silo.AddDashboardIfEnabled(builder.Configuration);
+            silo.AddIncomingGrainCallFilter<DatabaseErrorFilter>();
         });
 
         builder.Services.AddHealthChecks().AddCheck<SiloJoinedHealthCheck>("orleans-silo", tags: [HealthEndpoints.ReadyTag]);

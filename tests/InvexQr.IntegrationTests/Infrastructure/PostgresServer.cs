@@ -39,6 +39,12 @@ public sealed class PostgresServer : IAsyncLifetime
         }
     }
 
+    /// <summary>Stops the server (fast shutdown: open connections are cut), keeping its data and port.</summary>
+    public Task StopAsync() => Shell.RunAsync("bash", Repo.ScriptPath("pg.sh"), "stop", _dataDir);
+
+    /// <summary>Starts it again on the same port.</summary>
+    public Task StartAsync() => Shell.RunAsync("bash", Repo.ScriptPath("pg.sh"), "start", _dataDir, Port.ToString());
+
     /// <summary>Creates an empty database and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix = "t")
     {

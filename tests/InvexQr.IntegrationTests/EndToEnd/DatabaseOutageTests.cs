@@ -1,0 +1,94 @@
+using System.Net;
+using InvexQr.IntegrationTests.Infrastructure;
+
+namespace InvexQr.IntegrationTests.EndToEnd;
+
+/// <summary>
+/// PostgreSQL stops and comes back while scans run, on a server of this test's own (the shared test
+/// server keeps running for the other tests). Active codes keep redirecting from memory; the scans
+/// wait in the silo's sink and are written exactly once when the database is back.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class DatabaseOutageTests
+{
+    [Fact]
+    public async Task A_database_restart_under_load_keeps_redirects_working_and_loses_no_scan()
+    {
+        var postgres = new PostgresServer();
+        await postgres.InitializeAsync();
+        try
+        {
+            await using var deployment = await Deployment.StartAsync(postgres);
+            var codes = new List<string>();
+            for (var i = 0; i < 8; i++)
+            {
+                var code = (await deployment.Http.CreateCodeAsync($"https://example.org/outage/{i}")).GetProperty("code").GetString()!;
+                codes.Add(code);
+                (await deployment.Http.GetAsync($"/r/{code}")).Dispose(); // active: its target is in memory
+            }
+
+            var warm = codes.Count;
+            // A code created behind the service's back (an import, another region): no grain has ever loaded it.
+            const string cold = "cold-import";
+            await deployment.ScalarAsync(
+                "INSERT INTO qr_codes (code, target_url, owner_id) SELECT $1, 'https://example.org/outage/cold', id FROM owners WHERE name = 'admin' RETURNING id", cold);
+
+            var load = new ScanLoad(deployment.Http, codes, workers: 8);
+            await load.WaitForRedirectsAsync(300);
+            await postgres.StopAsync();
+            var atStop = load.Redirects;
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            var duringOutage = load.Redirects - atStop;
+
+            // A code that is not active needs the database to start: a clear, retryable 503, never a 500.
+            using (var coldScan = await deployment.Http.GetAsync($"/r/{cold}"))
+            {
+                Assert.True(coldScan.StatusCode == HttpStatusCode.ServiceUnavailable, $"{coldScan.StatusCode}\n{deployment.Gateway.Output}");
+                Assert.NotNull(coldScan.Headers.RetryAfter);
+            }
+
+            // Management calls that need the database answer 503 too.
+            using (var list = await deployment.Http.GetAsync("/api/codes"))
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, list.StatusCode);
+            }
+
+            await postgres.StartAsync();
+            Npgsql.NpgsqlConnection.ClearAllPools(); // this test's own pooled connections died with the server
+            await load.WaitForRedirectsAsync(load.Redirects + 200);
+            await load.StopAsync();
+            using (var coldScan = await deployment.Http.GetAsync($"/r/{cold}"))
+            {
+                Assert.Equal(HttpStatusCode.Found, coldScan.StatusCode); // and it works once the database is back
+            }
+
+            Assert.True(duringOutage >= 100, $"only {duringOutage} redirects while the database was down; {load.Describe()}");
+            Assert.True(load.ByStatus.Keys.All(s => s == HttpStatusCode.Found), load.Describe());
+
+            // Every acknowledged scan is written once the database is back, and none twice.
+            var expected = load.Redirects + warm + 1;
+            var deadline = DateTime.UtcNow.AddSeconds(45);
+            long rows;
+            do
+            {
+                await Task.Delay(250);
+                rows = await deployment.ScalarAsync("SELECT count(*) FROM qr_scans");
+            }
+            while (rows < expected && DateTime.UtcNow < deadline);
+
+            await Task.Delay(1000);
+            Assert.Equal(expected, await deployment.ScalarAsync("SELECT count(*) FROM qr_scans"));
+            Assert.Equal(0, await deployment.ScalarAsync("SELECT count(*) - count(DISTINCT id) FROM qr_scans"));
+
+            // The rollups caught up too.
+            await Task.Delay(2000);
+            var (exit, output) = await deployment.RunSiloCommandAsync("rollups", "reconcile");
+            Assert.True(exit == 0, output);
+            Console.WriteLine($"Database outage: {duringOutage} redirects in 4 s without PostgreSQL; {expected} scans acknowledged, {expected} stored after the restart");
+        }
+        finally
+        {
+            await postgres.DisposeAsync();
+        }
+    }
+}
