@@ -110,6 +110,7 @@ cat <<INFO
 
 InvexQR is running.
   Gateway:  $gateway_url
+  Dashboard: $gateway_url/  (sign in with the API key)
   API key:  $api_key
   Database: $database_url
   (also in .data/run.env)
