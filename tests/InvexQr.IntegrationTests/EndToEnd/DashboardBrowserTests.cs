@@ -171,6 +171,7 @@ public sealed class DashboardBrowserTests(PostgresServer postgres, ITestOutputHe
         var card = page.Locator("li[data-code='dash-e2e']");
         await Assertions.Expect(card.Locator(".total")).ToHaveTextAsync("7");
         Assert.Equal(HostileTitle, await card.Locator(".code-title").TextContentAsync());
+        Assert.False(await page.GetByRole(AriaRole.Button, new() { Name = "Load more" }).IsVisibleAsync()); // one page only
         await page.ScreenshotAsync(new() { Path = Path.Combine(ScreenshotDir, "list-desktop.png"), FullPage = true });
 
         // A 375 px phone: no horizontal scrolling of the page.
