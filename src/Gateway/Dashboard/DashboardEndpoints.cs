@@ -38,8 +38,6 @@ public static class DashboardEndpoints
         }
 
         builder.Services.AddSingleton(new DashboardKeys(keysPath, keysProblem));
-        builder.Services.AddSingleton<DashboardSessions>();
-        builder.Services.AddSingleton<ApiKeyAuthenticator>();
         return builder;
     }
 

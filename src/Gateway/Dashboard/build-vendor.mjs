@@ -29,13 +29,24 @@ const topology = JSON.parse(fs.readFileSync(mod("world-atlas/countries-50m.json"
 const world = topojson.feature(topology, topology.objects.countries);
 // Two decimals (~1 km) are plenty for a world map and halve the file.
 const round = (c) => (typeof c[0] === "number" ? [Math.round(c[0] * 100) / 100, Math.round(c[1] * 100) / 100] : c.map(round));
+// A flat map has no antimeridian: a ring with points on both sides of ±180° (Fiji, Chukotka) would be drawn as
+// a line across the whole world. Its few points on the minority side are moved onto the map's edge.
+const fixRing = (ring) => {
+  const xs = ring.map((p) => p[0]);
+  if (Math.max(...xs) - Math.min(...xs) <= 180) return ring;
+  const east = xs.filter((x) => x > 0).length >= xs.length / 2;
+  return ring.map(([x, y]) => (east && x < 0 ? [180, y] : !east && x > 0 ? [-180, y] : [x, y]));
+};
+const fixGeometry = (g) => g.type === "Polygon"
+  ? { ...g, coordinates: g.coordinates.map(fixRing) }
+  : { ...g, coordinates: g.coordinates.map((polygon) => polygon.map(fixRing)) };
 let unnamed = 0;
 // Antarctica is left out: nobody scans there, and it takes a fifth of a flat world map.
 const features = world.features.filter((f) => f.id !== "010").map((f) => {
   const code = alpha2.get(f.id);
   if (!code) unnamed++;
   // Features without an ISO code (disputed areas) keep a unique name so ECharts can still draw them.
-  return { type: "Feature", properties: { name: code ?? `x-${f.properties.name}`, label: f.properties.name }, geometry: { ...f.geometry, coordinates: round(f.geometry.coordinates) } };
+  return { type: "Feature", properties: { name: code ?? `x-${f.properties.name}`, label: f.properties.name }, geometry: fixGeometry({ ...f.geometry, coordinates: round(f.geometry.coordinates) }) };
 });
 fs.writeFileSync(path.join(out, "world.json"), JSON.stringify({ type: "FeatureCollection", features }));
 console.log(`dashboard vendor assets in ${out}: echarts.min.js, world.json (${features.length} countries, ${unnamed} without ISO code)`);

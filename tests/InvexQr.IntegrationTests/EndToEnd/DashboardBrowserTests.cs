@@ -183,6 +183,24 @@ public sealed class DashboardBrowserTests(PostgresServer postgres, ITestOutputHe
         Assert.True(await NoHorizontalOverflowAsync(page), "code page overflows at 375 px");
         await page.ScreenshotAsync(new() { Path = Path.Combine(ScreenshotDir, "code-phone.png"), FullPage = true });
 
+        // Edit (on the phone): new title, disabled; the short URL then answers 410.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Edit", Exact = true }).ClickAsync();
+        await page.GetByLabel("Title (optional)").FillAsync("Spring poster");
+        await page.GetByLabel("Enabled (redirects scans)").UncheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#code-title")).ToHaveTextAsync("Spring poster");
+        await Assertions.Expect(page.Locator(".code-head .badge")).ToHaveTextAsync("disabled");
+        using (var gone = await _deployment.Http.ScanFromAsync("dash-e2e", "81.2.69.142", AnalyticsTests.IPhone))
+        {
+            Assert.Equal(HttpStatusCode.Gone, gone.StatusCode);
+        }
+
+        // Delete, after confirming in the dialog.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+        await page.GetByRole(AriaRole.Heading, new() { Name = "Your codes" }).WaitForAsync();
+        Assert.Equal(HttpStatusCode.NotFound, (await _deployment.Http.GetAsync("/api/codes/dash-e2e")).StatusCode);
+
         // Nothing broke the rules on the way.
         Assert.Empty(await page.EvaluateAsync<string[]>("() => window.__csp"));
         Assert.DoesNotContain(console, m => m.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase));
