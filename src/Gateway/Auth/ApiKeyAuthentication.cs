@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using InvexQr.Grains.Accounts;
@@ -10,17 +9,19 @@ using Microsoft.Net.Http.Headers;
 namespace InvexQr.Gateway.Auth;
 
 /// <summary>
-/// API-key authentication: <c>Authorization: Bearer &lt;key&gt;</c> or <c>X-Api-Key: &lt;key&gt;</c>.
-/// Keys are looked up by their SHA-256 hash (through <see cref="IAccountsGrain"/>, cached briefly in
-/// <see cref="ApiKeyCache"/>). The admin key from configuration (<c>Auth:ApiKey</c>) bootstraps the
-/// first owner: it authenticates as the owner named "admin", created on first use.
+/// API-key authentication: <c>Authorization: Bearer &lt;key&gt;</c> or <c>X-Api-Key: &lt;key&gt;</c>, or else the
+/// dashboard's session cookie (<see cref="DashboardSessions"/>), which carries the key's hash. Keys are looked
+/// up by their SHA-256 hash (through <see cref="IAccountsGrain"/>, cached briefly in <see cref="ApiKeyCache"/>).
+/// The admin key from configuration (<c>Auth:ApiKey</c>) bootstraps the first owner: it authenticates as the
+/// owner named "admin", created on first use. A key in a header wins over a cookie; the claim
+/// <see cref="DashboardSessions.AuthMethodClaim"/> says which one was used (CSRF rules apply to cookies only).
 /// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<ApiKeyAuthenticationOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    IClusterClient cluster,
-    ApiKeyCache cache)
+    ApiKeyAuthenticator authenticator,
+    DashboardSessions sessions)
     : AuthenticationHandler<ApiKeyAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -31,7 +32,7 @@ public sealed class ApiKeyAuthenticationHandler(
         var presented = PresentedKey(Request);
         if (presented is null)
         {
-            return AuthenticateResult.NoResult();
+            return await AuthenticateSessionAsync();
         }
 
         if (presented.Length is 0 or > 200)
@@ -39,31 +40,44 @@ public sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("Invalid API key.");
         }
 
-        var hash = ApiKeys.Hash(presented);
-        var principal = await cache.GetOrLookupAsync(hash, async () =>
-        {
-            if (!string.IsNullOrEmpty(Options.ApiKey) && CryptographicOperations.FixedTimeEquals(hash, ApiKeys.Hash(Options.ApiKey)))
-            {
-                var admin = await cluster.GetGrain<IAccountsGrain>(0).EnsureOwner(BootstrapAdminName, Roles.Admin);
-                return new Principal(admin.Id, admin.Role, KeyId: 0);
-            }
+        var principal = await authenticator.FindAsync(ApiKeys.Hash(presented));
+        return principal is null ? AuthenticateResult.Fail("Invalid API key.") : Success(principal, "key", sessionId: null);
+    }
 
-            return await cluster.GetGrain<IAccountsGrain>(0).Authenticate(hash);
-        });
-
-        if (principal is null)
+    private async Task<AuthenticateResult> AuthenticateSessionAsync()
+    {
+        var cookie = Request.Cookies[DashboardSessions.CookieName];
+        if (cookie is null)
         {
-            return AuthenticateResult.Fail("Invalid API key.");
+            return AuthenticateResult.NoResult();
         }
 
-        var identity = new ClaimsIdentity(
-            [
-                new Claim(ClaimTypes.NameIdentifier, principal.OwnerId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-                new Claim(ClaimTypes.Role, principal.Role),
-                new Claim("key_id", principal.KeyId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            ],
-            SchemeName);
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+        var session = sessions.Read(cookie);
+        if (session is null)
+        {
+            return AuthenticateResult.Fail("Session expired or invalid.");
+        }
+
+        // The key's hash, looked up like a presented key every time: a revoked key ends its sessions.
+        var principal = await authenticator.FindAsync(session.KeyHash);
+        return principal is null ? AuthenticateResult.Fail("The session's API key is no longer valid.") : Success(principal, "session", session.Id);
+    }
+
+    private static AuthenticateResult Success(Principal principal, string method, string? sessionId)
+    {
+        var claims = new List<Claim>
+        {
+            new(ClaimTypes.NameIdentifier, principal.OwnerId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            new(ClaimTypes.Role, principal.Role),
+            new("key_id", principal.KeyId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            new(DashboardSessions.AuthMethodClaim, method),
+        };
+        if (sessionId is not null)
+        {
+            claims.Add(new("session_id", sessionId));
+        }
+
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -73,7 +87,7 @@ public sealed class ApiKeyAuthenticationHandler(
         await Results.Problem(
             statusCode: StatusCodes.Status401Unauthorized,
             title: "Authentication required.",
-            detail: "Send a valid API key as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'.").ExecuteAsync(Context);
+            detail: "Send a valid API key as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>', or sign in to the dashboard.").ExecuteAsync(Context);
     }
 
     protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
@@ -106,4 +120,7 @@ public static class CallerExtensions
 {
     public static long OwnerId(this ClaimsPrincipal user) =>
         long.Parse(user.FindFirstValue(ClaimTypes.NameIdentifier)!, System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>True when the caller authenticated with the dashboard's session cookie (not a key in a header).</summary>
+    public static bool IsSessionCookie(this ClaimsPrincipal user) => user.HasClaim(DashboardSessions.AuthMethodClaim, "session");
 }

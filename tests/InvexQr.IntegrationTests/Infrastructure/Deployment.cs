@@ -127,7 +127,18 @@ public sealed class Deployment : IAsyncDisposable
         {
             await silo.DisposeAsync();
         }
+
+        try
+        {
+            Directory.Delete(DashboardKeysPath, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
     }
+
+    /// <summary>The gateway's data-protection keys (dashboard session cookies): per deployment, never under .data/.</summary>
+    public string DashboardKeysPath => Path.Combine(Path.GetTempPath(), "invexqr-dp-keys-" + _clusterId);
 
     private Dictionary<string, string> CommonEnvironment() => new()
     {
@@ -136,6 +147,7 @@ public sealed class Deployment : IAsyncDisposable
         ["Orleans__ServiceId"] = "invexqr-tests",
         ["Auth__ApiKey"] = ApiKey,
         ["Gateway__PublicBaseUrl"] = "https://qr.example.com",
+        ["Dashboard__KeysPath"] = DashboardKeysPath,
         ["ShutdownTimeoutSeconds"] = "30",
         // Load tests scan one code thousands of times from one loopback address; the throttling
         // tests pass realistic limits in their silo settings.

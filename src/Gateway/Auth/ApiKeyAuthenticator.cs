@@ -1,0 +1,25 @@
+using System.Security.Cryptography;
+using InvexQr.Grains.Accounts;
+using Microsoft.Extensions.Options;
+
+namespace InvexQr.Gateway.Auth;
+
+/// <summary>
+/// Turns the SHA-256 hash of an API key into its principal: the bootstrap admin key (<c>Auth:ApiKey</c>,
+/// compared by hash) or a stored key through <see cref="IAccountsGrain.Authenticate"/>, both behind
+/// <see cref="ApiKeyCache"/>. Used for API keys in headers and for dashboard sessions alike.
+/// </summary>
+public sealed class ApiKeyAuthenticator(IClusterClient cluster, ApiKeyCache cache, IOptionsMonitor<ApiKeyAuthenticationOptions> options)
+{
+    public Task<Principal?> FindAsync(byte[] keyHash) => cache.GetOrLookupAsync(keyHash, async () =>
+    {
+        var bootstrap = options.Get(ApiKeyAuthenticationHandler.SchemeName).ApiKey;
+        if (!string.IsNullOrEmpty(bootstrap) && CryptographicOperations.FixedTimeEquals(keyHash, ApiKeys.Hash(bootstrap)))
+        {
+            var admin = await cluster.GetGrain<IAccountsGrain>(0).EnsureOwner(ApiKeyAuthenticationHandler.BootstrapAdminName, Roles.Admin);
+            return new Principal(admin.Id, admin.Role, KeyId: 0);
+        }
+
+        return await cluster.GetGrain<IAccountsGrain>(0).Authenticate(keyHash);
+    });
+}

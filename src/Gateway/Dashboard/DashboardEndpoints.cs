@@ -1,0 +1,183 @@
+using InvexQr.Gateway.Api;
+using InvexQr.Gateway.Auth;
+using InvexQr.Grains.Accounts;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.StaticFiles;
+using Microsoft.Net.Http.Headers;
+
+namespace InvexQr.Gateway.Dashboard;
+
+/// <summary>
+/// The owners' dashboard: a single page at <c>/</c> with its assets under <c>/app/</c> (from wwwroot), and the
+/// session endpoints <c>/app/session</c> that exchange an API key for an HttpOnly, SameSite=Strict cookie.
+/// Every dashboard response carries a strict Content-Security-Policy (no inline script or style).
+/// </summary>
+public static class DashboardEndpoints
+{
+    public const string ContentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
+        "font-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+    /// <summary>Data protection for the session cookie, with keys persisted under <c>Dashboard:KeysPath</c>.</summary>
+    public static WebApplicationBuilder AddDashboard(this WebApplicationBuilder builder)
+    {
+        var keysPath = Path.GetFullPath(builder.Configuration["Dashboard:KeysPath"] is { Length: > 0 } configured
+            ? configured
+            : Path.Combine(".data", "dp-keys"));
+        var dataProtection = builder.Services.AddDataProtection().SetApplicationName("InvexQR");
+        string? keysProblem = null;
+        try
+        {
+            Directory.CreateDirectory(keysPath);
+            dataProtection.PersistKeysToFileSystem(new DirectoryInfo(keysPath));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Sessions still work, but only on this gateway and only until it restarts.
+            keysProblem = ex.Message;
+        }
+
+        builder.Services.AddSingleton(new DashboardKeys(keysPath, keysProblem));
+        return builder;
+    }
+
+    /// <summary>Security headers on dashboard responses, then the static files of wwwroot.</summary>
+    public static WebApplication UseDashboardFiles(this WebApplication app)
+    {
+        var keys = app.Services.GetRequiredService<DashboardKeys>();
+        if (keys.Problem is not null)
+        {
+            app.Logger.LogWarning(
+                "Dashboard: cannot keep data-protection keys in {Path} ({Problem}); sessions last until this gateway restarts and work on it alone. Set Dashboard:KeysPath to a writable directory shared by all gateways.",
+                keys.Path, keys.Problem);
+        }
+
+        app.Use(async (context, next) =>
+        {
+            if (IsDashboardPath(context.Request.Path))
+            {
+                var headers = context.Response.Headers;
+                headers.ContentSecurityPolicy = ContentSecurityPolicy;
+                headers.XContentTypeOptions = "nosniff";
+                headers.XFrameOptions = "DENY";
+                headers["Referrer-Policy"] = "no-referrer";
+                headers["Cross-Origin-Opener-Policy"] = "same-origin";
+            }
+
+            await next(context);
+        });
+
+        var contentTypes = new FileExtensionContentTypeProvider();
+        contentTypes.Mappings[".mjs"] = "text/javascript";
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            ContentTypeProvider = contentTypes,
+            OnPrepareResponse = context =>
+            {
+                // Vendor files change only with the lock file; our own files are revalidated (ETag) on every use,
+                // so a deployment never mixes old and new modules.
+                context.Context.Response.Headers.CacheControl =
+                    context.Context.Request.Path.StartsWithSegments("/app/vendor") ? "public, max-age=86400" : "no-cache";
+            },
+        });
+        return app;
+    }
+
+    /// <summary>Unsafe requests authenticated by the session cookie must carry <c>X-InvexQR-CSRF: 1</c>; else 403.</summary>
+    public static WebApplication UseDashboardCsrfCheck(this WebApplication app)
+    {
+        app.Use(async (context, next) =>
+        {
+            var method = context.Request.Method;
+            var safe = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method);
+            if (!safe && context.User.IsSessionCookie() && context.Request.Headers[DashboardSessions.CsrfHeader] != "1")
+            {
+                await Results.Problem(
+                    statusCode: StatusCodes.Status403Forbidden,
+                    title: "CSRF header missing.",
+                    detail: $"Requests authenticated by the session cookie that change something must send '{DashboardSessions.CsrfHeader}: 1'.")
+                    .ExecuteAsync(context);
+                return;
+            }
+
+            await next(context);
+        });
+        return app;
+    }
+
+    public static IEndpointRouteBuilder MapDashboard(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/", (HttpContext context, IWebHostEnvironment environment) =>
+        {
+            var index = environment.WebRootFileProvider.GetFileInfo("index.html");
+            if (!index.Exists || index.PhysicalPath is null)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "The dashboard is not installed in this build.");
+            }
+
+            // No user data is in the page, but never let a shared cache keep it either.
+            context.Response.Headers.CacheControl = "no-cache, private";
+            return Results.File(index.PhysicalPath, "text/html; charset=utf-8");
+        }).ExcludeFromDescription();
+
+        var session = endpoints.MapGroup("/app/session").WithTags("Dashboard");
+        session.MapPost("/", SignInAsync).WithSummary("Exchange an API key for the dashboard's session cookie.");
+        session.MapGet("/", WhoAmI).RequireAuthorization().WithSummary("The signed-in owner.");
+        session.MapDelete("/", SignOut).WithSummary("Sign out: the session cookie is cleared.");
+        return endpoints;
+    }
+
+    public static async Task<IResult> SignInAsync(HttpContext context, ApiKeyAuthenticator authenticator, DashboardSessions sessions)
+    {
+        // JSON only: a cross-site HTML form cannot send application/json, so no one can sign a victim in.
+        var (body, error) = await JsonBody.ReadAsync<SignInRequest>(context.Request);
+        if (body is null)
+        {
+            return error!;
+        }
+
+        var key = body.ApiKey?.Trim() ?? string.Empty;
+        var principal = key.Length is 0 or > 200 ? null : await authenticator.FindAsync(ApiKeys.Hash(key));
+        if (principal is null)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Invalid API key.");
+        }
+
+        var (value, expiresAt) = sessions.Create(ApiKeys.Hash(key));
+        context.Response.Cookies.Append(DashboardSessions.CookieName, value, DashboardSessions.CookieOptions(context.Request, expiresAt));
+        context.Response.Headers.CacheControl = "no-store";
+        return Results.NoContent();
+    }
+
+    public static IResult WhoAmI(HttpContext context)
+    {
+        var user = context.User;
+        context.Response.Headers.CacheControl = "no-store";
+        return Results.Ok(new
+        {
+            ownerId = user.OwnerId(),
+            role = user.FindFirst(System.Security.Claims.ClaimTypes.Role)?.Value,
+            keyId = long.Parse(user.FindFirst("key_id")?.Value ?? "0", System.Globalization.CultureInfo.InvariantCulture),
+            signedInWith = user.IsSessionCookie() ? "session" : "key",
+        });
+    }
+
+    public static IResult SignOut(HttpContext context, DashboardSessions sessions)
+    {
+        if (context.User.IsSessionCookie() && context.User.FindFirst("session_id")?.Value is { } id)
+        {
+            sessions.SignOut(id);
+        }
+
+        context.Response.Cookies.Delete(DashboardSessions.CookieName, DashboardSessions.CookieOptions(context.Request, expires: null));
+        context.Response.Headers.CacheControl = "no-store";
+        return Results.NoContent();
+    }
+
+    private static bool IsDashboardPath(PathString path) =>
+        path == "/" || path == "/index.html" || path.StartsWithSegments("/app");
+
+    public sealed record SignInRequest(string? ApiKey);
+
+    public sealed record DashboardKeys(string Path, string? Problem);
+}
