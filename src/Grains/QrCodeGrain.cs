@@ -42,16 +42,36 @@ public sealed class QrCodeGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        try
+        // Just after a database restart the pool's idle connections are dead: the first reads fail at once
+        // and a retry gets a fresh connection. Still failing means the database is down: say it in a form the
+        // caller can read (activation failures do not pass through the silo's call filters).
+        for (var attempt = 1; ; attempt++)
         {
-            _code = await codes.FindAsync(this.GetPrimaryKeyString(), cancellationToken);
-        }
-        catch (Exception ex) when (DatabaseUnavailableException.IsUnavailable(ex))
-        {
-            // Activation failures do not pass through call filters: say it here, in a form the caller can read.
-            throw new DatabaseUnavailableException("The code could not be loaded: the database is unavailable.");
+            try
+            {
+                await LoadAsync(cancellationToken);
+                break;
+            }
+            catch (Exception ex) when (DatabaseUnavailableException.IsUnavailable(ex))
+            {
+                if (attempt == 3)
+                {
+                    throw new DatabaseUnavailableException("The code could not be loaded: the database is unavailable.");
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken);
+            }
         }
 
+        if (_code is not null)
+        {
+            StartCounting();
+        }
+    }
+
+    private async Task LoadAsync(CancellationToken cancellationToken)
+    {
+        _code = await codes.FindAsync(this.GetPrimaryKeyString(), cancellationToken);
         _totalScans = totals.State.TotalScans;
         _lastScanAt = totals.State.LastScanAt;
         if (_code is null)
@@ -65,8 +85,6 @@ public sealed class QrCodeGrain(
         {
             _counters.SeedSketch(today, stored);
         }
-
-        StartCounting();
     }
 
     private void StartCounting()

@@ -2,6 +2,7 @@ using InvexQr.Gateway.Api;
 using InvexQr.Gateway.Auth;
 using InvexQr.Grains.Accounts;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Net.Http.Headers;
 
@@ -18,23 +19,35 @@ public static class DashboardEndpoints
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
         "font-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-    /// <summary>Data protection for the session cookie, with keys persisted under <c>Dashboard:KeysPath</c>.</summary>
+    /// <summary>
+    /// Data protection for the session cookie. Its keys live in PostgreSQL (<see cref="PostgresKeyRing"/>),
+    /// shared by all gateways; <c>Dashboard:KeysPath</c> keeps them in a directory instead (then every
+    /// gateway must mount the same one).
+    /// </summary>
     public static WebApplicationBuilder AddDashboard(this WebApplicationBuilder builder)
     {
-        var keysPath = Path.GetFullPath(builder.Configuration["Dashboard:KeysPath"] is { Length: > 0 } configured
-            ? configured
-            : Path.Combine(".data", "dp-keys"));
         var dataProtection = builder.Services.AddDataProtection().SetApplicationName("InvexQR");
         string? keysProblem = null;
-        try
+        var keysPath = builder.Configuration["Dashboard:KeysPath"];
+        if (string.IsNullOrEmpty(keysPath))
         {
-            Directory.CreateDirectory(keysPath);
-            dataProtection.PersistKeysToFileSystem(new DirectoryInfo(keysPath));
+            builder.Services.AddOptions<KeyManagementOptions>()
+                .Configure<Npgsql.NpgsqlDataSource>((options, dataSource) => options.XmlRepository = new PostgresKeyRing(dataSource));
+            keysPath = "PostgreSQL table dashboard_keys";
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        else
         {
-            // Sessions still work, but only on this gateway and only until it restarts.
-            keysProblem = ex.Message;
+            keysPath = Path.GetFullPath(keysPath);
+            try
+            {
+                Directory.CreateDirectory(keysPath);
+                dataProtection.PersistKeysToFileSystem(new DirectoryInfo(keysPath));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Sessions still work, but only on this gateway and only until it restarts.
+                keysProblem = ex.Message;
+            }
         }
 
         builder.Services.AddSingleton(new DashboardKeys(keysPath, keysProblem));

@@ -31,6 +31,8 @@ public static class GatewayHosting
             // A phone waits for the answer: better a quick 503 it can retry than a 30-second hang.
             client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(
                 builder.Configuration.GetValue("Orleans:ResponseTimeoutSeconds", 5)));
+            // Read the driver exceptions a silo may send back inside Orleans' storage exceptions (see SiloHosting).
+            client.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
             // Silos may start after the gateway (compose, Kubernetes): keep trying instead of exiting.
             client.UseConnectionRetryFilter(async (_, cancellationToken) =>
             {

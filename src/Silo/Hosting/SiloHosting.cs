@@ -77,6 +77,9 @@ public static class SiloHosting
             silo.UsePostgres(connectionString);
             silo.AddDashboardIfEnabled(builder.Configuration);
             silo.AddIncomingGrainCallFilter<DatabaseErrorFilter>();
+            // Grain-state reads during activation fail with Orleans' storage exception wrapping the driver's:
+            // let the driver's exceptions cross the wire too, or the caller gets a codec error instead.
+            silo.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         });
 
         builder.Services.AddHealthChecks().AddCheck<SiloJoinedHealthCheck>("orleans-silo", tags: [HealthEndpoints.ReadyTag]);

@@ -176,6 +176,25 @@ public sealed class DashboardSessionTests(PostgresServer postgres) : IAsyncLifet
         Assert.NotNull(script.Headers.ETag);
     }
 
+    [Fact]
+    public async Task A_session_signed_in_on_one_gateway_works_on_another_and_the_keys_are_in_the_database()
+    {
+        var second = await _deployment.StartExtraGatewayAsync();
+        using var browser = CookieClient(out var cookies);
+        using (var signIn = await browser.PostAsJsonAsync("/app/session", new { apiKey = Deployment.ApiKey }))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, signIn.StatusCode);
+        }
+
+        var cookie = cookies.GetAllCookies().Single(c => c.Name == "invexqr_session");
+        using var other = new HttpClient { BaseAddress = second.BaseAddress };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/codes");
+        request.Headers.Add("Cookie", $"{cookie.Name}={cookie.Value}");
+        using var response = await other.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(await _deployment.ScalarAsync("SELECT count(*) FROM dashboard_keys") >= 1);
+    }
+
     private HttpClient CookieClient(out CookieContainer cookies)
     {
         cookies = new CookieContainer();

@@ -57,16 +57,29 @@ public sealed class DatabaseOutageTests
             Npgsql.NpgsqlConnection.ClearAllPools(); // this test's own pooled connections died with the server
             await load.WaitForRedirectsAsync(load.Redirects + 200);
             await load.StopAsync();
-            using (var coldScan = await deployment.Http.GetAsync($"/r/{cold}"))
+            // And it works once the database is back: at once, or after a 503 while connections are re-established.
+            var coldStatuses = new List<HttpStatusCode>();
+            var coldDeadline = DateTime.UtcNow.AddSeconds(10);
+            do
             {
-                Assert.Equal(HttpStatusCode.Found, coldScan.StatusCode); // and it works once the database is back
+                using var coldScan = await deployment.Http.GetAsync($"/r/{cold}");
+                coldStatuses.Add(coldScan.StatusCode);
+                if (coldScan.StatusCode != HttpStatusCode.Found)
+                {
+                    await Task.Delay(200);
+                }
             }
+            while (coldStatuses[^1] != HttpStatusCode.Found && DateTime.UtcNow < coldDeadline);
+
+            Assert.Equal(HttpStatusCode.Found, coldStatuses[^1]);
+            Assert.True(coldStatuses.All(s => s is HttpStatusCode.Found or HttpStatusCode.ServiceUnavailable),
+                $"{string.Join(", ", coldStatuses)}\n{deployment.Gateway.Output}\n{deployment.Silos[0].Output}");
 
             Assert.True(duringOutage >= 100, $"only {duringOutage} redirects while the database was down; {load.Describe()}");
             Assert.True(load.ByStatus.Keys.All(s => s == HttpStatusCode.Found), load.Describe());
 
             // Every acknowledged scan is written once the database is back, and none twice.
-            var expected = load.Redirects + warm + 1;
+            var expected = load.Redirects + warm + 1; // + the cold code's one 302
             var deadline = DateTime.UtcNow.AddSeconds(45);
             long rows;
             do

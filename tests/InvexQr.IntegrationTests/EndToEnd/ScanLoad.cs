@@ -15,6 +15,8 @@ public sealed class ScanLoad
     private volatile bool _stopping;
     private readonly Task _run;
     private int _redirects;
+    private long _firstFailureAt;
+    private long _lastFailureAt;
 
     public ScanLoad(HttpClient http, IReadOnlyList<string> codes, int workers = 16)
     {
@@ -26,6 +28,17 @@ public sealed class ScanLoad
     public IReadOnlyDictionary<HttpStatusCode, int> ByStatus => _byStatus;
 
     public IReadOnlyDictionary<string, int> RedirectsByCode => _redirectsByCode;
+
+    /// <summary>When the first and the last answer other than a 302 came (UTC), if any did.</summary>
+    public (DateTime? First, DateTime? Last) Failures
+    {
+        get
+        {
+            var first = Interlocked.Read(ref _firstFailureAt);
+            var last = Interlocked.Read(ref _lastFailureAt);
+            return (first == 0 ? null : new DateTime(first, DateTimeKind.Utc), last == 0 ? null : new DateTime(last, DateTimeKind.Utc));
+        }
+    }
 
     public async Task WaitForRedirectsAsync(int atLeast)
     {
@@ -77,6 +90,12 @@ public sealed class ScanLoad
             {
                 Interlocked.Increment(ref _redirects);
                 _redirectsByCode.AddOrUpdate(code, 1, (_, n) => n + 1);
+            }
+            else
+            {
+                var now = DateTime.UtcNow.Ticks;
+                Interlocked.CompareExchange(ref _firstFailureAt, now, 0);
+                Interlocked.Exchange(ref _lastFailureAt, now);
             }
         }
     }

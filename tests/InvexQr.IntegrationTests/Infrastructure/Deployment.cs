@@ -12,6 +12,7 @@ public sealed class Deployment : IAsyncDisposable
     public const string ApiKey = "test-admin-key-0123456789";
 
     private readonly List<ServiceProcess> _silos = [];
+    private readonly List<ServiceProcess> _extraGateways = [];
     private readonly string _clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
 
     private Deployment(string connectionString) => ConnectionString = connectionString;
@@ -128,17 +129,20 @@ public sealed class Deployment : IAsyncDisposable
             await silo.DisposeAsync();
         }
 
-        try
+        foreach (var gateway in _extraGateways)
         {
-            Directory.Delete(DashboardKeysPath, recursive: true);
-        }
-        catch (IOException)
-        {
+            await gateway.DisposeAsync();
         }
     }
 
-    /// <summary>The gateway's data-protection keys (dashboard session cookies): per deployment, never under .data/.</summary>
-    public string DashboardKeysPath => Path.Combine(Path.GetTempPath(), "invexqr-dp-keys-" + _clusterId);
+    /// <summary>One more gateway process on the same cluster and database (as behind a load balancer).</summary>
+    public async Task<ServiceProcess> StartExtraGatewayAsync()
+    {
+        var gateway = ServiceProcess.Start($"gateway{_extraGateways.Count + 1}", "Gateway", Shell.FreePort(), CommonEnvironment());
+        _extraGateways.Add(gateway);
+        await gateway.WaitReadyAsync();
+        return gateway;
+    }
 
     private Dictionary<string, string> CommonEnvironment() => new()
     {
@@ -147,7 +151,6 @@ public sealed class Deployment : IAsyncDisposable
         ["Orleans__ServiceId"] = "invexqr-tests",
         ["Auth__ApiKey"] = ApiKey,
         ["Gateway__PublicBaseUrl"] = "https://qr.example.com",
-        ["Dashboard__KeysPath"] = DashboardKeysPath,
         ["ShutdownTimeoutSeconds"] = "30",
         // Load tests scan one code thousands of times from one loopback address; the throttling
         // tests pass realistic limits in their silo settings.

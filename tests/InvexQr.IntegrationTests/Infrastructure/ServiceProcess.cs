@@ -108,6 +108,16 @@ public sealed class ServiceProcess : IAsyncDisposable
         throw new TimeoutException($"{Name} was not ready in time:\n{Output}");
     }
 
+    /// <summary>SIGKILL: the process dies at once, as in a crash or an OOM kill.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
     /// <summary>SIGTERM, then wait for a clean exit.</summary>
     public async Task TerminateAsync(TimeSpan? timeout = null)
     {
