@@ -27,7 +27,7 @@ export const KNOWN_ENV = {
     "Orleans__SiloPort", "Orleans__GatewayPort", "Orleans__AdvertisedIP", "Orleans__SiloName",
     "Database__MigrateOnStartup", "ShutdownTimeoutSeconds",
     "ScanSink__BatchSize", "ScanSink__FlushIntervalMs",
-    "Privacy__IpMode", "Privacy__RetentionDays", "Privacy__HonorDoNotTrack", "ScanSink__QueueCapacity",
+    "Privacy__IpMode", "Privacy__RetentionDays", "Privacy__HonorDoNotTrack", "ScanSink__QueueCapacity", "ScanSink__Durability",
     "Throttle__Burst", "Throttle__PerMinute", "Throttle__MaxTrackedClients", "Throttle__RepeatWindow",
     // The Orleans dashboard (/orleans) is served by the silo and needs the admin key.
     "Auth__ApiKey", "Dashboard__Enabled",

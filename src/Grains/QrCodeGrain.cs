@@ -141,7 +141,7 @@ public sealed class QrCodeGrain(
             isRepeat,
             (long?)visitor);
 
-        if (!sink.TryEnqueue(scan))
+        if (!sink.TryEnqueue(scan, out var written))
         {
             // The sink only refuses while the silo is stopping or when it is full: the scan cannot be
             // recorded, so it is not acknowledged either (the gateway answers 503 and the phone retries).
@@ -152,7 +152,15 @@ public sealed class QrCodeGrain(
         _totalScans++;
         _lastScanAt = now;
         _totalsDirty = true;
-        return ValueTask.FromResult(result);
+        // Buffered: answered now. Committed: answered when the scan's batch is committed; the method is
+        // interleaved, so other scans go on meanwhile.
+        return written.IsCompletedSuccessfully ? ValueTask.FromResult(result) : AfterWrittenAsync(written, result);
+    }
+
+    private static async ValueTask<ScanResult> AfterWrittenAsync(Task written, ScanResult result)
+    {
+        await written;
+        return result;
     }
 
     public ValueTask<ScanResult> Resolve() => ValueTask.FromResult(Decide());

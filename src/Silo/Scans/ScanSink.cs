@@ -17,7 +17,7 @@ public sealed class ScanSink : BackgroundService, IScanSink
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
-    private readonly Channel<ScanRecord> _queue;
+    private readonly Channel<QueuedScan> _queue;
     private readonly ScanWriter _writer;
     private readonly ScanSinkOptions _options;
     private readonly ILogger<ScanSink> _logger;
@@ -26,6 +26,7 @@ public sealed class ScanSink : BackgroundService, IScanSink
     private long _written;
     private long _lost;
     private long _rejected;
+    private readonly bool _committed;
 
     public ScanSink(ScanWriter writer, IOptions<ScanSinkOptions> options, SiloMetrics metrics, ILogger<ScanSink> logger)
     {
@@ -33,7 +34,8 @@ public sealed class ScanSink : BackgroundService, IScanSink
         _metrics = metrics;
         _options = options.Value;
         _logger = logger;
-        _queue = Channel.CreateBounded<ScanRecord>(new BoundedChannelOptions(_options.QueueCapacity)
+        _committed = _options.Durability == ScanDurability.Committed;
+        _queue = Channel.CreateBounded<QueuedScan>(new BoundedChannelOptions(_options.QueueCapacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // TryWrite then answers false instead of dropping anything
@@ -50,7 +52,18 @@ public sealed class ScanSink : BackgroundService, IScanSink
     /// <summary>Scans written since start.</summary>
     public long Written => Interlocked.Read(ref _written);
 
-    public bool TryEnqueue(ScanRecord scan) => _queue.Writer.TryWrite(scan);
+    public bool TryEnqueue(ScanRecord scan, out Task written)
+    {
+        if (!_committed)
+        {
+            written = Task.CompletedTask;
+            return _queue.Writer.TryWrite(new QueuedScan(scan, null));
+        }
+
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        written = done.Task;
+        return _queue.Writer.TryWrite(new QueuedScan(scan, done));
+    }
 
     public override void Dispose()
     {
@@ -73,7 +86,7 @@ public sealed class ScanSink : BackgroundService, IScanSink
         // The loop ends when the queue is completed (graceful stop) and empty — not on stoppingToken,
         // which fires as soon as the stop begins. Retries are only cut short by _giveUp, when the
         // host's shutdown timeout has run out.
-        var batch = new List<ScanRecord>(_options.BatchSize);
+        var batch = new List<QueuedScan>(_options.BatchSize);
         var reader = _queue.Reader;
         while (await reader.WaitToReadAsync(CancellationToken.None))
         {
@@ -85,9 +98,11 @@ public sealed class ScanSink : BackgroundService, IScanSink
         await _writer.DisposeAsync();
     }
 
-    private async Task FillBatchAsync(ChannelReader<ScanRecord> reader, List<ScanRecord> batch)
+    private async Task FillBatchAsync(ChannelReader<QueuedScan> reader, List<QueuedScan> batch)
     {
-        var deadline = Stopwatch.GetTimestamp() + (long)(_options.FlushIntervalMs / 1000.0 * Stopwatch.Frequency);
+        // Committed: callers are waiting, so write what is queued now; more queues up while it is written.
+        var lingerMs = _committed ? 0 : _options.FlushIntervalMs;
+        var deadline = Stopwatch.GetTimestamp() + (long)(lingerMs / 1000.0 * Stopwatch.Frequency);
         while (true)
         {
             while (batch.Count < _options.BatchSize && reader.TryRead(out var scan))
@@ -116,16 +131,23 @@ public sealed class ScanSink : BackgroundService, IScanSink
         }
     }
 
-    private async Task WriteWithRetryAsync(List<ScanRecord> batch)
+    private async Task WriteWithRetryAsync(List<QueuedScan> batch)
     {
+        var scans = new ScanRecord[batch.Count];
+        for (var i = 0; i < scans.Length; i++)
+        {
+            scans[i] = batch[i].Scan;
+        }
+
         var delay = TimeSpan.FromMilliseconds(100);
         var started = Stopwatch.GetTimestamp();
         while (true)
         {
             try
             {
-                await _writer.WriteAsync(batch, CancellationToken.None);
+                await _writer.WriteAsync(scans, CancellationToken.None);
                 Interlocked.Add(ref _written, batch.Count);
+                Complete(batch, null);
                 _metrics.BatchWritten(batch.Count, Stopwatch.GetElapsedTime(started));
                 return;
             }
@@ -142,6 +164,7 @@ public sealed class ScanSink : BackgroundService, IScanSink
                 {
                     _logger.LogError(ex, "Shutdown deadline reached: {Count} scans could not be written", batch.Count + Pending);
                     Interlocked.Add(ref _lost, batch.Count);
+                    Complete(batch, new ScanNotRecordedException(batch[0].Scan.CodeId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
                     return;
                 }
 
@@ -152,12 +175,13 @@ public sealed class ScanSink : BackgroundService, IScanSink
         }
     }
 
-    private async Task WriteIsolatingBadRowsAsync(List<ScanRecord> batch, Exception error)
+    private async Task WriteIsolatingBadRowsAsync(List<QueuedScan> batch, Exception error)
     {
         if (batch.Count == 1)
         {
-            _logger.LogError(error, "Scan {ScanId} of code id {CodeId} was rejected by the database and not stored", batch[0].Id, batch[0].CodeId);
+            _logger.LogError(error, "Scan {ScanId} of code id {CodeId} was rejected by the database and not stored", batch[0].Scan.Id, batch[0].Scan.CodeId);
             Interlocked.Increment(ref _rejected);
+            Complete(batch, new ScanNotRecordedException(batch[0].Scan.CodeId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             return;
         }
 
@@ -165,4 +189,27 @@ public sealed class ScanSink : BackgroundService, IScanSink
         await WriteWithRetryAsync(batch.GetRange(0, half));
         await WriteWithRetryAsync(batch.GetRange(half, batch.Count - half));
     }
+
+    private static void Complete(List<QueuedScan> batch, Exception? error)
+    {
+        foreach (var pending in batch)
+        {
+            if (pending.Written is null)
+            {
+                continue;
+            }
+
+            if (error is null)
+            {
+                pending.Written.TrySetResult();
+            }
+            else
+            {
+                pending.Written.TrySetException(error);
+            }
+        }
+    }
+
+    /// <summary>A queued scan and, in committed mode, whom to tell when it is written.</summary>
+    private readonly record struct QueuedScan(ScanRecord Scan, TaskCompletionSource? Written);
 }

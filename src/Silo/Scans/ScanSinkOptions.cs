@@ -13,4 +13,21 @@ public sealed class ScanSinkOptions
 
     /// <summary>Scans held in memory at most; beyond it scans are refused (answered 503), never silently dropped.</summary>
     public int QueueCapacity { get; set; } = 1_000_000;
+
+    /// <summary>When a scan is acknowledged (the 302 sent): see <see cref="ScanDurability"/>.</summary>
+    public ScanDurability Durability { get; set; } = ScanDurability.Buffered;
+}
+
+/// <summary>The durability contract of a scan.</summary>
+public enum ScanDurability
+{
+    /// <summary>The 302 is sent at once; the scan is written within <c>FlushIntervalMs</c>. A crash of the silo (kill -9) loses what it had not written yet.</summary>
+    Buffered,
+
+    /// <summary>
+    /// The 302 is sent once the scan's batch is committed in PostgreSQL (group commit: whatever queued
+    /// while the previous batch was written goes in the next one, with no lingering). No acknowledged
+    /// scan is lost in a crash; while PostgreSQL is down, scans wait and then answer 503.
+    /// </summary>
+    Committed,
 }
