@@ -8,7 +8,7 @@ namespace InvexQr.Gateway.Analytics;
 /// <summary>
 /// <c>GET /api/codes/{code}/stats</c>, <c>GET /api/stats</c> (all the caller's codes) and
 /// <c>GET /api/codes/{code}/scans.csv</c>. Stats come from the rollups, which include a scan within
-/// about two seconds (grain hand-off every second, rollup sink write every half second).
+/// about three seconds (grain hand-off a second after a scan, rollup sink write every two seconds).
 /// </summary>
 public static class StatsApi
 {
