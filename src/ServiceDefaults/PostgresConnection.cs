@@ -15,19 +15,26 @@ public static class PostgresConnection
     public static string Resolve(IConfiguration configuration)
     {
         var connectionString = configuration[ConfigurationKey];
-        if (!string.IsNullOrWhiteSpace(connectionString))
+        if (string.IsNullOrWhiteSpace(connectionString))
         {
-            return connectionString;
+            var url = configuration["DATABASE_URL"];
+            connectionString = !string.IsNullOrWhiteSpace(url)
+                ? FromUrl(url)
+                : throw new InvalidOperationException(
+                    $"No database configured: set {ConfigurationKey} (env ConnectionStrings__Postgres) or DATABASE_URL.");
         }
 
-        var url = configuration["DATABASE_URL"];
-        if (!string.IsNullOrWhiteSpace(url))
+        // Nothing here sets session state, so a pooled connection needs no DISCARD ALL when it is reused:
+        // by default Npgsql sends one per reuse, a second transaction for every single-statement command.
+        // An explicit "No Reset On Close" in the configured string wins.
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!connectionString.Contains("Reset On Close", StringComparison.OrdinalIgnoreCase)
+            && !connectionString.Contains("NoResetOnClose", StringComparison.OrdinalIgnoreCase))
         {
-            return FromUrl(url);
+            builder.NoResetOnClose = true;
         }
 
-        throw new InvalidOperationException(
-            $"No database configured: set {ConfigurationKey} (env ConnectionStrings__Postgres) or DATABASE_URL.");
+        return builder.ConnectionString;
     }
 
     /// <summary>Converts a <c>postgresql://</c> or <c>postgres://</c> URL into an Npgsql connection string.</summary>

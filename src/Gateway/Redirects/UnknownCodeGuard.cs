@@ -50,12 +50,11 @@ public sealed class UnknownCodeGuard : IDisposable
     /// <summary>How long a refused client should wait: one miss comes back per this interval.</summary>
     public TimeSpan RetryAfter => _refill;
 
-    /// <summary>True while the client still has misses left (asking costs nothing).</summary>
-    public bool MayLookUp(IPAddress? client)
-    {
-        using var lease = _misses.AttemptAcquire(Key(client), 0);
-        return lease.IsAcquired;
-    }
+    /// <summary>True while the client has a whole miss left (asking costs nothing).</summary>
+    public bool MayLookUp(IPAddress? client) =>
+        // Not AttemptAcquire(0): it succeeds on any fraction of a token, and the bucket refills in fractions,
+        // so after the first refill a client would never be refused again.
+        _misses.GetStatistics(Key(client)) is not { CurrentAvailablePermits: < 1 };
 
     /// <summary>Spends one miss: the client asked for a code that does not exist.</summary>
     public void Missed(IPAddress? client)
