@@ -22,6 +22,9 @@ public static class InvexQrMeters
     /// <summary>Silo: scans waiting in the scan sink's queue.</summary>
     public const string SinkQueueDepth = "invexqr.scan_sink.queue_depth";
 
+    /// <summary>Silo: scans refused because the sink's queue was full (<c>ScanSink:QueueCapacity</c>) or the silo stopping; answered 503.</summary>
+    public const string SinkRefused = "invexqr.scan_sink.refused";
+
     /// <summary>Silo: scans written to qr_scans.</summary>
     public const string SinkWritten = "invexqr.scan_sink.written";
 

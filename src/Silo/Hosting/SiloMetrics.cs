@@ -15,6 +15,7 @@ public sealed class SiloMetrics
     private readonly Histogram<double> _flushDuration;
     private readonly Counter<long> _written;
     private readonly Counter<long> _dbErrors;
+    private readonly Counter<long> _refused;
 
     public SiloMetrics(IMeterFactory meters)
     {
@@ -23,6 +24,7 @@ public sealed class SiloMetrics
         _flushDuration = _meter.CreateHistogram<double>(InvexQrMeters.SinkFlushDuration, "s", "Time to write one batch of scans, retries included");
         _written = _meter.CreateCounter<long>(InvexQrMeters.SinkWritten, "{scan}", "Scans written to qr_scans");
         _dbErrors = _meter.CreateCounter<long>(InvexQrMeters.DbErrors, "{error}", "Failed database writes by writer (scans, rollups)");
+        _refused = _meter.CreateCounter<long>(InvexQrMeters.SinkRefused, "{scan}", "Scans refused because the sink was full or stopping (answered 503)");
     }
 
     public void ObserveScanQueue(Func<int> pending) =>
@@ -37,6 +39,8 @@ public sealed class SiloMetrics
         _flushDuration.Record(elapsed.TotalSeconds);
         _written.Add(scans);
     }
+
+    public void ScanRefused() => _refused.Add(1);
 
     public void DatabaseError(string writer) => _dbErrors.Add(1, new KeyValuePair<string, object?>("writer", writer));
 }

@@ -54,15 +54,16 @@ public sealed class ScanSink : BackgroundService, IScanSink
 
     public bool TryEnqueue(ScanRecord scan, out Task written)
     {
-        if (!_committed)
+        var done = _committed ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+        written = done?.Task ?? Task.CompletedTask;
+        if (_queue.Writer.TryWrite(new QueuedScan(scan, done)))
         {
-            written = Task.CompletedTask;
-            return _queue.Writer.TryWrite(new QueuedScan(scan, null));
+            return true;
         }
 
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        written = done.Task;
-        return _queue.Writer.TryWrite(new QueuedScan(scan, done));
+        // Full (the database has been away for long) or stopping: the scan is refused and answered 503.
+        _metrics.ScanRefused();
+        return false;
     }
 
     public override void Dispose()

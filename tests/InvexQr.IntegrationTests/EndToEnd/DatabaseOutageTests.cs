@@ -104,4 +104,46 @@ public sealed class DatabaseOutageTests
             await postgres.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task When_the_sink_is_full_during_an_outage_scans_answer_503_and_the_refusals_show_in_metrics()
+    {
+        var postgres = new PostgresServer();
+        await postgres.InitializeAsync();
+        try
+        {
+            await using var deployment = await Deployment.StartAsync(postgres, siloSettings: new Dictionary<string, string>
+            {
+                ["ScanSink__QueueCapacity"] = "50",
+                ["ScanSink__BatchSize"] = "10",
+            });
+            var code = (await deployment.Http.CreateCodeAsync("https://example.org/full")).GetProperty("code").GetString()!;
+            (await deployment.Http.GetAsync($"/r/{code}")).Dispose();
+            await deployment.WaitForScanRowsAsync(code, 1);
+
+            await postgres.StopAsync();
+            var statuses = new List<HttpStatusCode>();
+            for (var i = 0; i < 120; i++)
+            {
+                using var scan = await deployment.Http.GetAsync($"/r/{code}");
+                statuses.Add(scan.StatusCode);
+            }
+
+            // The writer holds one batch (10) it keeps retrying, the queue 50 more: then 503s, nothing dropped silently.
+            var accepted = statuses.Count(s => s == HttpStatusCode.Found);
+            Assert.InRange(accepted, 50, 60);
+            Assert.All(statuses.Skip(accepted), s => Assert.Equal(HttpStatusCode.ServiceUnavailable, s));
+            using var plain = new HttpClient();
+            var metrics = await plain.GetStringAsync(new Uri(deployment.Silos[0].BaseAddress, "/metrics"));
+            Assert.Contains($"invexqr_scan_sink_refused_total{{otel_scope_name=\"InvexQr.Silo\"}} {120 - accepted}", metrics);
+
+            await postgres.StartAsync();
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            Assert.Equal(1 + accepted, await deployment.WaitForScanRowsAsync(code, 1 + accepted, TimeSpan.FromSeconds(30)));
+        }
+        finally
+        {
+            await postgres.DisposeAsync();
+        }
+    }
 }
