@@ -70,10 +70,8 @@ public static class DashboardEndpoints
             if (IsDashboardPath(context.Request.Path))
             {
                 var headers = context.Response.Headers;
+                // nosniff, X-Frame-Options and Referrer-Policy come with every answer (HttpHardening).
                 headers.ContentSecurityPolicy = ContentSecurityPolicy;
-                headers.XContentTypeOptions = "nosniff";
-                headers.XFrameOptions = "DENY";
-                headers["Referrer-Policy"] = "no-referrer";
                 headers["Cross-Origin-Opener-Policy"] = "same-origin";
             }
 

@@ -111,5 +111,5 @@ public sealed class OperatorKeyHandler(IOptionsMonitor<OperatorKeyOptions> optio
     }
 
     private static bool FixedTimeEquals(string a, string b) =>
-        CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(a)), SHA256.HashData(Encoding.UTF8.GetBytes(b)));
+        CryptographicOperations.FixedTimeEquals(InvexQr.Grains.Accounts.ApiKeys.Hash(a), InvexQr.Grains.Accounts.ApiKeys.Hash(b));
 }
