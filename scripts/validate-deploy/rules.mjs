@@ -28,6 +28,7 @@ export const KNOWN_ENV = {
     "Database__MigrateOnStartup", "ShutdownTimeoutSeconds",
     "ScanSink__BatchSize", "ScanSink__FlushIntervalMs",
     "Privacy__IpMode", "Privacy__RetentionDays", "Privacy__HonorDoNotTrack", "ScanSink__QueueCapacity", "ScanSink__Durability",
+    "ScanSink__SpoolDirectory", "ScanSink__SpoolCapacityBytes",
     "Throttle__Burst", "Throttle__PerMinute", "Throttle__MaxTrackedClients", "Throttle__RepeatWindow",
     // The Orleans dashboard (/orleans) is served by the silo and needs the admin key.
     "Auth__ApiKey", "Dashboard__Enabled",
@@ -46,7 +47,7 @@ const INT_ENV = [
   "Orleans__SiloPort", "Orleans__GatewayPort", "ShutdownTimeoutSeconds", "ScanSink__BatchSize", "ScanSink__FlushIntervalMs",
   "Privacy__RetentionDays", "Throttle__Burst", "Throttle__PerMinute", "Orleans__ResponseTimeoutSeconds",
 ];
-const ENUM_ENV = { Privacy__IpMode: ["truncate", "hash", "none", "drop"], Database__MigrateOnStartup: ["true", "false"] };
+const ENUM_ENV = { ScanSink__Durability: ["Buffered", "Committed"], Privacy__IpMode: ["truncate", "hash", "none", "drop"], Database__MigrateOnStartup: ["true", "false"] };
 export const DEFAULT_SHUTDOWN_TIMEOUT = 30;
 const RBAC_KINDS = ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"];
 const CLUSTER_SCOPED = ["Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass", "IngressClass"];

@@ -37,6 +37,24 @@ public static class InvexQrMeters
     /// <summary>Silo: failed database writes, tagged <c>writer</c> = scans | rollups.</summary>
     public const string DbErrors = "invexqr.db.errors";
 
+    /// <summary>Silo: scans in the local spool (written while PostgreSQL was unavailable), not yet replayed.</summary>
+    public const string SpoolScans = "invexqr.scan_spool.scans";
+
+    /// <summary>Silo: bytes the spool's segments take on disk.</summary>
+    public const string SpoolBytes = "invexqr.scan_spool.bytes";
+
+    /// <summary>Silo: the spool's bound on disk (<c>ScanSink:SpoolCapacityBytes</c>).</summary>
+    public const string SpoolCapacity = "invexqr.scan_spool.capacity";
+
+    /// <summary>Silo: scans appended (fsynced) to the spool.</summary>
+    public const string SpoolAppended = "invexqr.scan_spool.appended";
+
+    /// <summary>Silo: spooled scans replayed into qr_scans.</summary>
+    public const string SpoolReplayed = "invexqr.scan_spool.replayed";
+
+    /// <summary>Silo: scans that found the spool full and stayed in memory (then the queue bound applies).</summary>
+    public const string SpoolFull = "invexqr.scan_spool.full";
+
     /// <summary>Silo: rollup rows (code-hours and dimension rows) merged in memory and not yet written.</summary>
     public const string RollupPending = "invexqr.rollup_sink.pending";
 }

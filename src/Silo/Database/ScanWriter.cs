@@ -78,6 +78,13 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
         }
     }
 
+    /// <summary>This database's identity (migration 0009), which the local spool is stamped with.</summary>
+    public async Task<Guid> ReadInstanceAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id FROM invexqr_instance");
+        return (Guid)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public ValueTask DisposeAsync() => ResetAsync();
 
     private static Task WriteDoubleAsync(NpgsqlBinaryImporter importer, double? value, CancellationToken cancellationToken) =>

@@ -40,6 +40,17 @@ public static class SiloHosting
     public static IHostApplicationBuilder AddScanSink(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<ScanSinkOptions>(builder.Configuration.GetSection(ScanSinkOptions.Section));
+        builder.Services.PostConfigure<ScanSinkOptions>(options =>
+        {
+            if (string.IsNullOrWhiteSpace(options.SpoolDirectory))
+            {
+                // One directory per silo of a cluster on this machine; a silo restarted on the same port finds its spool again.
+                var cluster = ClusterSettings.From(builder.Configuration);
+                var root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+                options.SpoolDirectory = Path.Combine(
+                    string.IsNullOrEmpty(root) ? Path.GetTempPath() : root, "invexqr", "spool", $"{cluster.ServiceId}-{cluster.ClusterId}-{cluster.SiloPort}");
+            }
+        });
         builder.Services.AddSingleton<ScanWriter>();
         builder.Services.AddSingleton<SiloMetrics>();
         builder.Services.AddSingleton<ScanSink>();

@@ -16,6 +16,9 @@ public sealed class SiloMetrics
     private readonly Counter<long> _written;
     private readonly Counter<long> _dbErrors;
     private readonly Counter<long> _refused;
+    private readonly Counter<long> _spooled;
+    private readonly Counter<long> _replayed;
+    private readonly Counter<long> _spoolFull;
 
     public SiloMetrics(IMeterFactory meters)
     {
@@ -24,11 +27,27 @@ public sealed class SiloMetrics
         _flushDuration = _meter.CreateHistogram<double>(InvexQrMeters.SinkFlushDuration, "s", "Time to write one batch of scans, retries included");
         _written = _meter.CreateCounter<long>(InvexQrMeters.SinkWritten, "{scan}", "Scans written to qr_scans");
         _dbErrors = _meter.CreateCounter<long>(InvexQrMeters.DbErrors, "{error}", "Failed database writes by writer (scans, rollups)");
+        _spooled = _meter.CreateCounter<long>(InvexQrMeters.SpoolAppended, "{scan}", "Scans fsynced to the local spool while PostgreSQL was unavailable");
+        _replayed = _meter.CreateCounter<long>(InvexQrMeters.SpoolReplayed, "{scan}", "Spooled scans replayed into qr_scans");
+        _spoolFull = _meter.CreateCounter<long>(InvexQrMeters.SpoolFull, "{scan}", "Scans that found the spool full and stayed in memory");
         _refused = _meter.CreateCounter<long>(InvexQrMeters.SinkRefused, "{scan}", "Scans refused because the sink was full or stopping (answered 503)");
     }
 
     public void ObserveScanQueue(Func<int> pending) =>
         _meter.CreateObservableGauge(InvexQrMeters.SinkQueueDepth, pending, "{scan}", "Scans queued in the scan sink, not yet written");
+
+    public void ObserveSpool(Func<long> scans, Func<long> bytes, long capacity)
+    {
+        _meter.CreateObservableGauge(InvexQrMeters.SpoolScans, scans, "{scan}", "Scans in the local spool, not yet replayed");
+        _meter.CreateObservableGauge(InvexQrMeters.SpoolBytes, bytes, "By", "Bytes the spool takes on disk");
+        _meter.CreateObservableGauge(InvexQrMeters.SpoolCapacity, () => capacity, "By", "The spool's bound on disk");
+    }
+
+    public void Spooled(int scans) => _spooled.Add(scans);
+
+    public void SpoolReplayed(int scans) => _replayed.Add(scans);
+
+    public void SpoolFull(int scans) => _spoolFull.Add(scans);
 
     public void ObserveRollupQueue(Func<int> pending) =>
         _meter.CreateObservableGauge(InvexQrMeters.RollupPending, pending, "{bucket}", "Rollup buckets merged in memory, not yet written");

@@ -14,6 +14,15 @@ public sealed class ScanSinkOptions
     /// <summary>Scans held in memory at most; beyond it scans are refused (answered 503), never silently dropped.</summary>
     public int QueueCapacity { get; set; } = 1_000_000;
 
+    /// <summary>
+    /// Where scans go while PostgreSQL is unavailable (fsynced, replayed when it is back). Empty: a directory
+    /// per silo port under the user's local data directory. In a container, a volume of its own.
+    /// </summary>
+    public string SpoolDirectory { get; set; } = "";
+
+    /// <summary>The spool's bound on disk; beyond it scans wait in memory (<see cref="QueueCapacity"/>). 0 turns the spool off.</summary>
+    public long SpoolCapacityBytes { get; set; } = 1024L * 1024 * 1024;
+
     /// <summary>When a scan is acknowledged (the 302 sent): see <see cref="ScanDurability"/>.</summary>
     public ScanDurability Durability { get; set; } = ScanDurability.Buffered;
 }
@@ -21,13 +30,17 @@ public sealed class ScanSinkOptions
 /// <summary>The durability contract of a scan.</summary>
 public enum ScanDurability
 {
-    /// <summary>The 302 is sent at once; the scan is written within <c>FlushIntervalMs</c>. A crash of the silo (kill -9) loses what it had not written yet.</summary>
+    /// <summary>
+    /// The 302 is sent at once; the scan is written within <c>FlushIntervalMs</c> (to the spool while PostgreSQL
+    /// is down). A crash of the silo (kill -9) loses what it had not written yet.
+    /// </summary>
     Buffered,
 
     /// <summary>
     /// The 302 is sent once the scan's batch is committed in PostgreSQL (group commit: whatever queued
     /// while the previous batch was written goes in the next one, with no lingering). No acknowledged
-    /// scan is lost in a crash; while PostgreSQL is down, scans wait and then answer 503.
+    /// scan is lost in a crash. While PostgreSQL is down the batch is fsynced to the silo's local spool
+    /// instead, and acknowledged from there; with the spool full (or off) scans wait and then answer 503.
     /// </summary>
     Committed,
 }
