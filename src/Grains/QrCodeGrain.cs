@@ -148,10 +148,12 @@ public sealed class QrCodeGrain(
             return ValueTask.FromResult(ScanResult.Throttled(retryAfter));
         }
 
+        // The row, the counters and the hour bucket all use the scan's own time, so that they agree with each other.
+        var scannedAt = request.ScannedAt ?? now;
         var isBot = request.Client?.IsBot ?? false;
         // Repeats are people scanning again from the same address; bots neither repeat nor make a person's scan one.
         var isRepeat = !isBot && address is not null && _clients!.MarkScanned(address, now.UtcTicks, _throttle.RepeatWindow);
-        var salt = salts.SaltFor(DateOnly.FromDateTime(now.UtcDateTime));
+        var salt = salts.SaltFor(DateOnly.FromDateTime(scannedAt.UtcDateTime));
         var optedOut = request.DoNotTrack && _privacy.HonorDoNotTrack;
         var visitor = optedOut ? null : VisitorHash.Of(salt, address, request.UserAgent);
         // An opted-out visitor keeps their country (coarse enough for the map) and nothing finer.
@@ -159,9 +161,9 @@ public sealed class QrCodeGrain(
             ? full with { Subdivision = null, City = null, Latitude = null, Longitude = null }
             : request.Location;
         var scan = new ScanRecord(
-            Guid.CreateVersion7(now),
+            request.ScanId == Guid.Empty ? Guid.CreateVersion7(scannedAt) : request.ScanId,
             code.Id,
-            now,
+            scannedAt,
             optedOut ? null : StoredAddress(address, salt),
             request.UserAgent,
             request.Referer,
@@ -177,9 +179,9 @@ public sealed class QrCodeGrain(
             throw new ScanNotRecordedException(code.Code);
         }
 
-        _counters.RecordScan(now, isBot, isRepeat, location, request.Client, visitor);
+        _counters.RecordScan(scannedAt, isBot, isRepeat, location, request.Client, visitor);
         _totalScans++;
-        _lastScanAt = now;
+        _lastScanAt = scannedAt;
         _totalsDirty = true;
         ArmHandOff();
         // Buffered: answered now. Committed: answered when the scan's batch is committed; the method is

@@ -21,12 +21,14 @@ public sealed class GatewayMetrics
 
     private readonly Counter<long> _scans;
     private readonly Histogram<double> _duration;
+    private readonly Counter<long> _retries;
 
     public GatewayMetrics(IMeterFactory meters, GeoLocator geo, UserAgentClassifier userAgents)
     {
         var meter = meters.Create(InvexQrMeters.Gateway);
         _scans = meter.CreateCounter<long>(InvexQrMeters.Scans, "{scan}", "Scans answered by outcome: redirect, bot (redirected), not_found, gone, throttled, unavailable");
         _duration = meter.CreateHistogram<double>(InvexQrMeters.RedirectDuration, "s", "Time to answer GET /r/{code}");
+        _retries = meter.CreateCounter<long>(InvexQrMeters.ScanRetries, "{retry}", "Scan calls sent again because Orleans rejected the first one undelivered");
         meter.CreateObservableCounter(InvexQrMeters.EnrichmentCacheLookups, () => new[]
         {
             Lookups("geo", "hit", geo.Cache.Hits),
@@ -42,6 +44,8 @@ public sealed class GatewayMetrics
         _scans.Add(1, tag);
         _duration.Record(elapsed.TotalSeconds, tag);
     }
+
+    public void ScanRetried() => _retries.Add(1);
 
     private static Measurement<long> Lookups(string cache, string result, long value) =>
         new(value, new KeyValuePair<string, object?>("cache", cache), new KeyValuePair<string, object?>("result", result));

@@ -69,8 +69,12 @@ public static class RedirectEndpoints
                 var userAgent = Header(http, HeaderNames.UserAgent);
                 var (location, client) = enricher.Enrich(clientIp, userAgent);
                 isBot = client.IsBot;
-                result = await grain.Scan(new ScanRequest(
-                    clientIp?.ToString(), userAgent, Header(http, HeaderNames.Referer), location, client, AsksNotToBeTracked(http.Request)));
+                // The id and time are fixed here, so that a retry (ScanRetry) can only ever lead to the same row.
+                var scannedAt = DateTimeOffset.UtcNow;
+                var request = new ScanRequest(
+                    clientIp?.ToString(), userAgent, Header(http, HeaderNames.Referer), location, client, AsksNotToBeTracked(http.Request),
+                    Guid.CreateVersion7(scannedAt), scannedAt);
+                result = await ScanRetry.ScanAsync(grain, request, metrics, http.RequestAborted);
             }
 
             (outcome, var answer) = result.Outcome switch

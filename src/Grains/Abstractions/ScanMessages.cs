@@ -7,6 +7,10 @@ namespace InvexQr.Grains.Abstractions;
 /// <param name="ClientIp">The client address as the gateway determined it (trusted proxies only); full address, memory only.</param>
 /// <param name="Location">Geolocation of <paramref name="ClientIp"/>; null means unknown.</param>
 /// <param name="Client">Browser, OS and device type from the user agent; null means unknown.</param>
+/// <param name="ScanId">
+/// The scan's id (UUIDv7), made by the gateway when the request arrived, with <paramref name="ScannedAt"/>: a call
+/// the gateway sends again carries the same pair, so the row it leads to is the same row. Empty: the grain makes one.
+/// </param>
 [GenerateSerializer, Immutable]
 public sealed record ScanRequest(
     [property: Id(0)] string? ClientIp,
@@ -14,7 +18,9 @@ public sealed record ScanRequest(
     [property: Id(2)] string? Referer,
     [property: Id(3)] GeoLocation? Location = null,
     [property: Id(4)] ClientInfo? Client = null,
-    [property: Id(5)] bool DoNotTrack = false);
+    [property: Id(5)] bool DoNotTrack = false,
+    [property: Id(6)] Guid ScanId = default,
+    [property: Id(7)] DateTimeOffset? ScannedAt = null);
 
 /// <summary>The decision for a scan.</summary>
 [GenerateSerializer]

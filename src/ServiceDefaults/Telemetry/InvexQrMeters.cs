@@ -16,6 +16,9 @@ public static class InvexQrMeters
     /// <summary>Gateway: time from request to answer of <c>/r/{code}</c>, in seconds.</summary>
     public const string RedirectDuration = "invexqr.redirect.duration";
 
+    /// <summary>Gateway: scan calls sent again after Orleans rejected them undelivered (a silo just died, a connection re-established).</summary>
+    public const string ScanRetries = "invexqr.scan.retries";
+
     /// <summary>Gateway: enrichment cache lookups, tagged <c>cache</c> = geo | user_agent and <c>result</c> = hit | miss.</summary>
     public const string EnrichmentCacheLookups = "invexqr.enrichment.cache.lookups";
 

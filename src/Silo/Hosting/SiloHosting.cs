@@ -9,6 +9,7 @@ using InvexQr.Grains.Scans;
 using InvexQr.ServiceDefaults;
 using InvexQr.Silo.Database;
 using InvexQr.Silo.Scans;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
 
@@ -40,15 +41,15 @@ public static class SiloHosting
     public static IHostApplicationBuilder AddScanSink(this IHostApplicationBuilder builder)
     {
         builder.Services.Configure<ScanSinkOptions>(builder.Configuration.GetSection(ScanSinkOptions.Section));
-        builder.Services.PostConfigure<ScanSinkOptions>(options =>
+        builder.Services.AddOptions<ScanSinkOptions>().PostConfigure<IOptions<EndpointOptions>, IOptions<ClusterOptions>>((options, endpoints, cluster) =>
         {
             if (string.IsNullOrWhiteSpace(options.SpoolDirectory))
             {
-                // One directory per silo of a cluster on this machine; a silo restarted on the same port finds its spool again.
-                var cluster = ClusterSettings.From(builder.Configuration);
+                // One directory per silo port of a cluster on this machine; a silo restarted on its port finds its spool again.
                 var root = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
                 options.SpoolDirectory = Path.Combine(
-                    string.IsNullOrEmpty(root) ? Path.GetTempPath() : root, "invexqr", "spool", $"{cluster.ServiceId}-{cluster.ClusterId}-{cluster.SiloPort}");
+                    string.IsNullOrEmpty(root) ? Path.GetTempPath() : root, "invexqr", "spool",
+                    $"{cluster.Value.ServiceId}-{cluster.Value.ClusterId}-{endpoints.Value.SiloPort}");
             }
         });
         builder.Services.AddSingleton<ScanWriter>();

@@ -105,8 +105,11 @@ public sealed class ClusterLifecycleTests(PostgresServer postgres)
             Assert.Equal(load.Redirects, stored); // a 302 was only sent for a committed scan
         }
 
+        using var plain = new HttpClient();
+        var gatewayMetrics = await plain.GetStringAsync(new Uri(deployment.Gateway.BaseAddress, "/metrics"));
+        var retries = gatewayMetrics.Split('\n').FirstOrDefault(l => l.StartsWith("invexqr_scan_retries_total", StringComparison.Ordinal))?.Split(' ')[^1] ?? "0";
         Console.WriteLine(
-            $"Silo kill -9 under load: failures from {(first - killedAt)?.TotalSeconds:F1} s to {window.TotalSeconds:F1} s after the kill; " +
+            $"Silo kill -9 under load ({retries} scan calls retried after an undelivered rejection): failures from {(first - killedAt)?.TotalSeconds:F1} s to {window.TotalSeconds:F1} s after the kill; " +
             $"{load.Redirects - atKill} redirects after it; answers {load.Describe()}; {load.Redirects} redirects, {stored} stored, {load.Redirects - stored} lost ({durability} mode)");
     }
 
