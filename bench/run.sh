@@ -12,6 +12,8 @@
 #   full path     the same URLs on the gateway: gateway → code grain → scan recorded
 #   hot code      all traffic on one code
 #   cold start    the first scan of codes that no silo has activated yet (inserted with SQL), each once
+#   committed     the full path again with the silo restarted in ScanSink:Durability=Committed
+#   co-hosted     full path and hot code with Gateway:CoHostSilo=true (one process is gateway and silo)
 #   unknown       random codes that do not exist: default guard (Network:UnknownCodes, mostly 429 without a
 #                 lookup) and, on a second gateway with the guard raised, random codes (every one a lookup)
 #                 and a fixed set of 100 codes (negative caches), with PostgreSQL transactions per request
@@ -467,6 +469,31 @@ fi
 idle_line="silo CPU while idle with those codes active: $idle_silo % of one core"
 say "$idle_line"
 
+# -------------------------------------------------------------------- full path, Committed durability
+# The same full-path run with the silo restarted in ScanSink:Durability=Committed (the 302 waits for the scan's
+# group commit), to choose the default from the two figures of one run.
+step "full path, Committed durability (silo restarted with ScanSink__Durability=Committed)"
+kill -TERM "$silo_pid" 2>/dev/null || true
+wait "$silo_pid" 2>/dev/null || true
+start_process silo "$silo_url" "$silo_dll" ScanSink__Durability=Committed
+wait_ready silo "$silo_url" "$silo_pid"
+scenario "full path (Committed)" "$gateway" random b "$codes" $width_b
+
+# -------------------------------------------------------------------- co-hosted: the gateway is the silo
+# Gateway:CoHostSilo=true on the same gateway port, with the separate silo stopped: one process does both, and
+# a scan is a call to a grain in the same process (no serialization, no loopback hop between processes).
+step "co-hosted: gateway and silo in one process (Gateway__CoHostSilo=true; the separate silo stopped)"
+kill -TERM "$silo_pid" "$gateway_pid" 2>/dev/null || true
+wait "$silo_pid" "$gateway_pid" 2>/dev/null || true
+start_process gateway "$gateway" "$gateway_dll" Gateway__CoHostSilo=true
+wait_ready "co-hosted gateway" "$gateway" "$gateway_pid"
+# Its grains start cold: activate the many codes first, as the separate silo's had been before its full-path run.
+before=$(scan_rows)
+wrk_run walk b "$codes" $width_b "$cold_budget" "$gateway"
+say "activated ${B[s302]} of $codes codes in the co-hosted silo (each scanned once); rows: $(wait_rows "$before" "${B[s302]}")"
+scenario "full path (co-hosted)" "$gateway" random b "$codes" $width_b
+scenario "hot code (co-hosted)" "$gateway" one hot 1 0
+
 # ------------------------------------------------------------------------------------------- the table
 baseline_rps=$(calc %.1f "(${R_rps[baseline]} + ${R_rps[baseline (again)]}) / 2")
 step "results$([[ $smoke == 1 ]] && echo ' (SMOKE run: tiny durations, the numbers mean nothing)')"
@@ -508,6 +535,8 @@ echo "  full-path p99 ≤ 10 ms at $connections connections:       $full_p99 ms 
 echo "  unknown-code flood: no database read per request after the first (fixed set of 100 codes, negative caches):"
 echo "                                                  $fixed_per_request transactions/request ($fixed_net for 100 codes) → $(met "$fixed_per_request < 0.01")"
 echo "(p50/p99 are wrk's, measured on the same $cores cores the servers use: wrk itself competes for the CPU.)"
+echo "co-hosted (Gateway:CoHostSilo): full path $(calc %.0f "${R_rps[full path (co-hosted)]}") req/s = $(calc %.0f "100 * ${R_rps[full path (co-hosted)]} / $baseline_rps") % of the baseline, p99 $(ms "${R_p99[full path (co-hosted)]}") ms; hot code $(calc %.0f "${R_rps[hot code (co-hosted)]}") req/s"
+echo "durability: Committed full path $(calc %.0f "${R_rps[full path (Committed)]}") req/s, p99 $(ms "${R_p99[full path (Committed)]}") ms = $(calc %.0f "100 * ${R_rps[full path (Committed)]} / ${R_rps[full path]}") % of Buffered's"
 echo
 echo "full-path ratio: $full_ratio %"
 echo "total time: $(calc %.0f "$(now_s) - $script_started") s"

@@ -36,7 +36,7 @@ export const KNOWN_ENV = {
   gateway: [
     ...COMMON_ENV,
     "Auth__ApiKey", "Gateway__PublicBaseUrl", /^Network__TrustedNetworks__\d+$/, /^Network__TrustedProxies__\d+$/,
-    "Orleans__ResponseTimeoutSeconds", "Gateway__RandomCodeLength",
+    "Orleans__ResponseTimeoutSeconds", "Gateway__RandomCodeLength", "Gateway__CoHostSilo",
     "Geo__DatabasePath", "UserAgents__RegexesPath", "Docs__SwaggerUiPath",
     /^Network__UnknownCodes__(Burst|PerMinute)$/, "Geo__CacheSize", "UserAgents__CacheSize",
   ],

@@ -1,4 +1,5 @@
-// The InvexQR gateway: /r/{code} scans and the management API, as an Orleans client of the silos.
+// The InvexQR gateway: /r/{code} scans and the management API, as an Orleans client of the silos
+// (or, with Gateway:CoHostSilo=true, as a silo itself: Hosting/CoHostedSilo.cs).
 using InvexQr.Gateway.Analytics;
 using InvexQr.Gateway.ApiDocs;
 using InvexQr.Gateway.Api;
@@ -26,6 +27,12 @@ builder.Services.AddExceptionHandler<BadRequestErrors>();
 builder.Services.AddExceptionHandler<ClusterErrors>();
 
 var app = builder.Build();
+if (CoHostedSilo.IsEnabled(app.Configuration) && app.Configuration.GetValue("Database:MigrateOnStartup", true))
+{
+    // A co-hosted silo applies the migrations as a silo does.
+    await app.Services.GetRequiredService<InvexQr.Silo.Database.MigrationRunner>().ApplyAsync();
+}
+
 // Load the GeoLite2 database and compile the uap-core rules now (~1 s), not on the first scan.
 app.Services.GetRequiredService<InvexQr.Grains.Enrichment.ScanEnricher>();
 app.Services.GetRequiredService<GatewayMetrics>();
@@ -48,4 +55,4 @@ app.MapInvexQrHealth();
 app.MapInvexQrMetrics();
 app.MapApiDocs();
 
-app.Run();
+await app.RunAsync();

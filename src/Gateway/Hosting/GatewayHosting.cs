@@ -14,40 +14,57 @@ public static class GatewayHosting
     /// <summary>Authorization policy of the routes that manage owners.</summary>
     public const string AdminPolicy = "admin";
 
-    /// <summary>The Orleans client: finds silos through the same PostgreSQL membership table.</summary>
+    /// <summary>
+    /// The Orleans client: finds silos through the same PostgreSQL membership table. Or, with
+    /// <c>Gateway:CoHostSilo</c>, a silo in this process (<see cref="CoHostedSilo"/>).
+    /// </summary>
     public static WebApplicationBuilder AddInvexQrClusterClient(this WebApplicationBuilder builder)
     {
         var cluster = ClusterSettings.From(builder.Configuration);
         var connectionString = PostgresConnection.Resolve(builder.Configuration);
         DbProviderFactories.RegisterFactory("Npgsql", NpgsqlFactory.Instance);
-        builder.UseOrleansClient(client =>
+        var coHosted = CoHostedSilo.IsEnabled(builder.Configuration);
+        if (coHosted)
         {
-            client.Configure<ClusterOptions>(cluster.ApplyTo);
-            client.UseAdoNetClustering(o =>
+            builder.AddCoHostedSilo();
+        }
+        else
+        {
+            builder.UseOrleansClient(client =>
             {
-                o.Invariant = "Npgsql";
-                o.ConnectionString = connectionString;
+                client.Configure<ClusterOptions>(cluster.ApplyTo);
+                client.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = "Npgsql";
+                    o.ConnectionString = connectionString;
+                });
+                // A phone waits for the answer: better a quick 503 it can retry than a 30-second hang.
+                client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(
+                    builder.Configuration.GetValue("Orleans:ResponseTimeoutSeconds", 5)));
+                // Read the driver exceptions a silo may send back inside Orleans' storage exceptions (see SiloHosting).
+                client.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
+                // Silos may start after the gateway (compose, Kubernetes): keep trying instead of exiting.
+                client.UseConnectionRetryFilter(async (_, cancellationToken) =>
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                    return true;
+                });
             });
-            // A phone waits for the answer: better a quick 503 it can retry than a 30-second hang.
-            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(
-                builder.Configuration.GetValue("Orleans:ResponseTimeoutSeconds", 5)));
-            // Read the driver exceptions a silo may send back inside Orleans' storage exceptions (see SiloHosting).
-            client.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
-            // Silos may start after the gateway (compose, Kubernetes): keep trying instead of exiting.
-            client.UseConnectionRetryFilter(async (_, cancellationToken) =>
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-                return true;
-            });
-        });
+        }
+
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CodeLookup>();
         builder.Services.Configure<UnknownCodeOptions>(builder.Configuration.GetSection(UnknownCodeOptions.Section));
         builder.Services.AddSingleton<UnknownCodeGuard>();
         // Stats and CSV exports read PostgreSQL directly (rollups, raw scans): reads need no grain.
-        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddSingleton<InvexQr.Gateway.Analytics.StatsQueries>();
-        builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: [HealthEndpoints.ReadyTag]);
+        if (!coHosted)
+        {
+            // A co-hosted silo registered both already.
+            builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+            builder.Services.AddHealthChecks().AddCheck<PostgresHealthCheck>("postgres", tags: [HealthEndpoints.ReadyTag]);
+        }
+
         builder.Services.AddHealthChecks().AddCheck<ClusterHealthCheck>("orleans-cluster", tags: [HealthEndpoints.ReadyTag]);
         return builder;
     }
