@@ -41,9 +41,11 @@ app.UseClientIp();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseDashboardFiles();
-app.UseAuthentication();
+// A scan is anonymous: it skips authentication and authorization (resolving their services per request showed
+// as lock contention in the gateway's profile under load).
+app.UseWhen(http => !RedirectEndpoints.IsScanPath(http.Request.Path), branch => branch.UseAuthentication());
 app.UseDashboardCsrfCheck();
-app.UseAuthorization();
+app.UseWhen(http => !RedirectEndpoints.IsScanPath(http.Request.Path), branch => branch.UseAuthorization());
 
 app.MapRedirects();
 app.MapCodesApi();

@@ -3,6 +3,7 @@ using InvexQr.Grains.Abstractions;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Grains.Codes;
 using InvexQr.Grains.Enrichment;
+using InvexQr.Grains.Scans;
 using Microsoft.Net.Http.Headers;
 
 namespace InvexQr.Gateway.Redirects;
@@ -28,7 +29,7 @@ public static class RedirectEndpoints
     }
 
     public static async Task<IResult> ScanAsync(
-        string code, HttpContext http, IClusterClient cluster, CodeLookup lookup, UnknownCodeGuard guard, ScanEnricher enricher, GatewayMetrics metrics)
+        string code, HttpContext http, CodeGrains grains, CodeLookup lookup, UnknownCodeGuard guard, ScanEnricher enricher, GatewayMetrics metrics)
     {
         var started = Stopwatch.GetTimestamp();
         // Until an answer is chosen, the outcome is the one an exception leads to (ClusterErrors → 503).
@@ -56,7 +57,7 @@ public static class RedirectEndpoints
                 }
             }
 
-            var grain = cluster.GetGrain<IQrCodeGrain>(code);
+            var grain = grains.For(code);
             ScanResult result;
             var isBot = false;
             if (HttpMethods.IsHead(http.Request.Method))
@@ -73,7 +74,7 @@ public static class RedirectEndpoints
                 var scannedAt = DateTimeOffset.UtcNow;
                 var request = new ScanRequest(
                     clientIp?.ToString(), userAgent, Header(http, HeaderNames.Referer), location, client, AsksNotToBeTracked(http.Request),
-                    Guid.CreateVersion7(scannedAt), scannedAt);
+                    ScanIds.NewId(scannedAt), scannedAt);
                 result = await ScanRetry.ScanAsync(grain, request, metrics, http.RequestAborted);
             }
 
@@ -91,6 +92,9 @@ public static class RedirectEndpoints
             metrics.Scanned(outcome, Stopwatch.GetElapsedTime(started));
         }
     }
+
+    /// <summary>True for <c>/r/…</c>, the anonymous scan path.</summary>
+    public static bool IsScanPath(PathString path) => path.StartsWithSegments("/r", StringComparison.Ordinal);
 
     /// <summary>Global Privacy Control or Do Not Track; whether it is honoured is the silo's <c>Privacy:HonorDoNotTrack</c>.</summary>
     private static bool AsksNotToBeTracked(HttpRequest request) =>

@@ -40,6 +40,16 @@ public sealed class ClientTrackerTests
         Assert.True(tracker.MarkScanned("192.0.2.1", T0 + TimeSpan.FromMinutes(29).Ticks, window));
         Assert.False(tracker.MarkScanned("192.0.2.1", T0 + TimeSpan.FromMinutes(60).Ticks, window));
     }
+}
+
+/// <summary>
+/// Measures retained memory with <see cref="GC.GetTotalMemory(bool)"/>, which counts the whole process: it runs
+/// alone, after the parallel tests, or another test's allocations are counted as its own.
+/// </summary>
+[Collection(MemoryMeasurementCollection.Name)]
+public sealed class ClientTrackerMemoryTests
+{
+    private static readonly long T0 = new DateTime(2026, 11, 24, 12, 0, 0, DateTimeKind.Utc).Ticks;
 
     [Fact]
     public void Memory_stays_bounded_with_100000_distinct_addresses_on_one_code()
@@ -60,4 +70,10 @@ public sealed class ClientTrackerTests
         Assert.True(after - before < 10 * 1024 * 1024, $"grew by {after - before} bytes");
         GC.KeepAlive(tracker);
     }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MemoryMeasurementCollection
+{
+    public const string Name = "memory measurements (run alone)";
 }
