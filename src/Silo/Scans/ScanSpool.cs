@@ -25,6 +25,7 @@ public sealed partial class ScanSpool : IDisposable
     private readonly FileStream _lock;
     private readonly Queue<Segment> _sealed = new();
     private Segment? _active;
+    private SpooledSegment? _head;
     private FileStream? _activeStream;
     private long _nextNumber;
     private long _bytes;
@@ -178,6 +179,12 @@ public sealed partial class ScanSpool : IDisposable
             return null;
         }
 
+        // While PostgreSQL stays down the same head segment is offered on every retry: read and check it once.
+        if (_head?.Path == segment.Path)
+        {
+            return _head;
+        }
+
         var contents = Read(segment.Path, out _);
         if (contents.TornTail > 0)
         {
@@ -189,13 +196,15 @@ public sealed partial class ScanSpool : IDisposable
             _logger.LogError("Spool segment {Path} is damaged after {Scans} readable scans; they are replayed and the file is kept as .damaged", segment.Path, contents.Scans.Count);
         }
 
-        return new SpooledSegment(segment.Path, contents.Scans, contents.Damaged);
+        _head = new SpooledSegment(segment.Path, contents.Scans, contents.Damaged);
+        return _head;
     }
 
     /// <summary>The segment is in PostgreSQL: remove it (a damaged one is kept aside for the operator).</summary>
     public void Remove(SpooledSegment replayed)
     {
         var segment = _sealed.Dequeue();
+        _head = null;
         if (segment.Path != replayed.Path)
         {
             throw new InvalidOperationException("Spool segments must be removed in the order they are replayed.");

@@ -134,14 +134,14 @@ public sealed class DatabaseOutageTests
             // What fits goes to the spool on disk; then the writer holds one batch (10) it keeps retrying and the
             // queue 50 more: then 503s, nothing dropped silently.
             var accepted = statuses.Count(s => s == HttpStatusCode.Found);
-            var metrics = await SiloMetricsAsync(deployment);
-            var spooled = Metric(metrics, "invexqr_scan_spool_scans");
+            var metrics = await Prometheus.ScrapeAsync(deployment.Silos[0]);
+            var spooled = (long)Prometheus.Sample(metrics, "invexqr_scan_spool_scans");
             Assert.True(spooled >= 10, metrics);
-            Assert.True(Metric(metrics, "invexqr_scan_spool_bytes") <= 3000, metrics);
-            Assert.True(Metric(metrics, "invexqr_scan_spool_full_total") >= 10, metrics);
+            Assert.True((long)Prometheus.Sample(metrics, "invexqr_scan_spool_bytes") <= 3000, metrics);
+            Assert.True((long)Prometheus.Sample(metrics, "invexqr_scan_spool_full_total") >= 10, metrics);
             Assert.InRange(accepted, spooled + 50, spooled + 60);
             Assert.All(statuses.Skip(accepted), s => Assert.Equal(HttpStatusCode.ServiceUnavailable, s));
-            Assert.Equal(120 - accepted, Metric(metrics, "invexqr_scan_sink_refused_total"));
+            Assert.Equal(120 - accepted, (long)Prometheus.Sample(metrics, "invexqr_scan_sink_refused_total"));
 
             await postgres.StartAsync();
             Npgsql.NpgsqlConnection.ClearAllPools();
@@ -190,8 +190,8 @@ public sealed class DatabaseOutageTests
             // Committed mode kept acknowledging: each 302 was sent once its scan was fsynced to the spool.
             Assert.True(duringOutage >= 100, $"only {duringOutage} redirects in 3 s without PostgreSQL; {load.Describe()}");
             Assert.True(load.ByStatus.Keys.All(s => s == HttpStatusCode.Found), load.Describe());
-            var metrics = await SiloMetricsAsync(deployment);
-            var spooled = Metric(metrics, "invexqr_scan_spool_scans");
+            var metrics = await Prometheus.ScrapeAsync(deployment.Silos[0]);
+            var spooled = (long)Prometheus.Sample(metrics, "invexqr_scan_spool_scans");
             Assert.True(spooled >= duringOutage, $"{spooled} spooled for {duringOutage} redirects\n{metrics}");
 
             // The silo dies with PostgreSQL still down: its spool on disk is all that holds those scans.
@@ -235,18 +235,5 @@ public sealed class DatabaseOutageTests
                 Directory.Delete(spool, recursive: true);
             }
         }
-    }
-
-    private static async Task<string> SiloMetricsAsync(Deployment deployment)
-    {
-        using var plain = new HttpClient();
-        return await plain.GetStringAsync(new Uri(deployment.Silos[0].BaseAddress, "/metrics"));
-    }
-
-    /// <summary>The value of a silo metric (its one series), from the Prometheus text; 0 when absent.</summary>
-    private static long Metric(string metrics, string name)
-    {
-        var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal));
-        return line is null ? 0 : (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -39,9 +39,9 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres)
         (await deployment.Http.SendAsync(bot)).Dispose();
 
         var gateway = await plain.GetStringAsync(new Uri(deployment.Gateway.BaseAddress, "/metrics"));
-        Assert.Equal(5, Sample(gateway, "invexqr_scans_total", "outcome=\"redirect\""));
-        Assert.Equal(1, Sample(gateway, "invexqr_scans_total", "outcome=\"bot\""));
-        Assert.Equal(1, Sample(gateway, "invexqr_scans_total", "outcome=\"not_found\""));
+        Assert.Equal(5, Prometheus.Sample(gateway, "invexqr_scans_total", "outcome=\"redirect\""));
+        Assert.Equal(1, Prometheus.Sample(gateway, "invexqr_scans_total", "outcome=\"bot\""));
+        Assert.Equal(1, Prometheus.Sample(gateway, "invexqr_scans_total", "outcome=\"not_found\""));
         Assert.Contains("invexqr_redirect_duration_seconds_bucket{", gateway);
         Assert.Contains("invexqr_enrichment_cache_lookups_total{", gateway);
         Assert.Contains("kestrel_", gateway);
@@ -53,9 +53,9 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres)
         {
             silo = await plain.GetStringAsync(new Uri(deployment.Silos[0].BaseAddress, "/metrics"));
         }
-        while (Sample(silo, "invexqr_scan_sink_written_total") < 6 && DateTime.UtcNow < deadline && await Delay());
+        while (Prometheus.Sample(silo, "invexqr_scan_sink_written_total") < 6 && DateTime.UtcNow < deadline && await Delay());
 
-        Assert.Equal(6, Sample(silo, "invexqr_scan_sink_written_total"));
+        Assert.Equal(6, Prometheus.Sample(silo, "invexqr_scan_sink_written_total"));
         Assert.Contains("invexqr_scan_sink_queue_depth", silo);
         Assert.Contains("invexqr_scan_sink_flush_seconds_bucket{", silo);
         Assert.Contains("invexqr_rollup_sink_pending", silo);
@@ -84,22 +84,6 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres)
         using var page = await http.GetAsync("/orleans/");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("html", page.Content.Headers.ContentType?.MediaType ?? "");
-    }
-
-    /// <summary>Sum of the samples of a Prometheus metric whose labels contain <paramref name="label"/>.</summary>
-    private static double Sample(string exposition, string metric, string label = "")
-    {
-        var total = 0.0;
-        foreach (var line in exposition.Split('\n'))
-        {
-            if (line.StartsWith(metric, StringComparison.Ordinal) && (line.Length > metric.Length && (line[metric.Length] is '{' or ' '))
-                && line.Contains(label, StringComparison.Ordinal))
-            {
-                total += double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-            }
-        }
-
-        return total;
     }
 
     private static async Task<bool> Delay()
