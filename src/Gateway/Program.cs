@@ -41,11 +41,9 @@ app.UseClientIp();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseDashboardFiles();
-// A scan is anonymous: it skips authentication and authorization (resolving their services per request showed
-// as lock contention in the gateway's profile under load).
-app.UseWhen(http => !RedirectEndpoints.IsScanPath(http.Request.Path), branch => branch.UseAuthentication());
+app.UseAuthentication();
 app.UseDashboardCsrfCheck();
-app.UseWhen(http => !RedirectEndpoints.IsScanPath(http.Request.Path), branch => branch.UseAuthorization());
+app.UseAuthorization();
 
 app.MapRedirects();
 app.MapCodesApi();

@@ -54,7 +54,6 @@ public static class GatewayHosting
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<CodeLookup>();
-        builder.Services.AddSingleton<CodeGrains>();
         builder.Services.Configure<UnknownCodeOptions>(builder.Configuration.GetSection(UnknownCodeOptions.Section));
         builder.Services.AddSingleton<UnknownCodeGuard>();
         // Stats and CSV exports read PostgreSQL directly (rollups, raw scans): reads need no grain.

@@ -29,7 +29,7 @@ public static class RedirectEndpoints
     }
 
     public static async Task<IResult> ScanAsync(
-        string code, HttpContext http, CodeGrains grains, CodeLookup lookup, UnknownCodeGuard guard, ScanEnricher enricher, GatewayMetrics metrics)
+        string code, HttpContext http, IClusterClient cluster, CodeLookup lookup, UnknownCodeGuard guard, ScanEnricher enricher, GatewayMetrics metrics)
     {
         var started = Stopwatch.GetTimestamp();
         // Until an answer is chosen, the outcome is the one an exception leads to (ClusterErrors → 503).
@@ -57,7 +57,7 @@ public static class RedirectEndpoints
                 }
             }
 
-            var grain = grains.For(code);
+            var grain = cluster.GetGrain<IQrCodeGrain>(code);
             ScanResult result;
             var isBot = false;
             if (HttpMethods.IsHead(http.Request.Method))
@@ -92,9 +92,6 @@ public static class RedirectEndpoints
             metrics.Scanned(outcome, Stopwatch.GetElapsedTime(started));
         }
     }
-
-    /// <summary>True for <c>/r/…</c>, the anonymous scan path.</summary>
-    public static bool IsScanPath(PathString path) => path.StartsWithSegments("/r", StringComparison.Ordinal);
 
     /// <summary>Global Privacy Control or Do Not Track; whether it is honoured is the silo's <c>Privacy:HonorDoNotTrack</c>.</summary>
     private static bool AsksNotToBeTracked(HttpRequest request) =>
