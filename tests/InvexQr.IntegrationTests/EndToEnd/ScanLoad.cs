@@ -11,6 +11,8 @@ public sealed class ScanLoad
 {
     private readonly ConcurrentDictionary<HttpStatusCode, int> _byStatus = new();
     private readonly ConcurrentDictionary<string, int> _redirectsByCode = new();
+    private readonly ConcurrentDictionary<string, int> _failuresByCode = new();
+    private readonly ConcurrentDictionary<HttpStatusCode, string> _firstAnswerByStatus = new();
     private readonly CancellationTokenSource _runaway = new(TimeSpan.FromMinutes(2)); // never runs away
     private volatile bool _stopping;
     private readonly Task _run;
@@ -28,6 +30,9 @@ public sealed class ScanLoad
     public IReadOnlyDictionary<HttpStatusCode, int> ByStatus => _byStatus;
 
     public IReadOnlyDictionary<string, int> RedirectsByCode => _redirectsByCode;
+
+    /// <summary>Answers other than a 302 (and requests with no answer), by code.</summary>
+    public IReadOnlyDictionary<string, int> FailuresByCode => _failuresByCode;
 
     /// <summary>When the first and the last answer other than a 302 came (UTC), if any did.</summary>
     public (DateTime? First, DateTime? Last) Failures
@@ -63,6 +68,9 @@ public sealed class ScanLoad
 
     public string Describe() => string.Join(", ", _byStatus.Select(kv => $"{(int)kv.Key}: {kv.Value}"));
 
+    /// <summary>The first answer seen for each status other than 302 and 503, headers and body: where it came from.</summary>
+    public string DescribeUnexpected() => string.Join("\n", _firstAnswerByStatus.Select(kv => $"{(int)kv.Key}: {kv.Value}"));
+
     private async Task RunWorkerAsync(HttpClient http, IReadOnlyList<string> codes, int worker)
     {
         var i = worker;
@@ -74,6 +82,10 @@ public sealed class ScanLoad
             {
                 using var response = await http.GetAsync($"/r/{code}", _runaway.Token);
                 status = response.StatusCode;
+                if (status is not (HttpStatusCode.Found or HttpStatusCode.ServiceUnavailable) && !_firstAnswerByStatus.ContainsKey(status))
+                {
+                    _firstAnswerByStatus.TryAdd(status, $"{response.Headers}{response.Content.Headers}{await response.Content.ReadAsStringAsync()}");
+                }
             }
             catch (OperationCanceledException) when (_runaway.IsCancellationRequested)
             {
@@ -93,6 +105,7 @@ public sealed class ScanLoad
             }
             else
             {
+                _failuresByCode.AddOrUpdate(code, 1, (_, n) => n + 1);
                 var now = DateTime.UtcNow.Ticks;
                 Interlocked.CompareExchange(ref _firstFailureAt, now, 0);
                 Interlocked.Exchange(ref _lastFailureAt, now);
