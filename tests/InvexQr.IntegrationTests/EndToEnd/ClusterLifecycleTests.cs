@@ -113,9 +113,14 @@ public sealed class ClusterLifecycleTests(PostgresServer postgres)
         }
 
         Assert.Equal(0, await deployment.ScalarAsync("SELECT count(*) - count(DISTINCT id) FROM qr_scans"));
-        // On failure, the gateway's errors say where an unexpected status came from.
-        Assert.True(load.ByStatus.Keys.All(s => s is HttpStatusCode.Found or HttpStatusCode.ServiceUnavailable or 0),
-            load.Describe() + "\n" + load.DescribeUnexpected() + "\n" + string.Join("\n", deployment.Gateway.Output.Split('\n').Where(l => l.Contains("fail:") || l.Contains("Exception")).Take(40)));
+        // On failure, the gateway's errors and its request metrics (their error.type names an unhandled exception)
+        // say where an unexpected status came from.
+        if (!load.ByStatus.Keys.All(s => s is HttpStatusCode.Found or HttpStatusCode.ServiceUnavailable or 0))
+        {
+            var metrics = (await Prometheus.ScrapeAsync(deployment.Gateway)).Split('\n')
+                .Where(l => l.StartsWith("http_server_request_duration_seconds_count", StringComparison.Ordinal) && !l.Contains("code=\"302\""));
+            Assert.Fail(string.Join("\n", [load.Describe(), load.DescribeUnexpected(), .. metrics, Errors(deployment.Gateway.Output)]));
+        }
 
         // The killed silo's last second or so of rollups died with it (they are counted in memory); the documented
         // recovery rebuilds the day from the raw scans, after the survivors' rollups have been written.
@@ -160,5 +165,16 @@ public sealed class ClusterLifecycleTests(PostgresServer postgres)
             var expected = load.RedirectsByCode.GetValueOrDefault(code);
             Assert.Equal(expected, await deployment.WaitForScanRowsAsync(code, expected));
         }
+    }
+
+    /// <summary>The process's logged errors ("fail:" and "crit:" entries with the lines under them), not its warnings.</summary>
+    private static string Errors(string output)
+    {
+        var lines = output.Split('\n');
+        return string.Join("\n", lines
+            .Select((line, i) => (line, i))
+            .Where(x => x.line.StartsWith("fail:", StringComparison.Ordinal) || x.line.StartsWith("crit:", StringComparison.Ordinal))
+            .Take(10)
+            .SelectMany(x => lines.Skip(x.i).Take(8)));
     }
 }
