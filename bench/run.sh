@@ -183,7 +183,7 @@ common_env=(
   "Auth__ApiKey=$api_key" "Gateway__PublicBaseUrl=$gateway"
   # One loopback client scans the same codes thousands of times: the per-address throttle would answer 429.
   "Throttle__Burst=1000000000" "Throttle__PerMinute=1000000000"
-  "Logging__LogLevel__Default=Warning" "ShutdownTimeoutSeconds=15"
+  "ShutdownTimeoutSeconds=15"
 )
 
 start_process() { # NAME URL DLL [ENV...]: starts it in the background, appends its pid to pids, echoes nothing
@@ -536,6 +536,10 @@ echo "  unknown-code flood: no database read per request after the first (fixed 
 echo "                                                  $fixed_per_request transactions/request ($fixed_net for 100 codes) → $(met "$fixed_per_request < 0.01")"
 echo "(p50/p99 are wrk's, measured on the same $cores cores the servers use: wrk itself competes for the CPU.)"
 echo "co-hosted (Gateway:CoHostSilo): full path $(calc %.0f "${R_rps[full path (co-hosted)]}") req/s = $(calc %.0f "100 * ${R_rps[full path (co-hosted)]} / $baseline_rps") % of the baseline, p99 $(ms "${R_p99[full path (co-hosted)]}") ms; hot code $(calc %.0f "${R_rps[hot code (co-hosted)]}") req/s"
+# Logging is part of the cost: the shipped defaults should write next to nothing per request.
+log_lines=""
+for log in "$work"/*.log; do [[ -f "$log" ]] && log_lines+="$(basename "$log" .log) $(wc -l < "$log"), "; done
+echo "log lines written during the whole run (shipped logging defaults): ${log_lines%, }"
 echo "durability: Committed full path $(calc %.0f "${R_rps[full path (Committed)]}") req/s, p99 $(ms "${R_p99[full path (Committed)]}") ms = $(calc %.0f "100 * ${R_rps[full path (Committed)]} / ${R_rps[full path]}") % of Buffered's"
 echo
 echo "full-path ratio: $full_ratio %"

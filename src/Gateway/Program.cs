@@ -15,6 +15,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     Args = args,
     WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
 });
+builder.AddInvexQrLoggingDefaults();
 builder.AddInvexQrClusterClient();
 builder.AddInvexQrApi();
 builder.AddDashboard();

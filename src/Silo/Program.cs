@@ -11,6 +11,7 @@ using InvexQr.Silo.Database;
 using InvexQr.Silo.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.AddInvexQrLoggingDefaults();
 builder.AddInvexQrDatabase();
 builder.AddScanSink();      // before Orleans: stops after it, so the sink drains last
 builder.AddInvexQrOrleans();

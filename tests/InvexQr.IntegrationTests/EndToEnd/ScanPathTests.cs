@@ -30,6 +30,8 @@ public sealed class ScanPathTests(PostgresServer postgres) : IAsyncLifetime
         Assert.Equal(2000, await _deployment.ScalarAsync(
             "SELECT count(DISTINCT s.id) FROM qr_scans s JOIN qr_codes c ON c.id = s.qr_code_id WHERE c.code = $1", code));
         Assert.Equal(0, await _deployment.ScalarAsync("SELECT count(*) FROM qr_scans_default"));
+        // Per-request framework logging is off by default (LoggingDefaults): 2,000 scans wrote no request lines.
+        Assert.DoesNotContain("Microsoft.AspNetCore.Hosting.Diagnostics", _deployment.Gateway.Output);
     }
 
     [Fact]
