@@ -2,6 +2,8 @@
 // No cluster call, no database, no enrichment, no middleware: the cost of ASP.NET Core + Kestrel alone on this
 // machine, with the same hosting defaults as the gateway (WebApplication.CreateBuilder, Kestrel's defaults).
 var builder = WebApplication.CreateBuilder(args);
+// The gateway's shipped logging defaults (src/ServiceDefaults/LoggingDefaults.cs): no per-request lines.
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 var app = builder.Build();
 
 app.MapGet("/r/{code}", (string code, HttpContext http) =>
