@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using InvexQr.Grains.Analytics;
 using InvexQr.Silo.Database;
 using InvexQr.Silo.Hosting;
@@ -7,7 +8,7 @@ namespace InvexQr.Silo.Analytics;
 /// <summary>
 /// The silo-local rollup writer. Code grains hand it their counters every second (memory only);
 /// it merges them by (code, hour) and writes everything pending in one transaction every
-/// <see cref="FlushInterval"/>, so thousands of active codes cost one database round trip, not
+/// <see cref="FlushInterval"/> (longer under load: <see cref="NextInterval"/>), so thousands of active codes cost one database round trip, not
 /// thousands. A failed write is merged back and retried. Registered before Orleans, so on a
 /// graceful stop it writes what the deactivating grains handed over last.
 /// </summary>
@@ -16,6 +17,12 @@ public sealed class RollupSink : BackgroundService, IRollupSink
     // Each flush upserts about ten rows per code scanned since the last one (its hour and its dimension
     // values), however many scans it had: a longer interval merges more. 2 s keeps stats within ~3 s.
     public static readonly TimeSpan FlushInterval = TimeSpan.FromSeconds(2);
+
+    // With thousands of codes scanned between two flushes, the upserts cost PostgreSQL about as much as the
+    // raw scans. So the pause after a flush grows with what the flush took (FlushLoadFactor times it), up to
+    // MaxFlushInterval: the writer spends at most about a ninth of its time on rollups, and stats lag at most ~6 s.
+    public static readonly TimeSpan MaxFlushInterval = TimeSpan.FromSeconds(5);
+    private const int FlushLoadFactor = 8;
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
 
     private readonly Lock _lock = new();
@@ -135,9 +142,16 @@ public sealed class RollupSink : BackgroundService, IRollupSink
                 break;
             }
 
-            delay = await FlushAsync(stoppingToken) ? FlushInterval : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+            var started = Stopwatch.GetTimestamp();
+            delay = await FlushAsync(stoppingToken)
+                ? NextInterval(Stopwatch.GetElapsedTime(started))
+                : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
         }
     }
+
+    /// <summary>The pause after a successful flush that took <paramref name="flushTook"/>.</summary>
+    public static TimeSpan NextInterval(TimeSpan flushTook) =>
+        TimeSpan.FromTicks(Math.Clamp(flushTook.Ticks * FlushLoadFactor, FlushInterval.Ticks, MaxFlushInterval.Ticks));
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
