@@ -24,7 +24,7 @@
 #
 # Environment (optional): DURATION (s, default 20), WARMUP (s, default 3), CONNECTIONS (64), THREADS (2),
 # CODES (10000), COLD_CODES (10000), ACTIVE_CODES (100000), ACTIVATION_BUDGET (s for the activation pass; 150,
-# smoke 40), TIME_LIMIT (s, whole script; default 900, smoke 420).
+# smoke 40), TIME_LIMIT (s, whole script; default 900, smoke 420), KEEP_LOGS (set: keep the processes' logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -96,7 +96,8 @@ cleanup() {
     wait "$pid" 2>/dev/null || true
   done
   [[ -n "$pg_dir" ]] && bash "$root/scripts/pg.sh" stop "$pg_dir" >/dev/null 2>&1 || true
-  [[ -n "$work" ]] && rm -rf "$work"
+  if [[ -n "$work" && -n "${KEEP_LOGS:-}" ]]; then echo "(KEEP_LOGS: the processes' logs are in $work)"; rm -rf "$work/pg"
+  elif [[ -n "$work" ]]; then rm -rf "$work"; fi
   echo "(stopped everything; results in ${results#"$root"/})"
   exit "$rc"
 }
@@ -540,6 +541,10 @@ echo "co-hosted (Gateway:CoHostSilo): full path $(calc %.0f "${R_rps[full path (
 log_lines=""
 for log in "$work"/*.log; do [[ -f "$log" ]] && log_lines+="$(basename "$log" .log) $(wc -l < "$log"), "; done
 echo "log lines written during the whole run (shipped logging defaults): ${log_lines%, }"
+for log in "$work"/*.log; do # who writes them, where there are many
+  [[ -f "$log" ]] && (( $(wc -l < "$log") > 1000 )) || continue
+  echo "  $(basename "$log" .log), most frequent: $(grep -hoE '^(info|warn|fail|crit|dbug|trce): [A-Za-z0-9_.]+' "$log" | sort | uniq -c | sort -rn | head -3 | awk '{printf "%s%s × %s", (NR>1?"; ":""), $3, $1}')"
+done
 echo "durability: Committed full path $(calc %.0f "${R_rps[full path (Committed)]}") req/s, p99 $(ms "${R_p99[full path (Committed)]}") ms = $(calc %.0f "100 * ${R_rps[full path (Committed)]} / ${R_rps[full path]}") % of Buffered's"
 echo
 echo "full-path ratio: $full_ratio %"

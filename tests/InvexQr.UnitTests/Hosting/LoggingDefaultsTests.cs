@@ -16,6 +16,8 @@ public sealed class LoggingDefaultsTests
 
         Assert.False(loggers.CreateLogger("Microsoft.AspNetCore.Hosting.Diagnostics").IsEnabled(LogLevel.Information));
         Assert.True(loggers.CreateLogger("Microsoft.AspNetCore.Hosting.Diagnostics").IsEnabled(LogLevel.Warning));
+        Assert.False(loggers.CreateLogger("Polly").IsEnabled(LogLevel.Information));
+        Assert.True(loggers.CreateLogger("Polly").IsEnabled(LogLevel.Warning));
         Assert.True(loggers.CreateLogger("Microsoft.Hosting.Lifetime").IsEnabled(LogLevel.Information));
         Assert.True(loggers.CreateLogger("InvexQr.Silo.Scans.ScanSink").IsEnabled(LogLevel.Information));
     }
