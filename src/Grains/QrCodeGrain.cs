@@ -12,8 +12,8 @@ namespace InvexQr.Grains;
 /// <summary>
 /// One QR code. Loads its registry row once on activation and answers every scan from memory:
 /// a scan never waits on I/O. The raw scan goes to the silo-local scan sink; the streaming counters
-/// (hourly buckets, breakdowns, unique-visitor sketch) are handed to the silo's rollup sink every
-/// second and on deactivation. Scan and reads are <see cref="AlwaysInterleaveAttribute"/> on the
+/// (hourly buckets, breakdowns, unique-visitor sketch) are taken by the silo's rollup sink when it
+/// flushes (<see cref="IRollupSink.Track"/>), and handed to it on deactivation. Scan and reads are <see cref="AlwaysInterleaveAttribute"/> on the
 /// interface, so they keep flowing while a management call awaits the database; they are
 /// synchronous, so they never run in parallel with each other within the activation.
 /// </summary>
@@ -28,8 +28,10 @@ public sealed class QrCodeGrain(
     TimeProvider clock,
     ILogger<QrCodeGrain> logger) : Grain, IQrCodeGrain
 {
+    // Totals are written a second after an activation's first scan (a crash soon after loses little), then
+    // at most every 30 s: each write is a grain-storage round trip of its own.
+    private static readonly TimeSpan FirstTotalsFlushDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan TotalsFlushPeriod = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan RollupHandOffPeriod = TimeSpan.FromSeconds(1);
 
     private readonly ThrottleOptions _throttle = throttleOptions.Value;
     private readonly PrivacyOptions _privacy = privacyOptions.Value;
@@ -39,9 +41,9 @@ public sealed class QrCodeGrain(
     private long _totalScans;
     private DateTimeOffset? _lastScanAt;
     private bool _totalsDirty;
-    private DateTimeOffset _totalsFlushedAt;
-    private IGrainTimer? _handOffTimer;
-    private bool _handOffArmed;
+    private IGrainTimer? _totalsTimer;
+    private bool _totalsTimerArmed;
+    private bool _totalsWrittenOnce;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -93,37 +95,40 @@ public sealed class QrCodeGrain(
     private void StartCounting()
     {
         _clients = new ClientTracker(_throttle.MaxTrackedClients);
-        // One timer, disarmed while nothing happens: an active code nobody scans costs no CPU (100,000 idle
-        // codes with two periodic timers each kept a core 86 % busy). The first scan after a hand-off arms it.
-        _handOffTimer ??= this.RegisterGrainTimer(OnHandOffTimerAsync, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        // The rollup sink takes the counters when it flushes: no timer per code for them (10,000 busy codes
+        // handing over every second were 10,000 grain turns a second next to the scans).
+        rollups.Track(_code!.Id, _counters);
+        // One timer for the totals, disarmed while nothing happens: an active code nobody scans costs no CPU
+        // (100,000 idle codes with two periodic timers each kept a core 86 % busy). A scan arms it.
+        _totalsTimer ??= this.RegisterGrainTimer(OnTotalsTimerAsync, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    private void ArmHandOff()
+    private void ArmTotalsFlush()
     {
-        if (!_handOffArmed && _handOffTimer is not null)
+        if (!_totalsTimerArmed && _totalsTimer is not null)
         {
-            _handOffArmed = true;
-            _handOffTimer.Change(RollupHandOffPeriod, Timeout.InfiniteTimeSpan);
+            _totalsTimerArmed = true;
+            _totalsTimer.Change(_totalsWrittenOnce ? TotalsFlushPeriod : FirstTotalsFlushDelay, Timeout.InfiniteTimeSpan);
         }
     }
 
-    private async Task OnHandOffTimerAsync(CancellationToken cancellationToken)
+    private async Task OnTotalsTimerAsync(CancellationToken cancellationToken)
     {
-        _handOffArmed = false;
-        HandOffCounters();
-        if (_totalsDirty && clock.GetUtcNow() - _totalsFlushedAt >= TotalsFlushPeriod)
-        {
-            await FlushTotalsAsync(cancellationToken);
-        }
-
+        _totalsTimerArmed = false;
+        await FlushTotalsAsync(cancellationToken);
         if (_totalsDirty)
         {
-            ArmHandOff(); // totals still to persist later, even if no scan comes
+            ArmTotalsFlush(); // the write failed, or scans came meanwhile: persist them later, even if no scan comes
         }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_code is not null)
+        {
+            rollups.Untrack(_code.Id, _counters);
+        }
+
         HandOffCounters();
         await FlushTotalsAsync(cancellationToken);
     }
@@ -144,7 +149,6 @@ public sealed class QrCodeGrain(
         {
             // Counted, never stored as a row: a flood cannot fill the database.
             _counters.RecordThrottled(now);
-            ArmHandOff();
             return ValueTask.FromResult(ScanResult.Throttled(retryAfter));
         }
 
@@ -183,7 +187,7 @@ public sealed class QrCodeGrain(
         _totalScans++;
         _lastScanAt = scannedAt;
         _totalsDirty = true;
-        ArmHandOff();
+        ArmTotalsFlush();
         // Buffered: answered now. Committed: answered when the scan's batch is committed; the method is
         // interleaved, so other scans go on meanwhile.
         return written.IsCompletedSuccessfully ? ValueTask.FromResult(result) : AfterWrittenAsync(written, result);
@@ -237,7 +241,8 @@ public sealed class QrCodeGrain(
             return false;
         }
 
-        // Counters not yet handed off belong to a code that is going away.
+        // Counters not yet taken belong to a code that is going away.
+        rollups.Untrack(_code.Id, _counters);
         _counters.TakeDelta(_code.Id, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime));
         var deleted = await codes.DeleteAsync(_code.Code);
         logger.LogInformation("Code {Code} deleted with its scans", _code.Code);
@@ -293,7 +298,7 @@ public sealed class QrCodeGrain(
         // Copy the live counters into a fresh state object: scans that interleave with the write
         // keep counting in the fields and are picked up by the next flush.
         _totalsDirty = false;
-        _totalsFlushedAt = clock.GetUtcNow();
+        _totalsWrittenOnce = true;
         totals.State = new QrCodeTotals { TotalScans = _totalScans, LastScanAt = _lastScanAt };
         try
         {

@@ -88,6 +88,15 @@ public interface IRollupSink
     /// <summary>Queues a delta (memory only, never blocks). Merged with other pending deltas of the same keys.</summary>
     void Submit(RollupDelta delta);
 
+    /// <summary>
+    /// The sink takes what <paramref name="counters"/> counted each time it flushes, so that an active code needs
+    /// no timer of its own for its rollups. Until <see cref="Untrack"/>.
+    /// </summary>
+    void Track(long codeId, ScanCounters counters);
+
+    /// <summary>Stops taking from <paramref name="counters"/> (whatever is left in them stays there).</summary>
+    void Untrack(long codeId, ScanCounters counters);
+
     /// <summary>The stored unique-visitor sketch of a code's day, so a grain that activates mid-day keeps counting into it.</summary>
     Task<HyperLogLog?> LoadSketchAsync(long codeId, DateOnly day, CancellationToken cancellationToken = default);
 }

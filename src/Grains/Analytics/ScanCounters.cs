@@ -7,7 +7,8 @@ namespace InvexQr.Grains.Analytics;
 /// A code grain's streaming counters: per UTC hour the totals and the breakdown by country, city,
 /// device, OS and browser, plus one unique-visitor sketch per UTC day. Only what changed since the
 /// last <see cref="TakeDelta"/> is held, so memory stays small however long the grain lives.
-/// Not thread-safe: owned by one grain activation.
+/// Written by its grain, and emptied by the silo's rollup sink when it flushes (<see cref="IRollupSink.Track"/>):
+/// every member takes a lock, which nobody else holds in the common case.
 /// </summary>
 public sealed class ScanCounters
 {
@@ -16,103 +17,137 @@ public sealed class ScanCounters
     private Dictionary<DateTimeOffset, HourDelta> _hours = [];
     private readonly Dictionary<DateOnly, HyperLogLog> _sketches = [];
     private readonly HashSet<DateOnly> _dirtySketches = [];
+    private readonly Lock _gate = new();
 
-    public bool IsDirty => _hours.Count > 0 || _dirtySketches.Count > 0;
+    public bool IsDirty
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _hours.Count > 0 || _dirtySketches.Count > 0;
+            }
+        }
+    }
 
     /// <summary>Seeds the sketch of a day with what was stored before this activation.</summary>
     public void SeedSketch(DateOnly day, HyperLogLog stored)
     {
-        if (_sketches.TryGetValue(day, out var current))
+        lock (_gate)
         {
-            current.Merge(stored);
-        }
-        else
-        {
-            _sketches[day] = stored;
+            if (_sketches.TryGetValue(day, out var current))
+            {
+                current.Merge(stored);
+            }
+            else
+            {
+                _sketches[day] = stored;
+            }
         }
     }
 
-    public bool HasSketch(DateOnly day) => _sketches.ContainsKey(day);
+    public bool HasSketch(DateOnly day)
+    {
+        lock (_gate)
+        {
+            return _sketches.ContainsKey(day);
+        }
+    }
 
     public void RecordScan(DateTimeOffset at, bool isBot, bool isRepeat, GeoLocation? location, ClientInfo? client, ulong? visitorHash)
     {
-        var hour = HourOf(at);
-        var counts = hour.Counts;
-        counts.Scans++;
-        if (isBot)
+        lock (_gate)
         {
-            counts.Bots++;
-        }
-        else
-        {
-            counts.Humans++;
-            if (isRepeat)
+            var hour = HourOf(at);
+            var counts = hour.Counts;
+            counts.Scans++;
+            if (isBot)
             {
-                counts.Repeats++;
+                counts.Bots++;
             }
-        }
-
-        hour.Count(new DimKey(Dimensions.Country, location?.CountryCode ?? Unknown), 1);
-        if (location?.City is { } city)
-        {
-            hour.Count(new DimKey(Dimensions.City, $"{location.CountryCode}|{city}"), 1, location.Latitude, location.Longitude);
-        }
-
-        hour.Count(new DimKey(Dimensions.Device, client?.DeviceType ?? Unknown), 1);
-        hour.Count(new DimKey(Dimensions.Os, client?.Os ?? Unknown), 1);
-        hour.Count(new DimKey(Dimensions.Browser, client?.Browser ?? Unknown), 1);
-
-        // Bots are not visitors; the sketch counts people.
-        if (visitorHash is { } hash && !isBot)
-        {
-            var day = DateOnly.FromDateTime(at.UtcDateTime);
-            if (!_sketches.TryGetValue(day, out var sketch))
+            else
             {
-                _sketches[day] = sketch = new HyperLogLog();
+                counts.Humans++;
+                if (isRepeat)
+                {
+                    counts.Repeats++;
+                }
             }
 
-            if (sketch.Add(hash))
+            hour.Count(new DimKey(Dimensions.Country, location?.CountryCode ?? Unknown), 1);
+            if (location?.City is { } city)
             {
-                _dirtySketches.Add(day);
+                hour.Count(new DimKey(Dimensions.City, $"{location.CountryCode}|{city}"), 1, location.Latitude, location.Longitude);
+            }
+
+            hour.Count(new DimKey(Dimensions.Device, client?.DeviceType ?? Unknown), 1);
+            hour.Count(new DimKey(Dimensions.Os, client?.Os ?? Unknown), 1);
+            hour.Count(new DimKey(Dimensions.Browser, client?.Browser ?? Unknown), 1);
+
+            // Bots are not visitors; the sketch counts people.
+            if (visitorHash is { } hash && !isBot)
+            {
+                var day = DateOnly.FromDateTime(at.UtcDateTime);
+                if (!_sketches.TryGetValue(day, out var sketch))
+                {
+                    _sketches[day] = sketch = new HyperLogLog();
+                }
+
+                if (sketch.Add(hash))
+                {
+                    _dirtySketches.Add(day);
+                }
             }
         }
     }
 
-    public void RecordThrottled(DateTimeOffset at) => HourOf(at).Counts.Throttled++;
+    public void RecordThrottled(DateTimeOffset at)
+    {
+        lock (_gate)
+        {
+            HourOf(at).Counts.Throttled++;
+        }
+    }
 
     /// <summary>Hands over everything counted since the last call; null when nothing was.</summary>
     public RollupDelta? TakeDelta(long codeId, DateOnly today)
     {
-        if (!IsDirty)
+        lock (_gate)
         {
-            return null;
+            if (_hours.Count == 0 && _dirtySketches.Count == 0)
+            {
+                return null;
+            }
+
+            var hours = _hours.Values.ToList();
+            _hours = [];
+            var sketches = _dirtySketches.ToDictionary(day => day, day => _sketches[day].ToBytes());
+            _dirtySketches.Clear();
+
+            // Days before yesterday will not get new scans: drop their sketches.
+            foreach (var day in _sketches.Keys.Where(d => d < today.AddDays(-1)).ToList())
+            {
+                _sketches.Remove(day);
+            }
+
+            return new RollupDelta(codeId, hours, sketches);
         }
-
-        var hours = _hours.Values.ToList();
-        _hours = [];
-        var sketches = _dirtySketches.ToDictionary(day => day, day => _sketches[day].ToBytes());
-        _dirtySketches.Clear();
-
-        // Days before yesterday will not get new scans: drop their sketches.
-        foreach (var day in _sketches.Keys.Where(d => d < today.AddDays(-1)).ToList())
-        {
-            _sketches.Remove(day);
-        }
-
-        return new RollupDelta(codeId, hours, sketches);
     }
 
     /// <summary>Puts back a delta whose hand-off failed, so nothing counted is lost.</summary>
     public void Restore(RollupDelta delta)
     {
-        foreach (var hour in delta.Hours)
+        lock (_gate)
         {
-            HourOf(hour.Hour).Add(hour);
-        }
+            foreach (var hour in delta.Hours)
+            {
+                HourOf(hour.Hour).Add(hour);
+            }
 
-        foreach (var day in delta.Sketches.Keys)
-        {
-            _dirtySketches.Add(day);
+            foreach (var day in delta.Sketches.Keys)
+            {
+                _dirtySketches.Add(day);
+            }
         }
     }
 

@@ -6,11 +6,12 @@ using InvexQr.Silo.Hosting;
 namespace InvexQr.Silo.Analytics;
 
 /// <summary>
-/// The silo-local rollup writer. Code grains hand it their counters every second (memory only);
-/// it merges them by (code, hour) and writes everything pending in one transaction every
-/// <see cref="FlushInterval"/> (longer under load: <see cref="NextInterval"/>), so thousands of active codes cost one database round trip, not
-/// thousands. A failed write is merged back and retried. Registered before Orleans, so on a
-/// graceful stop it writes what the deactivating grains handed over last.
+/// The silo-local rollup writer. When it flushes it takes the counters of the active code grains
+/// (<see cref="Track"/>; a grain that deactivates hands over what is left with <see cref="Submit"/>),
+/// merges them by (code, hour) and writes everything pending in one transaction every
+/// <see cref="FlushInterval"/> (longer under load: <see cref="NextInterval"/>), so thousands of active
+/// codes cost one database round trip, not thousands. A failed write is merged back and retried.
+/// Registered before Orleans, so on a graceful stop it writes what the deactivating grains handed over last.
 /// </summary>
 public sealed class RollupSink : BackgroundService, IRollupSink
 {
@@ -28,6 +29,7 @@ public sealed class RollupSink : BackgroundService, IRollupSink
     private readonly Lock _lock = new();
     private Dictionary<(long CodeId, DateTimeOffset Hour), HourDelta> _hours = [];
     private Dictionary<(long CodeId, DateOnly Day), byte[]> _sketches = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, ScanCounters> _tracked = new();
     private long _batches;
     private long _failures;
     private readonly RollupRepository repository;
@@ -66,6 +68,24 @@ public sealed class RollupSink : BackgroundService, IRollupSink
         }
     }
 
+    public void Track(long codeId, ScanCounters counters) => _tracked[codeId] = counters;
+
+    public void Untrack(long codeId, ScanCounters counters) =>
+        _tracked.TryRemove(new KeyValuePair<long, ScanCounters>(codeId, counters));
+
+    /// <summary>Moves what the tracked grains counted since the last flush into the pending buckets (under <see cref="_lock"/>).</summary>
+    private void CollectTracked()
+    {
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        foreach (var (codeId, counters) in _tracked)
+        {
+            if (counters.TakeDelta(codeId, today) is { } delta)
+            {
+                Merge(delta.CodeId, delta.Hours, delta.Sketches);
+            }
+        }
+    }
+
     public Task<HyperLogLog?> LoadSketchAsync(long codeId, DateOnly day, CancellationToken cancellationToken = default)
     {
         lock (_lock)
@@ -87,6 +107,7 @@ public sealed class RollupSink : BackgroundService, IRollupSink
         Dictionary<(long CodeId, DateOnly Day), byte[]> sketches;
         lock (_lock)
         {
+            CollectTracked();
             if (_hours.Count == 0 && _sketches.Count == 0)
             {
                 return true;

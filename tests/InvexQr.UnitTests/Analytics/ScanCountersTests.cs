@@ -50,4 +50,51 @@ public sealed class ScanCountersTests
         Assert.Equal(2, delta.Hours.Single().Counts.Scans);
         Assert.Equal(2, delta.Hours.Single().Dims[new DimKey(Dimensions.Os, "iOS")].Scans);
     }
+
+    [Fact]
+    public async Task A_sink_taking_deltas_while_the_grain_counts_loses_and_repeats_nothing()
+    {
+        // The rollup sink empties the counters from its own thread while the grain keeps counting.
+        var counters = new ScanCounters();
+        var t = new DateTimeOffset(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
+        const int scans = 200_000;
+        var taken = new List<RollupDelta>();
+        var attempts = 0;
+        var done = false;
+        var sink = Task.Run(() =>
+        {
+            while (!Volatile.Read(ref done))
+            {
+                if (counters.TakeDelta(1, DateOnly.FromDateTime(t.UtcDateTime)) is { } delta)
+                {
+                    taken.Add(delta);
+                }
+
+                Interlocked.Increment(ref attempts);
+            }
+        });
+        await Task.Run(() =>
+        {
+            for (var i = 0; i < scans; i++)
+            {
+                counters.RecordScan(t.AddSeconds(i % 7200), isBot: false, isRepeat: false, Paris, Phone, (ulong)i);
+                if (i % 10_000 == 0)
+                {
+                    // Let the sink take at least once between batches, so the two really interleave.
+                    var seen = Volatile.Read(ref attempts);
+                    SpinWait.SpinUntil(() => Volatile.Read(ref attempts) > seen + 1, TimeSpan.FromSeconds(5));
+                }
+            }
+        });
+        Volatile.Write(ref done, true);
+        await sink;
+        if (counters.TakeDelta(1, DateOnly.FromDateTime(t.UtcDateTime)) is { } last)
+        {
+            taken.Add(last);
+        }
+
+        Assert.True(taken.Count >= 20, $"only {taken.Count} deltas: the sink did not run while the grain counted");
+        Assert.Equal(scans, taken.SelectMany(d => d.Hours).Sum(h => h.Counts.Scans));
+        Assert.Equal(scans, taken.SelectMany(d => d.Hours).Sum(h => h.Dims[new DimKey(Dimensions.Os, "iOS")].Scans));
+    }
 }
