@@ -19,17 +19,6 @@ public sealed class ScanCounters
     private readonly HashSet<DateOnly> _dirtySketches = [];
     private readonly Lock _gate = new();
 
-    public bool IsDirty
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _hours.Count > 0 || _dirtySketches.Count > 0;
-            }
-        }
-    }
-
     /// <summary>Seeds the sketch of a day with what was stored before this activation.</summary>
     public void SeedSketch(DateOnly day, HyperLogLog stored)
     {
@@ -43,14 +32,6 @@ public sealed class ScanCounters
             {
                 _sketches[day] = stored;
             }
-        }
-    }
-
-    public bool HasSketch(DateOnly day)
-    {
-        lock (_gate)
-        {
-            return _sketches.ContainsKey(day);
         }
     }
 

@@ -119,7 +119,7 @@ public sealed class ClusterLifecycleTests(PostgresServer postgres)
         {
             var metrics = (await Prometheus.ScrapeAsync(deployment.Gateway)).Split('\n')
                 .Where(l => l.StartsWith("http_server_request_duration_seconds_count", StringComparison.Ordinal) && !l.Contains("code=\"302\""));
-            Assert.Fail(string.Join("\n", [load.Describe(), load.DescribeUnexpected(), .. metrics, Errors(deployment.Gateway.Output)]));
+            Assert.Fail(string.Join("\n", [load.Describe(), load.DescribeUnexpected(), .. metrics, deployment.Gateway.LoggedErrors]));
         }
 
         // The killed silo's last second or so of rollups died with it (they are counted in memory); the documented
@@ -165,16 +165,5 @@ public sealed class ClusterLifecycleTests(PostgresServer postgres)
             var expected = load.RedirectsByCode.GetValueOrDefault(code);
             Assert.Equal(expected, await deployment.WaitForScanRowsAsync(code, expected));
         }
-    }
-
-    /// <summary>The process's logged errors ("fail:" and "crit:" entries with the lines under them), not its warnings.</summary>
-    private static string Errors(string output)
-    {
-        var lines = output.Split('\n');
-        return string.Join("\n", lines
-            .Select((line, i) => (line, i))
-            .Where(x => x.line.StartsWith("fail:", StringComparison.Ordinal) || x.line.StartsWith("crit:", StringComparison.Ordinal))
-            .Take(10)
-            .SelectMany(x => lines.Skip(x.i).Take(8)));
     }
 }

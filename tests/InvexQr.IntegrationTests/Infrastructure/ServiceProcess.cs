@@ -32,6 +32,20 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public string Output => string.Join('\n', _output);
 
+    /// <summary>The logged errors ("fail:" and "crit:" entries, with the lines under them), not the warnings.</summary>
+    public string LoggedErrors
+    {
+        get
+        {
+            var lines = _output.ToArray();
+            return string.Join("\n", lines
+                .Select((line, i) => (line, i))
+                .Where(x => x.line.StartsWith("fail:", StringComparison.Ordinal) || x.line.StartsWith("crit:", StringComparison.Ordinal))
+                .Take(10)
+                .SelectMany(x => lines.Skip(x.i).Take(8)));
+        }
+    }
+
     public static ServiceProcess Start(string name, string project, int httpPort, IDictionary<string, string> environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
