@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# CPU profile of the full-path scan run: where the two cores go, per process and per method.
+#
+#   bench/profile.sh              separate silo and gateway
+#   COHOST=1 bench/profile.sh     the gateway co-hosts the silo (Gateway__CoHostSilo=true)
+#   MODE=clients bench/profile.sh varied addresses and user agents (bench/lib/scan.lua), instead of one client
+#
+# Starts a throwaway PostgreSQL, a silo and a gateway on loopback (as bench/run.sh does), inserts CODES codes
+# (default 10,000) with SQL, scans each once, then runs wrk on random codes (bench/lib/scan.lua) for DURATION s
+# (default 25) and samples every CPU with `perf record -a -g` (499 Hz) during the middle PROFILE s (default 15).
+# .NET processes run with DOTNET_PerfMapEnabled=1 so that JIT-compiled methods have names. It prints wrk's
+# figures, the share of samples per process, and the top methods (self time) of the gateway, the silo and
+# PostgreSQL. PROFILE=0 measures without perf (to compare settings: the processes inherit the environment,
+# e.g. DOTNET_gcServer=0 bench/profile.sh). Needs perf (Debian package linux-perf) and root or perf_event_paranoid ≤ 1. The perf data and
+# logs stay in the printed directory with KEEP=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+mode=${MODE:-random}; codes=${CODES:-10000}; duration=${DURATION:-25}; profile=${PROFILE:-15}; cohost=${COHOST:-0}; top=${TOP:-25}
+for v in codes duration profile top; do
+  [[ ${!v} =~ ^[0-9]+$ && ( ${!v} -gt 0 || $v == profile ) ]] || { echo "bench/profile.sh: $v must be a positive integer" >&2; exit 2; }
+done
+[[ $mode == random || $mode == clients ]] || { echo "bench/profile.sh: MODE is random or clients" >&2; exit 2; }
+(( profile + 4 <= duration )) || { echo "bench/profile.sh: PROFILE must be at least 4 s shorter than DURATION" >&2; exit 2; }
+command -v perf >/dev/null || { echo "bench/profile.sh: perf is missing (apt-get install -y linux-perf)" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "bench/profile.sh: wrk is missing (bench/run.sh installs it)" >&2; exit 2; }
+
+work=$(mktemp -d /tmp/invexqr-profile.XXXXXX); chmod 755 "$work"
+pids=(); pg_dir="$work/pg"
+cleanup() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do timeout 20 tail --pid="$pid" -f /dev/null 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+  bash "$root/scripts/pg.sh" stop "$pg_dir" >/dev/null 2>&1 || true
+  if [[ -n "${KEEP:-}" ]]; then rm -rf "$pg_dir"; echo "(KEEP: perf data and logs in $work)"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+die() { echo "bench/profile.sh: FAILED: $*" >&2; exit 1; }
+
+timeout 600 dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly >/dev/null || die "the Release build failed"
+timeout 300 bash scripts/fetch-data.sh >/dev/null || die "scripts/fetch-data.sh failed"
+head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$work/pg-password"
+bash scripts/pg.sh init "$pg_dir" "$work/pg-password" >/dev/null || die "initdb failed"
+base=$((20000 + RANDOM % 20000))
+pg_port=$(bash scripts/pg.sh free-port $((base + 100)))
+bash scripts/pg.sh start "$pg_dir" "$pg_port" >/dev/null || die "PostgreSQL did not start"
+export PGPASSWORD; PGPASSWORD=$(cat "$work/pg-password")
+psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d postgres -qc "CREATE DATABASE profile" >/dev/null
+silo_http=$(bash scripts/pg.sh free-port $((base + 200))); gateway_http=$(bash scripts/pg.sh free-port $((base + 500)))
+env_common=(
+  "ConnectionStrings__Postgres=Host=127.0.0.1;Port=$pg_port;Database=profile;Username=invexqr;Password=$PGPASSWORD"
+  "Orleans__ClusterId=profile-$$" "Orleans__ServiceId=profile" "Orleans__SiloName=profile-silo"
+  "Orleans__SiloPort=$(bash scripts/pg.sh free-port $((base + 300)))"
+  "Orleans__GatewayPort=$(bash scripts/pg.sh free-port $((base + 400)))"
+  "Auth__ApiKey=profile-key-$$" "Throttle__Burst=1000000000" "Throttle__PerMinute=1000000000"
+  "Network__TrustedProxies__0=127.0.0.1" # wrk's X-Forwarded-For (MODE=clients) is believed
+  # Method names for perf: the JIT writes /tmp/perf-PID.map, and W^X is off because its double mapping hides
+  # JIT-compiled code from perf (it shows as memfd:doublemapper).
+  DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+)
+start() { # NAME PORT DLL [ENV...]
+  local name=$1 port=$2 dll=$3; shift 3
+  env "${env_common[@]}" "$@" ASPNETCORE_URLS="http://127.0.0.1:$port" dotnet "$dll" > "$work/$name.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 240); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready" 2>/dev/null && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || { tail -20 "$work/$name.log"; die "the $name exited during start-up"; }
+    sleep 0.5
+  done
+  die "the $name did not become ready"
+}
+if [[ $cohost == 1 ]]; then
+  start gateway "$gateway_http" src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll Gateway__CoHostSilo=true
+  silo_pid=${pids[0]}; gateway_pid=${pids[0]}
+else
+  start silo "$silo_http" src/Silo/bin/Release/net10.0/InvexQr.Silo.dll
+  start gateway "$gateway_http" src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll
+  silo_pid=${pids[0]}; gateway_pid=${pids[1]}
+fi
+psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qtAX -v ON_ERROR_STOP=1 >/dev/null <<SQL || die "inserting codes failed"
+INSERT INTO qr_codes (code, owner_id, target_url)
+SELECT 'b' || lpad(g::text, 5, '0'), (SELECT id FROM owners WHERE name = 'admin'), 'https://example.org/b' || g
+  FROM generate_series(0, $codes - 1) AS g;
+ANALYZE qr_codes;
+SQL
+url="http://127.0.0.1:$gateway_http"
+run_wrk() { # MODE SECONDS
+  local dir; dir=$(mktemp -d "$work/wrk.XXXXXX")
+  timeout -k 5 $(($2 + 40)) wrk -t2 -c64 -d$(($2 + 20))s --timeout 10s --latency -s bench/lib/scan.lua "$url" \
+    -- "$1" b "$codes" 5 "$2" 2 "$dir" > "$dir/out" 2>&1 &
+  local wrk=$!
+  while kill -0 "$wrk" 2>/dev/null; do (( $(find "$dir" -name 'done.*' | wc -l) >= 2 )) && kill -INT "$wrk"; sleep 0.1; done
+  wait "$wrk" || true
+  grep '^BENCH ' "$dir/out" | tr ' ' '\n' | grep -E '^(rps|p50_us|p99_us|s302|other|s503)=' | tr '\n' ' '; echo
+}
+echo "activating $codes codes: $(run_wrk walk 120)"
+echo "warm-up: $(run_wrk "$mode" 5)"
+# GC during the measured run, per process, from the runtime metrics at /metrics (count by generation, pause time).
+gc_sample() { # PORT → "gen0 gen1 gen2 pause_seconds"
+  curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null | awk '
+    /^#/ { next }
+    /gc_collections/ && /generation="gen0"/ { g0 += $NF } /gc_collections/ && /generation="gen1"/ { g1 += $NF }
+    /gc_collections/ && /generation="gen2"/ { g2 += $NF }
+    /gc_(pause_time|duration)/ && !/bucket|_count|_sum/ { p += $NF; unit = ($1 ~ /nanoseconds/) ? 1e9 : 1 }
+    END { printf "%d %d %d %.3f\n", g0, g1, g2, p / (unit ? unit : 1) }'
+}
+gc_ports=("$gateway_http"); [[ $cohost == 1 ]] || gc_ports+=("$silo_http")
+declare -A gc0; for port in "${gc_ports[@]}"; do gc0[$port]=$(gc_sample "$port"); done
+# The gateway's own view of each scan's duration (invexqr.redirect.duration), to tell server time from queueing.
+duration_buckets() { curl -fsS "http://127.0.0.1:$gateway_http/metrics" 2>/dev/null | grep -E '^invexqr_redirect_duration_seconds_bucket' | grep 'outcome="redirect"' | sed -E 's/.*le="([^"]+)".* ([0-9.e+]+)$/\1 \2/'; }
+duration_buckets > "$work/buckets0.txt"
+run_wrk "$mode" "$duration" > "$work/measured.txt" &
+load=$!
+print_gc() {
+  local port a b name
+  duration_buckets > "$work/buckets1.txt"
+  echo "gateway's own scan durations in the measured run (share of scans at or under each bound, cumulative):"
+  join "$work/buckets0.txt" "$work/buckets1.txt" | awk '{ d[NR] = $3 - $2; le[NR] = $1 } END { for (i = 1; i <= NR; i++) printf "  ≤%s s: %.3f %%\n", le[i], 100 * d[i] / d[NR] }' | tr '\n' ' '; echo
+  for port in "${gc_ports[@]}"; do
+    read -r -a a <<<"${gc0[$port]}"; read -r -a b <<<"$(gc_sample "$port")"
+    name=$([[ $port == "$gateway_http" ]] && echo "gateway$([[ $cohost == 1 ]] && echo ' + silo')" || echo silo)
+    echo "GC in the $name during the measured run: gen0 $((b[0] - a[0])), gen1 $((b[1] - a[1])), gen2 $((b[2] - a[2])) collections, $(awk -v x="${b[3]}" -v y="${a[3]}" 'BEGIN { printf "%.0f", (x - y) * 1000 }') ms paused"
+  done
+}
+if (( profile == 0 )); then
+  wait "$load"; echo "measured ($duration s, wrk -t2 -c64, no profiler): $(cat "$work/measured.txt")"; print_gc; exit 0
+fi
+sleep $(( (duration - profile) / 2 ))
+perf record -F 499 -a -g -o "$work/perf.data" -- sleep "$profile" > "$work/perf-record.log" 2>&1 || die "perf record failed: $(tail -3 "$work/perf-record.log")"
+wait "$load"
+echo "measured ($duration s, wrk -t2 -c64): $(cat "$work/measured.txt")"
+print_gc
+
+name_of() { # PID → a readable name
+  case $1 in "$gateway_pid") echo "gateway$([[ $cohost == 1 ]] && echo ' + silo')" ;; "$silo_pid") echo silo ;;
+    0) echo idle ;; *) ps -o comm= -p "$1" 2>/dev/null || echo "pid $1" ;; esac
+}
+echo; echo "samples per process (${profile} s × $(nproc) cores at 499 Hz; PostgreSQL has one process per connection):"
+perf script -i "$work/perf.data" -F pid 2>/dev/null | sort | uniq -c | sort -rn > "$work/by-pid.txt"
+total=$(awk '{ s += $1 } END { print s }' "$work/by-pid.txt")
+while read -r n pid; do
+  printf '  %6.1f %%  %s\n' "$(awk -v n="$n" -v t="$total" 'BEGIN { print 100 * n / t }')" "$(name_of "$pid")"
+done < <(head -8 "$work/by-pid.txt" || true)
+report() { # TITLE PID-or-COMM-filter
+  echo; echo "$1: top $top methods by self time (% of its samples)"
+  perf report -i "$work/perf.data" --no-children -g none --percentage relative --sort dso,sym --stdio $2 2>/dev/null \
+    | grep -E '^ +[0-9]' | head -"$top" | sed -E 's/ +\[[.kx]\] / /; s/^/  /' | cut -c1-170 || true
+}
+if [[ $cohost == 1 ]]; then
+  report "gateway with co-hosted silo (pid $gateway_pid)" "--pid $gateway_pid"
+else
+  report "gateway (pid $gateway_pid)" "--pid $gateway_pid"
+  report "silo (pid $silo_pid)" "--pid $silo_pid"
+fi
+report "PostgreSQL" "--comm postgres"
