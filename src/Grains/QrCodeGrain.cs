@@ -144,8 +144,9 @@ public sealed class QrCodeGrain(
         var code = _code!;
         var now = clock.GetUtcNow();
         var address = request.ClientIp;
+        var client = address is null ? default : ClientTracker.KeyOf(address);
         if (address is not null && !_clients!.TryTake(
-                address, now.UtcTicks, code.ThrottleBurst ?? _throttle.Burst, code.ThrottlePerMinute ?? _throttle.PerMinute, out var retryAfter))
+                client, now.UtcTicks, code.ThrottleBurst ?? _throttle.Burst, code.ThrottlePerMinute ?? _throttle.PerMinute, out var retryAfter))
         {
             // Counted, never stored as a row: a flood cannot fill the database.
             _counters.RecordThrottled(now);
@@ -156,7 +157,7 @@ public sealed class QrCodeGrain(
         var scannedAt = request.ScannedAt ?? now;
         var isBot = request.Client?.IsBot ?? false;
         // Repeats are people scanning again from the same address; bots neither repeat nor make a person's scan one.
-        var isRepeat = !isBot && address is not null && _clients!.MarkScanned(address, now.UtcTicks, _throttle.RepeatWindow);
+        var isRepeat = !isBot && address is not null && _clients!.MarkScanned(client, now.UtcTicks, _throttle.RepeatWindow);
         var salt = salts.SaltFor(DateOnly.FromDateTime(scannedAt.UtcDateTime));
         var optedOut = request.DoNotTrack && _privacy.HonorDoNotTrack;
         var visitor = optedOut ? null : VisitorHash.Of(salt, address, request.UserAgent);
