@@ -11,6 +11,9 @@
 #                 the denominator of every ratio)
 #   full path     the same URLs on the gateway: gateway → code grain → scan recorded
 #   hot code      all traffic on one code
+#   clients       the full path with each request from one of 40,000 public addresses (X-Forwarded-For; the
+#                 gateways trust 127.0.0.1 as a proxy) and a dozen real user agents: geolocation, user-agent
+#                 parsing, per-address throttling and unique-visitor sketches work as for a real audience
 #   cold start    the first scan of codes that no silo has activated yet (inserted with SQL), each once
 #   committed     the full path again with the silo restarted in ScanSink:Durability=Committed
 #   co-hosted     full path and hot code with Gateway:CoHostSilo=true (one process is gateway and silo)
@@ -184,6 +187,8 @@ common_env=(
   "Auth__ApiKey=$api_key" "Gateway__PublicBaseUrl=$gateway"
   # One loopback client scans the same codes thousands of times: the per-address throttle would answer 429.
   "Throttle__Burst=1000000000" "Throttle__PerMinute=1000000000"
+  # wrk stands in for a reverse proxy in the "varied clients" run: its X-Forwarded-For is believed.
+  "Network__TrustedProxies__0=127.0.0.1"
   "ShutdownTimeoutSeconds=15"
 )
 
@@ -385,6 +390,7 @@ sink_line="scan sink ingestion: ${R_rows[full path]} rows in $(calc %.2f "$full_
 say "$sink_line"
 
 scenario "hot code" "$gateway" one hot 1 0
+scenario "full path, varied clients" "$gateway" clients b "$codes" $width_b
 scenario "baseline (again)" "$baseline" random b "$codes" $width_b baseline
 
 # -------------------------------------------------------------------- cold start

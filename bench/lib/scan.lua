@@ -4,6 +4,10 @@
 --
 --   MODE random  GET /r/<PREFIX><n> with n uniform in [0, COUNT), zero-padded to WIDTH digits, for SECONDS
 --        one     GET /r/<PREFIX> (one code: the hot code), for SECONDS
+--        clients the same as random, each request from one of 20,000 public IPv4 addresses (X-Forwarded-For: the
+--                gateway must trust 127.0.0.1 as a proxy) with one of a dozen real user agents (a bot among them),
+--                so that geolocation, user-agent parsing, per-address throttling and unique-visitor sketches
+--                see traffic like a real audience's instead of one client
 --        walk    GET /r/<PREFIX><n> for every n in [0, COUNT) exactly once, spread over the threads
 --                (thread k takes k-1, k-1+T, ...), then stop: the first pass over codes. SECONDS is its
 --                time budget: past it the walk stops (cleanly) where it is
@@ -34,6 +38,26 @@ end
 
 local user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
   .. "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+
+-- The "clients" mode's audience: mostly phones, some desktops, one crawler.
+local user_agents = {
+  user_agent,
+  "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36",
+  "Mozilla/5.0 (Linux; Android 13; SAMSUNG SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36",
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/123.0.6312.52 Mobile/15E148 Safari/604.1",
+  "Mozilla/5.0 (Linux; Android 12; moto g(60)) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Mobile Safari/537.36",
+  "Mozilla/5.0 (iPad; CPU OS 17_3 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.3 Mobile/15E148 Safari/604.1",
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51",
+  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+  "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:124.0) Gecko/20100101 Firefox/124.0",
+  "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+}
+-- First octets of networks allocated to ISPs on every continent, so that most addresses have a country.
+local first_octets = { 2, 5, 24, 31, 37, 41, 46, 62, 66, 71, 77, 78, 81, 82, 84, 86, 88, 89, 91, 93, 95, 98, 101,
+  103, 109, 110, 112, 114, 118, 121, 122, 124, 151, 171, 175, 176, 177, 178, 179, 181, 186, 187, 189, 190, 196,
+  197, 200, 201, 203, 210, 212, 213, 217, 218, 220, 222 }
 
 -- ---------------------------------------------------------------- setup phase (its own Lua state)
 local all_threads = {}
@@ -86,6 +110,21 @@ function init(args)
     for n = 0, count - 1 do prebuilt[n + 1] = wrk.format("GET", path_of(n)) end
   elseif mode == "one" then
     prebuilt = { wrk.format("GET", "/r/" .. prefix) }
+  elseif mode == "clients" then
+    -- 50,000 prebuilt requests per thread, each a random code, address and user agent, sent in random order.
+    local addresses = {}
+    for i = 1, 20000 do
+      addresses[i] = string.format("%d.%d.%d.%d", first_octets[math.random(#first_octets)],
+        math.random(0, 255), math.random(0, 255), math.random(1, 254))
+    end
+    prebuilt = {}
+    for i = 1, 50000 do
+      prebuilt[i] = wrk.format("GET", path_of(math.random(0, count - 1)), {
+        ["Host"] = wrk.headers["Host"] or wrk.host, ["Accept"] = "*/*",
+        ["User-Agent"] = user_agents[math.random(#user_agents)],
+        ["X-Forwarded-For"] = addresses[math.random(#addresses)],
+      })
+    end
   end
 end
 
@@ -125,7 +164,7 @@ function request()
   elseif mode == "one" then
     return prebuilt[1]
   elseif prebuilt then
-    return prebuilt[math.random(count)]
+    return prebuilt[math.random(#prebuilt)]
   else
     return wrk.format("GET", path_of(math.random(0, count - 1)))
   end
