@@ -115,7 +115,7 @@ print_gc() {
   local port a b name
   duration_buckets > "$work/buckets1.txt"
   echo "gateway's own scan durations in the measured run (share of scans at or under each bound, cumulative):"
-  join "$work/buckets0.txt" "$work/buckets1.txt" | awk '{ d[NR] = $3 - $2; le[NR] = $1 } END { for (i = 1; i <= NR; i++) printf "  ≤%s s: %.3f %%\n", le[i], 100 * d[i] / d[NR] }' | tr '\n' ' '; echo
+  paste -d " " "$work/buckets0.txt" "$work/buckets1.txt" | awk '{ d[NR] = $4 - $2; le[NR] = $1 } END { for (i = 1; i <= NR; i++) printf "  ≤%s s: %.3f %%\n", le[i], 100 * d[i] / d[NR] }' | tr '\n' ' '; echo
   for port in "${gc_ports[@]}"; do
     read -r -a a <<<"${gc0[$port]}"; read -r -a b <<<"$(gc_sample "$port")"
     name=$([[ $port == "$gateway_http" ]] && echo "gateway$([[ $cohost == 1 ]] && echo ' + silo')" || echo silo)

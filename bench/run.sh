@@ -361,7 +361,13 @@ scenario "baseline" "$baseline" random b "$codes" $width_b baseline
 
 hz=$(getconf CLK_TCK)
 cores=$(nproc)
+# The gateway's own time per scan (invexqr.redirect.duration, from routing to the answer), cumulative per bucket.
+duration_buckets() {
+  curl -fsS "$gateway/metrics" | awk '/^invexqr_redirect_duration_seconds_bucket/ && /outcome="redirect"/ {
+    match($0, /le="[^"]+"/); print substr($0, RSTART + 4, RLENGTH - 5), $NF }'
+}
 cpu_before() {
+  duration_buckets > "$work/buckets0.txt"
   cpu0_t=$(now_s); cpu0_gw=$(cpu_ticks "$gateway_pid"); cpu0_silo=$(cpu_ticks "$silo_pid")
   cpu0_pg=$(postgres_ticks "$postmaster"); read -r cpu0_busy cpu0_total < <(machine_ticks)
   sink0=$(curl -fsS "$silo_url/metrics" | awk '/^invexqr_scan_sink_written(_total)?[ {]/ { s += $NF } END { printf "%d", s }')
@@ -371,6 +377,7 @@ cpu_after() {
   cpu_wrk=$(cpu_ticks ${wrk_process:-0})   # wrk started after cpu_before: all of its CPU is in the window
   cpu1_t=$(now_s); cpu1_gw=$(cpu_ticks "$gateway_pid"); cpu1_silo=$(cpu_ticks "$silo_pid")
   cpu1_pg=$(postgres_ticks "$postmaster"); read -r cpu1_busy cpu1_total < <(machine_ticks)
+  duration_buckets > "$work/buckets1.txt"
 }
 scenario_before_measure=cpu_before wrk_on_done=cpu_after \
   scenario "full path" "$gateway" random b "$codes" $width_b
@@ -386,6 +393,11 @@ d_busy=$((cpu1_busy - cpu0_busy)); d_total=$((cpu1_total - cpu0_total))
 d_other=$((d_busy - d_gw - d_silo - d_pg - cpu_wrk)); (( d_other < 0 )) && d_other=0
 cpu_line="CPU during the full-path run ($full_window s × $cores cores): gateway $(pct $d_gw) % ($(cores_used $d_gw) cores), silo $(pct $d_silo) % ($(cores_used $d_silo)), PostgreSQL $(pct $d_pg) % ($(cores_used $d_pg)), wrk $(pct $cpu_wrk) % ($(cores_used $cpu_wrk)), everything else (other users of this machine) $(calc %.0f "100 * $d_other / $d_total") %, idle $(calc %.0f "100 * ($d_total - $d_busy) / $d_total") %"
 say "$cpu_line"
+# wrk's latency includes queueing outside the handler (Kestrel, thread pool, kernel, wrk itself) on the shared cores.
+server_line="gateway's own time per scan in the full-path run (invexqr.redirect.duration, routing to answer): $(paste -d " " "$work/buckets0.txt" "$work/buckets1.txt" \
+  | awk '{ le[NR] = $1; d[NR] = $4 - $2 } END { for (i = 1; i <= NR; i++) if (le[i] == "0.005" || le[i] == "0.01" || le[i] == "0.025") printf "%s%.2f %% ≤ %g ms", (n++ ? ", " : ""), 100 * d[i] / d[NR], le[i] * 1000
+    for (i = 1; i <= NR; i++) if (d[i] >= 0.99 * d[NR]) { printf "; p99 ≤ %g ms (histogram bucket)", le[i] * 1000; break } }')"
+say "$server_line"
 sink_line="scan sink ingestion: ${R_rows[full path]} rows in $(calc %.2f "$full_rows_at - $cpu0_t") s = $full_ingest rows/s (all rows in $full_lag s after the last answer; silo counter invexqr_scan_sink_written: +$((sink1 - sink0)))"
 say "$sink_line"
 
@@ -515,6 +527,7 @@ done
 echo
 echo "baseline: mean of the two baseline runs = $(calc %.0f "$baseline_rps") req/s"
 echo "$cpu_line"
+echo "$server_line"
 echo "$sink_line"
 echo "$mem_line"
 echo "$idle_line"
