@@ -53,11 +53,12 @@ env_common=(
   "Orleans__SiloPort=$(bash scripts/pg.sh free-port $((base + 300)))"
   "Orleans__GatewayPort=$(bash scripts/pg.sh free-port $((base + 400)))"
   "Auth__ApiKey=profile-key-$$" "Throttle__Burst=1000000000" "Throttle__PerMinute=1000000000"
-  "Network__TrustedProxies__0=127.0.0.1" # wrk's X-Forwarded-For (MODE=clients) is believed
   # Method names for perf: the JIT writes /tmp/perf-PID.map, and W^X is off because its double mapping hides
   # JIT-compiled code from perf (it shows as memfd:doublemapper).
   DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 )
+# wrk's X-Forwarded-For is believed in MODE=clients (only then: a trusted proxy is work on every request).
+[[ $mode == clients ]] && env_common+=("Network__TrustedProxies__0=127.0.0.1")
 start() { # NAME PORT DLL [ENV...]
   local name=$1 port=$2 dll=$3; shift 3
   env "${env_common[@]}" "$@" ASPNETCORE_URLS="http://127.0.0.1:$port" dotnet "$dll" > "$work/$name.log" 2>&1 &
@@ -87,7 +88,7 @@ url="http://127.0.0.1:$gateway_http"
 run_wrk() { # MODE SECONDS
   local dir; dir=$(mktemp -d "$work/wrk.XXXXXX")
   timeout -k 5 $(($2 + 40)) wrk -t2 -c64 -d$(($2 + 20))s --timeout 10s --latency -s bench/lib/scan.lua "$url" \
-    -- "$1" b "$codes" 5 "$2" 2 "$dir" > "$dir/out" 2>&1 &
+    -- "$1" b "$codes" 5 "$2" 2 "$dir" "${PACE_MS:-0}" > "$dir/out" 2>&1 &
   local wrk=$!
   while kill -0 "$wrk" 2>/dev/null; do (( $(find "$dir" -name 'done.*' | wc -l) >= 2 )) && kill -INT "$wrk"; sleep 0.1; done
   wait "$wrk" || true
