@@ -23,6 +23,13 @@ public sealed class HourCounts
 
     public long Throttled { get; set; }
 
+    public bool IsEmpty => Scans == 0 && Throttled == 0;
+
+    public void Reset()
+    {
+        Scans = Humans = Bots = Repeats = Throttled = 0;
+    }
+
     public void Add(HourCounts other)
     {
         Scans += other.Scans;
@@ -61,6 +68,29 @@ public sealed class HourDelta(DateTimeOffset hour)
         {
             Count(key, count.Scans, count.Latitude, count.Longitude);
         }
+    }
+
+    /// <summary>
+    /// A copy of what was counted, for the rollup sink, and this object back to zero. The counting objects stay
+    /// and are reused for the next scans (a silo's collections then have little to promote: re-created after
+    /// every flush, 10,000 codes' counters each lived 2–5 s); the copy lives only until the sink has written it.
+    /// Dimension values counted before stay as zero entries until the hour is dropped.
+    /// </summary>
+    public HourDelta TakeSnapshot()
+    {
+        var copy = new HourDelta(Hour);
+        copy.Counts.Add(Counts);
+        Counts.Reset();
+        foreach (var (key, count) in Dims)
+        {
+            if (count.Scans != 0)
+            {
+                copy.Dims[key] = new DimCount { Scans = count.Scans, Latitude = count.Latitude, Longitude = count.Longitude };
+                count.Scans = 0;
+            }
+        }
+
+        return copy;
     }
 
     public void Count(DimKey key, long scans, double? latitude = null, double? longitude = null)

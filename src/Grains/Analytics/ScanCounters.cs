@@ -14,7 +14,10 @@ public sealed class ScanCounters
 {
     private const string Unknown = "unknown";
 
-    private Dictionary<DateTimeOffset, HourDelta> _hours = [];
+    // The hours counted into; an hour's objects are reused from one hand-over to the next (HourDelta.TakeSnapshot)
+    // and dropped once a hand-over finds nothing new in them.
+    private readonly Dictionary<DateTimeOffset, HourDelta> _hours = [];
+    private bool _counted; // anything counted since the last TakeDelta
     private readonly Dictionary<DateOnly, HyperLogLog> _sketches = [];
     private readonly HashSet<DateOnly> _dirtySketches = [];
     private readonly Lock _gate = new();
@@ -39,6 +42,7 @@ public sealed class ScanCounters
     {
         lock (_gate)
         {
+            _counted = true;
             var hour = HourOf(at);
             var counts = hour.Counts;
             counts.Scans++;
@@ -86,6 +90,7 @@ public sealed class ScanCounters
     {
         lock (_gate)
         {
+            _counted = true;
             HourOf(at).Counts.Throttled++;
         }
     }
@@ -95,13 +100,32 @@ public sealed class ScanCounters
     {
         lock (_gate)
         {
-            if (_hours.Count == 0 && _dirtySketches.Count == 0)
+            if (!_counted && _dirtySketches.Count == 0)
             {
+                _hours.Clear(); // nothing since the last hand-over: an idle code keeps no counting objects
                 return null;
             }
 
-            var hours = _hours.Values.ToList();
-            _hours = [];
+            var hours = new List<HourDelta>(_hours.Count);
+            List<DateTimeOffset>? idle = null;
+            foreach (var (start, hour) in _hours)
+            {
+                if (hour.Counts.IsEmpty)
+                {
+                    (idle ??= []).Add(start); // nothing new in it (a past hour): let it go
+                }
+                else
+                {
+                    hours.Add(hour.TakeSnapshot());
+                }
+            }
+
+            foreach (var start in idle ?? [])
+            {
+                _hours.Remove(start);
+            }
+
+            _counted = false;
             var sketches = _dirtySketches.ToDictionary(day => day, day => _sketches[day].ToBytes());
             _dirtySketches.Clear();
 
@@ -123,6 +147,7 @@ public sealed class ScanCounters
             foreach (var hour in delta.Hours)
             {
                 HourOf(hour.Hour).Add(hour);
+                _counted = true;
             }
 
             foreach (var day in delta.Sketches.Keys)

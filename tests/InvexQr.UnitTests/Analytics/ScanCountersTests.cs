@@ -36,6 +36,39 @@ public sealed class ScanCountersTests
     }
 
     [Fact]
+    public void Each_hand_over_holds_only_what_was_counted_since_the_last_and_a_quiet_hour_is_dropped()
+    {
+        // The counting objects are reused between hand-overs: what was handed over must not come again.
+        var counters = new ScanCounters();
+        var t = new DateTimeOffset(2026, 12, 1, 10, 5, 0, TimeSpan.Zero);
+        var today = DateOnly.FromDateTime(t.UtcDateTime);
+        counters.RecordScan(t, false, false, Paris, Phone, 1);
+        counters.RecordScan(t, false, false, null, Phone, 1);
+        var first = counters.TakeDelta(7, today)!.Hours.Single();
+
+        counters.RecordScan(t.AddMinutes(1), false, true, Paris, Crawler with { IsBot = false }, 1);
+        var second = counters.TakeDelta(7, today)!.Hours.Single();
+        Assert.Equal(2, first.Counts.Scans);
+        Assert.Equal(1, first.Dims[new DimKey(Dimensions.Country, "unknown")].Scans);
+        Assert.Equal((1, 1), (second.Counts.Scans, second.Counts.Repeats));
+        Assert.Equal(1, second.Dims[new DimKey(Dimensions.Country, "FR")].Scans);
+        Assert.Equal(1, second.Dims[new DimKey(Dimensions.Browser, "Googlebot")].Scans);
+        // Values of the hour not seen since the last hand-over are not in the delta, not even as zeros.
+        Assert.False(second.Dims.ContainsKey(new DimKey(Dimensions.Country, "unknown")));
+        Assert.False(second.Dims.ContainsKey(new DimKey(Dimensions.Browser, "Mobile Safari")));
+        // The copies handed over are the sink's: counting on does not change them.
+        counters.RecordScan(t.AddMinutes(2), false, false, Paris, Phone, 1);
+        Assert.Equal(1, second.Counts.Scans);
+
+        // The next hour: 10 o'clock had nothing new, so only 11 comes, and then nothing at all.
+        counters.TakeDelta(7, today);
+        counters.RecordScan(t.AddHours(1), false, false, Paris, Phone, 1);
+        Assert.Equal(11, counters.TakeDelta(7, today)!.Hours.Single().Hour.Hour);
+        Assert.Null(counters.TakeDelta(7, today));
+        Assert.Null(counters.TakeDelta(7, today));
+    }
+
+    [Fact]
     public void A_delta_that_could_not_be_handed_over_is_restored_and_merged()
     {
         var counters = new ScanCounters();
