@@ -87,8 +87,8 @@ SQL
 url="http://127.0.0.1:$gateway_http"
 run_wrk() { # MODE SECONDS
   local dir; dir=$(mktemp -d "$work/wrk.XXXXXX")
-  timeout -k 5 $(($2 + 40)) wrk -t2 -c64 -d$(($2 + 20))s --timeout 10s --latency -s bench/lib/scan.lua "$url" \
-    -- "$1" b "$codes" 5 "$2" 2 "$dir" "${PACE_MS:-0}" > "$dir/out" 2>&1 &
+  BENCH_PAUSE_MS=${PACE_MS:-0} timeout -k 5 $(($2 + 40)) wrk -t2 -c64 -d$(($2 + 20))s --timeout 10s --latency -s bench/lib/scan.lua "$url" \
+    -- "$1" b "$codes" 5 "$2" 2 "$dir" > "$dir/out" 2>&1 &
   local wrk=$!
   while kill -0 "$wrk" 2>/dev/null; do (( $(find "$dir" -name 'done.*' | wc -l) >= 2 )) && kill -INT "$wrk"; sleep 0.1; done
   wait "$wrk" || true

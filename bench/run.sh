@@ -272,8 +272,8 @@ wrk_run() {
   local mode=$1 prefix=$2 count=$3 width=$4 seconds=$5 url=$6
   local limit=$((seconds + 20))
   local dir; dir=$(mktemp -d "$work/wrk.XXXXXX")
-  timeout -k 5 $((limit + 15)) wrk -t"$threads" -c"$connections" -d"${limit}s" --timeout 10s --latency \
-    -s "$root/bench/lib/scan.lua" "$url" -- "$mode" "$prefix" "$count" "$width" "$seconds" "$threads" "$dir" "${pause_ms:-0}" \
+  BENCH_PAUSE_MS=${pause_ms:-0} timeout -k 5 $((limit + 15)) wrk -t"$threads" -c"$connections" -d"${limit}s" --timeout 10s --latency \
+    -s "$root/bench/lib/scan.lua" "$url" -- "$mode" "$prefix" "$count" "$width" "$seconds" "$threads" "$dir" \
     > "$dir/out" 2>&1 &
   wrk_pid=$!
   while kill -0 "$wrk_pid" 2>/dev/null; do

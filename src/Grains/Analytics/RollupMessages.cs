@@ -85,7 +85,7 @@ public sealed class HourDelta(DateTimeOffset hour)
         {
             if (count.Scans != 0)
             {
-                copy.Dims[key] = new DimCount { Scans = count.Scans, Latitude = count.Latitude, Longitude = count.Longitude };
+                copy.Count(key, count.Scans, count.Latitude, count.Longitude);
                 count.Scans = 0;
             }
         }

@@ -107,22 +107,16 @@ public sealed class ScanCounters
             }
 
             var hours = new List<HourDelta>(_hours.Count);
-            List<DateTimeOffset>? idle = null;
             foreach (var (start, hour) in _hours)
             {
                 if (hour.Counts.IsEmpty)
                 {
-                    (idle ??= []).Add(start); // nothing new in it (a past hour): let it go
+                    _hours.Remove(start); // nothing new in it (a past hour): let it go (removing while enumerating is allowed)
                 }
                 else
                 {
                     hours.Add(hour.TakeSnapshot());
                 }
-            }
-
-            foreach (var start in idle ?? [])
-            {
-                _hours.Remove(start);
             }
 
             _counted = false;
@@ -147,8 +141,9 @@ public sealed class ScanCounters
             foreach (var hour in delta.Hours)
             {
                 HourOf(hour.Hour).Add(hour);
-                _counted = true;
             }
+
+            _counted |= delta.Hours.Count > 0;
 
             foreach (var day in delta.Sketches.Keys)
             {
