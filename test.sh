@@ -66,5 +66,10 @@ for trx in "$results"/*.trx; do
   skipped=$((skipped + $(get notExecuted)))
 done
 if (( passed + failed == 0 )); then echo "test.sh: no test ran" >&2; status=1; fi
+# The failed tests again by name, last, where a truncated CI log still shows them.
+for trx in "$results"/*.trx; do
+  [[ -f "$trx" ]] || continue
+  grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | sed -n 's/.*testName="\([^"]*\)".*/FAILED: \1/p' || true
+done
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status
