@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Starts InvexQR on this machine: a project-local PostgreSQL (data under .data/, kept between runs),
-# the migrations, one silo and one gateway. Prints the gateway URL and an API key, and writes them
-# to .data/run.env. Ctrl-C (or SIGTERM) stops everything cleanly.
+# the migrations, and one gateway process that is also the cluster's silo (Gateway:CoHostSilo: on one
+# machine it served more scans than a separate silo in 11 of 12 benchmark runs, docs/benchmarks.md).
+# SEPARATE_SILO=1 runs a silo process and a gateway process instead, as in docker-compose.yml and on
+# Kubernetes. Prints the gateway URL and an API key, and writes them to .data/run.env. Ctrl-C (or
+# SIGTERM) stops everything cleanly.
 #
-# Environment (all optional): GATEWAY_PORT (default 8080), SILO_HTTP_PORT (8081),
-# SILO_PORT (11111), SILO_GATEWAY_PORT (30000), PUBLIC_BASE_URL (default http://localhost:GATEWAY_PORT).
+# Environment (all optional): GATEWAY_PORT (default 8080), SILO_PORT (11111), SILO_GATEWAY_PORT (30000),
+# PUBLIC_BASE_URL (default http://localhost:GATEWAY_PORT), SEPARATE_SILO (0), SILO_HTTP_PORT (8081, the
+# separate silo's health, metrics and Orleans dashboard).
 set -euo pipefail
 cd "$(dirname "$0")"
 root=$(pwd)
@@ -82,19 +86,28 @@ stop_all() {
 trap stop_all EXIT
 trap "stop_all; exit 0" INT TERM
 
-echo "==> silo (log: .data/silo.log)"
-ASPNETCORE_URLS="http://127.0.0.1:$silo_http_port" Database__MigrateOnStartup=false \
-  dotnet src/Silo/bin/Release/net10.0/InvexQr.Silo.dll > "$data/silo.log" 2>&1 &
-pids+=($!)
-echo "==> gateway (log: .data/gateway.log)"
-ASPNETCORE_URLS="http://127.0.0.1:$gateway_port" \
+separate_silo=${SEPARATE_SILO:-0}
+[[ "$separate_silo" == 0 || "$separate_silo" == 1 ]] || { echo "run.sh: SEPARATE_SILO must be 0 or 1, not '$separate_silo'" >&2; exit 2; }
+if [[ "$separate_silo" == 1 ]]; then
+  echo "==> silo (log: .data/silo.log)"
+  ASPNETCORE_URLS="http://127.0.0.1:$silo_http_port" Database__MigrateOnStartup=false \
+    dotnet src/Silo/bin/Release/net10.0/InvexQr.Silo.dll > "$data/silo.log" 2>&1 &
+  pids+=($!)
+  echo "==> gateway (log: .data/gateway.log)"
+  operator_url="http://127.0.0.1:$silo_http_port/orleans/"
+else
+  echo "==> gateway with its own silo (log: .data/gateway.log)"
+  export Gateway__CoHostSilo=true
+  operator_url="$gateway_url/orleans/"
+fi
+ASPNETCORE_URLS="http://127.0.0.1:$gateway_port" Database__MigrateOnStartup=false \
   dotnet src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll > "$data/gateway.log" 2>&1 &
 pids+=($!)
 
 for _ in $(seq 1 180); do
   if curl -fsS "$gateway_url/health/ready" >/dev/null 2>&1; then ready=1; break; fi
   for pid in "${pids[@]}"; do
-    kill -0 "$pid" 2>/dev/null || { echo "run.sh: a process exited; see .data/silo.log and .data/gateway.log" >&2; exit 1; }
+    kill -0 "$pid" 2>/dev/null || { echo "run.sh: a process exited; see .data/*.log" >&2; exit 1; }
   done
   sleep 0.5
 done
@@ -112,6 +125,7 @@ InvexQR is running.
   Gateway:  $gateway_url
   Dashboard: $gateway_url/  (sign in with the API key)
   API key:  $api_key
+  Orleans dashboard (operators): $operator_url  (user admin, the API key as password)
   Database: $database_url
   (also in .data/run.env)
 
@@ -124,4 +138,4 @@ Ctrl-C stops everything.
 INFO
 
 wait -n "${pids[@]}" || true
-echo "run.sh: a process exited; see .data/silo.log and .data/gateway.log" >&2
+echo "run.sh: a process exited; see .data/*.log" >&2

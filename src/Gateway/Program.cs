@@ -55,5 +55,9 @@ app.MapDashboard();
 app.MapInvexQrHealth();
 app.MapInvexQrMetrics();
 app.MapApiDocs();
+if (CoHostedSilo.IsEnabled(app.Configuration))
+{
+    app.MapCoHostedOrleansDashboard();
+}
 
 await app.RunAsync();

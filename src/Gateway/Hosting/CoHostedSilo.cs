@@ -18,10 +18,39 @@ public static class CoHostedSilo
     {
         builder.AddInvexQrDatabase();   // the data source, repositories and migrations, and the "postgres" health check
         builder.AddScanSink();          // before Orleans: stops after it, so the sink drains last
-        builder.AddInvexQrOrleans();
+        builder.AddInvexQrOrleans();     // with the Orleans dashboard's services (OrleansDashboardSetup)
+        builder.AddOperatorAuthentication();
         // As the client's: a phone waits for the answer, so a quick 503 beats a 30-second hang.
         builder.Services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(
             builder.Configuration.GetValue("Orleans:ResponseTimeoutSeconds", 5)));
         return builder;
+    }
+
+    /// <summary>
+    /// What <c>Content-Security-Policy</c> lets the Orleans dashboard run on the gateway's port: its own
+    /// scripts, styles and fonts, the inline styles its charts set, and its JSON calls. No other origin,
+    /// no inline script, no frames. Every other answer keeps HttpHardening's <c>default-src 'none'</c>.
+    /// </summary>
+    public const string OrleansDashboardPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; " +
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+    /// <summary>
+    /// The silo in this process serves the Orleans dashboard at <c>/orleans</c> on the gateway's own port, as a
+    /// separate silo does on its HTTP port: for operators with the admin key only, never anonymous.
+    /// </summary>
+    public static WebApplication MapCoHostedOrleansDashboard(this WebApplication app)
+    {
+        app.Use((context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments(OrleansDashboardSetup.Path))
+            {
+                context.Response.Headers.ContentSecurityPolicy = OrleansDashboardPolicy;
+            }
+
+            return next(context);
+        });
+        app.MapOrleansDashboardForOperators();
+        return app;
     }
 }

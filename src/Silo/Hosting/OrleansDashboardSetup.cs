@@ -31,9 +31,13 @@ public static class OrleansDashboardSetup
         }
     }
 
+    /// <summary>
+    /// Registers the operator key scheme without making it the default: a gateway that co-hosts the silo keeps
+    /// its API key scheme as the default, and the dashboard's endpoints name this scheme themselves.
+    /// </summary>
     public static IHostApplicationBuilder AddOperatorAuthentication(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddAuthentication(Scheme)
+        builder.Services.AddAuthentication()
             .AddScheme<OperatorKeyOptions, OperatorKeyHandler>(Scheme, o => o.Key = builder.Configuration["Auth:ApiKey"]);
         builder.Services.AddAuthorization();
         return builder;

@@ -15,40 +15,30 @@ namespace InvexQr.IntegrationTests.EndToEnd;
 [Collection(PostgresCollection.Name)]
 public sealed class DashboardBrowserTests(PostgresServer postgres, ITestOutputHelper output) : IAsyncLifetime
 {
-    private const string Chromium = "/usr/bin/chromium";
     private const string AndroidPhone = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36";
     private const string HostileTitle = "<img src=x onerror=alert(1)>";
 
     private Deployment _deployment = null!;
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
+    private HeadlessChromium _chromium = null!;
 
     public static string ScreenshotDir { get; } = Path.Combine(Repo.Root, "TestResults", "screenshots");
 
     public async Task InitializeAsync()
     {
-        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: apt-get install chromium (test.sh does)");
         _deployment = await Deployment.StartAsync(postgres, gatewaySettings: new Dictionary<string, string>
         {
             ["Network__TrustedProxies__0"] = "127.0.0.1",
         });
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new()
-        {
-            ExecutablePath = Chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-dev-shm-usage"],
-        });
+        _chromium = await HeadlessChromium.LaunchAsync();
     }
 
     public async Task DisposeAsync()
     {
-        if (_browser is not null)
+        if (_chromium is not null)
         {
-            await _browser.DisposeAsync();
+            await _chromium.DisposeAsync();
         }
 
-        _playwright?.Dispose();
         await _deployment.DisposeAsync();
     }
 
@@ -57,9 +47,8 @@ public sealed class DashboardBrowserTests(PostgresServer postgres, ITestOutputHe
     {
         Directory.CreateDirectory(ScreenshotDir);
         output.WriteLine($"screenshots: {ScreenshotDir}");
-        var context = await _browser.NewContextAsync(new() { BaseURL = _deployment.Gateway.BaseAddress.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
-        // CSP violations are reported as events; an init script is not subject to the page's CSP.
-        await context.AddInitScriptAsync("window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sample || '')));");
+        var context = await _chromium.Browser.NewContextAsync(new() { BaseURL = _deployment.Gateway.BaseAddress.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
+        await context.AddInitScriptAsync(HeadlessChromium.CspViolationRecorder);
         var page = await context.NewPageAsync();
         var console = new List<string>();
         var errors = new List<string>();
@@ -202,7 +191,7 @@ public sealed class DashboardBrowserTests(PostgresServer postgres, ITestOutputHe
         Assert.Equal(HttpStatusCode.NotFound, (await _deployment.Http.GetAsync("/api/codes/dash-e2e")).StatusCode);
 
         // Nothing broke the rules on the way.
-        Assert.Empty(await page.EvaluateAsync<string[]>("() => window.__csp"));
+        Assert.Empty(await HeadlessChromium.CspViolationsAsync(page));
         Assert.DoesNotContain(console, m => m.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase));
         Assert.Empty(errors);
         Assert.Empty(dialogs);
