@@ -66,7 +66,7 @@ public static class ClientIpSetup
     /// <c>for=</c> values are copied into X-Forwarded-For (when that is absent) and then go through
     /// the same trust checks.
     /// </summary>
-    private static Task TranslateForwardedHeader(HttpContext http, Func<Task> next)
+    private static Task TranslateForwardedHeader(HttpContext http, RequestDelegate next)
     {
         var forwarded = http.Request.Headers["Forwarded"];
         if (forwarded.Count > 0 && !http.Request.Headers.ContainsKey(ForwardedHeadersDefaults.XForwardedForHeaderName))
@@ -90,7 +90,7 @@ public static class ClientIpSetup
             }
         }
 
-        return next();
+        return next(http);
     }
 
     /// <summary><c>"[2001:db8::1]:4711"</c> → <c>2001:db8::1</c>; <c>192.0.2.60:8080</c> → <c>192.0.2.60</c>.</summary>

@@ -5,7 +5,7 @@ namespace InvexQr.Gateway.Hosting;
 /// <summary>
 /// Limits and headers for a process that faces the internet: small request bodies and headers,
 /// short header timeouts (slow-loris), a request time budget, and security headers on every
-/// answer. Pages that need a different Content-Security-Policy (the dashboard, the 404/410/429
+/// answer (a request time budget follows routing: <see cref="UseRequestTimeBudget"/>). Pages that need a different Content-Security-Policy (the dashboard, the 404/410/429
 /// pages) set their own; the default here forbids everything, which fits JSON, CSV and images.
 /// </summary>
 public static class HttpHardening
@@ -52,6 +52,15 @@ public static class HttpHardening
             });
             return next(context);
         });
+        return app;
+    }
+
+    /// <summary>
+    /// The request time budget, after routing so that endpoints can opt out: a scan has the cluster call's own,
+    /// much shorter timeout (<c>Orleans:ResponseTimeoutSeconds</c>), and skips this middleware altogether.
+    /// </summary>
+    public static WebApplication UseRequestTimeBudget(this WebApplication app)
+    {
         app.UseRequestTimeouts();
         return app;
     }

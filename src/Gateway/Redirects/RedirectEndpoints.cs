@@ -24,7 +24,9 @@ public static class RedirectEndpoints
             .WithTags("Scans")
             .Produces(StatusCodes.Status302Found)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status410Gone)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            // Answered by the routing middleware, skipping the owners' middleware after it (Program.cs).
+            .ShortCircuit();
         return endpoints;
     }
 
