@@ -4,6 +4,8 @@
 #   bench/profile.sh              separate silo and gateway
 #   COHOST=1 bench/profile.sh     the gateway co-hosts the silo (Gateway__CoHostSilo=true)
 #   MODE=clients bench/profile.sh varied addresses and user agents (bench/lib/scan.lua), instead of one client
+#   ALLOC=1 bench/profile.sh      which types the gateway and the silo allocate (dotnet-trace, installed if
+#                                 missing; bench/InvexQr.AllocationTypes), instead of CPU samples
 #
 # Starts a throwaway PostgreSQL, a silo and a gateway on loopback (as bench/run.sh does), inserts CODES codes
 # (default 10,000) with SQL, scans each once, then runs wrk on random codes (bench/lib/scan.lua) for DURATION s
@@ -25,6 +27,14 @@ done
 (( profile + 4 <= duration )) || { echo "bench/profile.sh: PROFILE must be at least 4 s shorter than DURATION" >&2; exit 2; }
 command -v perf >/dev/null || { echo "bench/profile.sh: perf is missing (apt-get install -y linux-perf)" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "bench/profile.sh: wrk is missing (bench/run.sh installs it)" >&2; exit 2; }
+alloc=${ALLOC:-0}; [[ $alloc == 0 || $alloc == 1 ]] || { echo "bench/profile.sh: ALLOC is 0 or 1" >&2; exit 2; }
+[[ $alloc == 0 ]] || (( profile > 0 && profile < 60 )) || { echo "bench/profile.sh: with ALLOC=1, PROFILE is 1-59 s" >&2; exit 2; }
+if [[ $alloc == 1 ]]; then
+  dotnet_trace=$(command -v dotnet-trace || echo "$HOME/.dotnet/tools/dotnet-trace")
+  if [[ ! -x $dotnet_trace ]]; then
+    dotnet tool install -g dotnet-trace >/dev/null || { echo "bench/profile.sh: installing dotnet-trace failed" >&2; exit 2; }
+  fi
+fi
 
 work=$(mktemp -d /tmp/invexqr-profile.XXXXXX); chmod 755 "$work"
 pids=(); pg_dir="$work/pg"
@@ -38,6 +48,9 @@ trap cleanup EXIT
 die() { echo "bench/profile.sh: FAILED: $*" >&2; exit 1; }
 
 timeout 600 dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly >/dev/null || die "the Release build failed"
+if [[ $alloc == 1 ]]; then
+  timeout 600 dotnet build bench/InvexQr.AllocationTypes -c Release -nologo -clp:ErrorsOnly >/dev/null || die "building bench/InvexQr.AllocationTypes failed"
+fi
 timeout 300 bash scripts/fetch-data.sh >/dev/null || die "scripts/fetch-data.sh failed"
 head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$work/pg-password"
 bash scripts/pg.sh init "$pg_dir" "$work/pg-password" >/dev/null || die "initdb failed"
@@ -97,13 +110,14 @@ run_wrk() { # MODE SECONDS
 echo "activating $codes codes: $(run_wrk walk 120)"
 echo "warm-up: $(run_wrk "$mode" 5)"
 # GC during the measured run, per process, from the runtime metrics at /metrics (count by generation, pause time).
-gc_sample() { # PORT → "gen0 gen1 gen2 pause_seconds"
+gc_sample() { # PORT → "gen0 gen1 gen2 pause_seconds allocated_bytes"
   curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null | awk '
     /^#/ { next }
     /gc_collections/ && /generation="gen0"/ { g0 += $NF } /gc_collections/ && /generation="gen1"/ { g1 += $NF }
     /gc_collections/ && /generation="gen2"/ { g2 += $NF }
     /gc_(pause_time|duration)/ && !/bucket|_count|_sum/ { p += $NF; unit = ($1 ~ /nanoseconds/) ? 1e9 : 1 }
-    END { printf "%d %d %d %.3f\n", g0, g1, g2, p / (unit ? unit : 1) }'
+    /gc_(heap_total_allocated|allocations_size)/ { a += $NF }
+    END { printf "%d %d %d %.3f %.0f\n", g0, g1, g2, p / (unit ? unit : 1), a }'
 }
 gc_ports=("$gateway_http"); [[ $cohost == 1 ]] || gc_ports+=("$silo_http")
 declare -A gc0; for port in "${gc_ports[@]}"; do gc0[$port]=$(gc_sample "$port"); done
@@ -113,18 +127,44 @@ duration_buckets > "$work/buckets0.txt"
 run_wrk "$mode" "$duration" > "$work/measured.txt" &
 load=$!
 print_gc() {
-  local port a b name
+  local port a b name scans
+  # Requests wrk counted in the measured run (302s and any others), for the bytes allocated per scan.
+  scans=$(tr ' ' '\n' < "$work/measured.txt" | awk -F= '$1 == "s302" || $1 == "other" || $1 == "s503" { n += $2 } END { print n + 0 }')
   duration_buckets > "$work/buckets1.txt"
   echo "gateway's own scan durations in the measured run (share of scans at or under each bound, cumulative):"
   paste -d " " "$work/buckets0.txt" "$work/buckets1.txt" | awk '{ d[NR] = $4 - $2; le[NR] = $1 } END { for (i = 1; i <= NR; i++) printf "  ≤%s s: %.3f %%\n", le[i], 100 * d[i] / d[NR] }' | tr '\n' ' '; echo
   for port in "${gc_ports[@]}"; do
     read -r -a a <<<"${gc0[$port]}"; read -r -a b <<<"$(gc_sample "$port")"
     name=$([[ $port == "$gateway_http" ]] && echo "gateway$([[ $cohost == 1 ]] && echo ' + silo')" || echo silo)
-    echo "GC in the $name during the measured run: gen0 $((b[0] - a[0])), gen1 $((b[1] - a[1])), gen2 $((b[2] - a[2])) collections, $(awk -v x="${b[3]}" -v y="${a[3]}" 'BEGIN { printf "%.0f", (x - y) * 1000 }') ms paused"
+    echo "GC in the $name during the measured run: gen0 $((b[0] - a[0])), gen1 $((b[1] - a[1])), gen2 $((b[2] - a[2])) collections, $(awk -v x="${b[3]}" -v y="${a[3]}" 'BEGIN { printf "%.0f", (x - y) * 1000 }') ms paused, $(awk -v x="${b[4]}" -v y="${a[4]}" -v n="$scans" 'BEGIN { printf "%.0f", (n > 0 ? (x - y) / n : 0) }') bytes allocated per scan"
   done
+}
+name_of() { # PID → a readable name
+  case $1 in "$gateway_pid") echo "gateway$([[ $cohost == 1 ]] && echo ' + silo')" ;; "$silo_pid") echo silo ;;
+    0) echo idle ;; *) ps -o comm= -p "$1" 2>/dev/null || echo "pid $1" ;; esac
 }
 if (( profile == 0 )); then
   wait "$load"; echo "measured ($duration s, wrk -t2 -c64, no profiler): $(cat "$work/measured.txt")"; print_gc; exit 0
+fi
+if [[ $alloc == 1 ]]; then
+  # Allocation samples instead of CPU samples: the runtime's GC events at verbose level (an AllocationTick per
+  # ~100 KB, naming the type) from each .NET process during the middle PROFILE s.
+  sleep $(( (duration - profile) / 2 ))
+  trace_pids=("$gateway_pid"); [[ $cohost == 1 ]] || trace_pids+=("$silo_pid")
+  for pid in "${trace_pids[@]}"; do
+    "$dotnet_trace" collect -p "$pid" --providers Microsoft-Windows-DotNETRuntime:0x1:5 --duration "00:00:00:$(printf %02d "$profile")" \
+      -o "$work/alloc-$pid.nettrace" > "$work/trace-$pid.log" 2>&1 &
+  done
+  wait "$load"
+  sleep 2
+  echo "measured ($duration s, wrk -t2 -c64, allocation sampling): $(cat "$work/measured.txt")"
+  print_gc
+  for pid in "${trace_pids[@]}"; do
+    echo; echo "$(name_of "$pid"): types by share of the bytes allocated (sampled during the middle $profile s)"
+    [[ -s "$work/alloc-$pid.nettrace" ]] || die "dotnet-trace wrote no trace: $(tail -3 "$work/trace-$pid.log")"
+    dotnet bench/InvexQr.AllocationTypes/bin/Release/net10.0/InvexQr.AllocationTypes.dll "$work/alloc-$pid.nettrace" "$top"
+  done
+  exit 0
 fi
 sleep $(( (duration - profile) / 2 ))
 perf record -F 499 -a -g -o "$work/perf.data" -- sleep "$profile" > "$work/perf-record.log" 2>&1 || die "perf record failed: $(tail -3 "$work/perf-record.log")"
@@ -132,10 +172,6 @@ wait "$load"
 echo "measured ($duration s, wrk -t2 -c64): $(cat "$work/measured.txt")"
 print_gc
 
-name_of() { # PID → a readable name
-  case $1 in "$gateway_pid") echo "gateway$([[ $cohost == 1 ]] && echo ' + silo')" ;; "$silo_pid") echo silo ;;
-    0) echo idle ;; *) ps -o comm= -p "$1" 2>/dev/null || echo "pid $1" ;; esac
-}
 echo; echo "samples per process (${profile} s × $(nproc) cores at 499 Hz; PostgreSQL has one process per connection):"
 perf script -i "$work/perf.data" -F pid 2>/dev/null | sort | uniq -c | sort -rn > "$work/by-pid.txt"
 total=$(awk '{ s += $1 } END { print s }' "$work/by-pid.txt")
