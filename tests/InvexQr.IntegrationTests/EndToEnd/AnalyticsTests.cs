@@ -68,6 +68,12 @@ public sealed class AnalyticsTests(PostgresServer postgres) : IAsyncLifetime
     [Fact]
     public async Task A_scan_is_in_the_stats_within_five_seconds()
     {
+        // The promise is about a running service: first the write and read paths warm up (a fresh silo's first
+        // rollup flush opens connections and compiles), untimed, on another code.
+        var warm = (await _deployment.Http.CreateCodeAsync("https://example.org/warm")).GetProperty("code").GetString()!;
+        (await _deployment.Http.ScanFromAsync(warm, "81.2.69.142", IPhone)).Dispose();
+        await WaitForStatsAsync(warm, s => s.GetProperty("totals").GetProperty("scans").GetInt64() == 1, TimeSpan.FromSeconds(30));
+
         var code = (await _deployment.Http.CreateCodeAsync("https://example.org/fresh")).GetProperty("code").GetString()!;
         using (var scan = await _deployment.Http.ScanFromAsync(code, "81.2.69.142", IPhone))
         {

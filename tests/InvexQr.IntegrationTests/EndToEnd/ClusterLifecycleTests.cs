@@ -123,8 +123,12 @@ public sealed class ClusterLifecycleTests(PostgresServer postgres)
         }
 
         // The killed silo's last second or so of rollups died with it (they are counted in memory); the documented
-        // recovery rebuilds the day from the raw scans, after the survivors' rollups have been written.
-        await Task.Delay(3500);
+        // recovery rebuilds the day from the raw scans, after the survivors' rollups have been written: a graceful
+        // stop writes their last counters (waiting for their next flush could race with the rebuild).
+        foreach (var survivor in deployment.Silos.Where(s => !s.HasExited))
+        {
+            await survivor.TerminateAsync();
+        }
         var (rebuilt, rebuildOutput) = await deployment.RebuildTodayAsync();
         Assert.True(rebuilt == 0, rebuildOutput);
         var (reconciled, reconcileOutput) = await deployment.ReconcileTodayAsync(attempts: 1);

@@ -140,7 +140,9 @@ public sealed class DatabaseOutageTests
             Assert.True((long)Prometheus.Sample(metrics, "invexqr_scan_spool_bytes") <= 3000, metrics);
             Assert.True((long)Prometheus.Sample(metrics, "invexqr_scan_spool_full_total") >= 10, metrics);
             Assert.InRange(accepted, spooled + 50, spooled + 60);
-            Assert.All(statuses.Skip(accepted), s => Assert.Equal(HttpStatusCode.ServiceUnavailable, s));
+            // Counted, not ordered: while the spool still had room a slow fsync could fill the queue for a moment,
+            // so a 503 may come before the last 302s.
+            Assert.Equal(120 - accepted, statuses.Count(s => s == HttpStatusCode.ServiceUnavailable));
             Assert.Equal(120 - accepted, (long)Prometheus.Sample(metrics, "invexqr_scan_sink_refused_total"));
 
             await postgres.StartAsync();
