@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts InvexQR on this machine: a project-local PostgreSQL (data under .data/, kept between runs),
 # the migrations, and one gateway process that is also the cluster's silo (Gateway:CoHostSilo: on one
-# machine it served more scans than a separate silo in 11 of 12 benchmark runs, docs/benchmarks.md).
+# machine it served more scans than a separate silo in 13 of 14 benchmark runs, docs/benchmarks.md).
 # SEPARATE_SILO=1 runs a silo process and a gateway process instead, as in docker-compose.yml and on
 # Kubernetes. Prints the gateway URL and an API key, and writes them to .data/run.env. Ctrl-C (or
 # SIGTERM) stops everything cleanly.
