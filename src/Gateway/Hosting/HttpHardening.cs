@@ -4,9 +4,10 @@ namespace InvexQr.Gateway.Hosting;
 
 /// <summary>
 /// Limits and headers for a process that faces the internet: small request bodies and headers,
-/// short header timeouts (slow-loris), a request time budget, and security headers on every
-/// answer (a request time budget follows routing: <see cref="UseRequestTimeBudget"/>). Pages that need a different Content-Security-Policy (the dashboard, the 404/410/429
-/// pages) set their own; the default here forbids everything, which fits JSON, CSV and images.
+/// short header timeouts (slow-loris), security headers on every answer, and a request time budget
+/// (after routing: <see cref="UseRequestTimeBudget"/>). Pages that need a different
+/// Content-Security-Policy (the dashboard, the 404/410/429 pages) set their own; the default here
+/// forbids everything, which fits JSON, CSV and images.
 /// </summary>
 public static class HttpHardening
 {

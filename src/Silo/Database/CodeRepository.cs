@@ -79,11 +79,12 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
 
     /// <summary>
     /// Deletes a code with its scans and stats. The scan and rollup writers check that the code exists when they
-    /// insert, without locking its row (a key-share lock per code per batch, tried, gave the full path about twice
-    /// the p99 in two interleaved benchmark pairs), so a batch that checked just before the delete committed could land after it. So after the
-    /// delete, the transaction takes a share lock on the child tables, which waits for every writer inserting into
-    /// them to commit (and holds new ones until this commits, when they find the code gone), and deletes again with
-    /// a fresh snapshot that sees their rows. Writers wait only for that second pass, not for the bulk delete.
+    /// insert, without locking its row (a key-share lock per code per batch, tried, gave the full path about
+    /// twice the p99 in two interleaved benchmark pairs), so a batch that checked just before the delete
+    /// committed could land after it. So after the delete, the transaction takes a share lock on the child
+    /// tables, which waits for every writer inserting into them to commit (and holds new ones until this
+    /// commits, when they find the code gone), and deletes again with a fresh snapshot that sees their rows.
+    /// Writers wait only for that second pass, not for the bulk delete.
     /// </summary>
     public async Task<bool> DeleteAsync(string code, CancellationToken cancellationToken = default)
     {
