@@ -1,5 +1,6 @@
 using InvexQr.Grains.Abstractions;
 using InvexQr.Grains.Analytics;
+using InvexQr.Grains.Codes;
 using InvexQr.Grains.Scans;
 using InvexQr.IntegrationTests.Infrastructure;
 using InvexQr.Silo.Database;
@@ -20,8 +21,7 @@ public sealed class DeleteWhileWritingTests(PostgresServer postgres)
     public async Task A_delete_waits_for_a_batch_that_checked_the_code_before_it_and_removes_its_rows_too()
     {
         await using var dataSource = await postgres.CreateMigratedDataSourceAsync("delete");
-        var codes = new CodeRepository(dataSource);
-        var code = (await codes.InsertAsync("held", new CreateCodeCommand("https://example.org/", null, null)))!;
+        var (codes, code) = await CreateCodeAsync(dataSource, "held");
 
         // A writer in the middle of its transaction: it found the code and inserted, and has not committed yet.
         await using var writing = await dataSource.OpenConnectionAsync();
@@ -42,8 +42,7 @@ public sealed class DeleteWhileWritingTests(PostgresServer postgres)
     public async Task Batches_that_arrive_while_a_delete_is_finishing_wait_for_it_and_then_store_nothing()
     {
         await using var dataSource = await postgres.CreateMigratedDataSourceAsync("delete");
-        var codes = new CodeRepository(dataSource);
-        var code = (await codes.InsertAsync("going", new CreateCodeCommand("https://example.org/", null, null)))!;
+        var (codes, code) = await CreateCodeAsync(dataSource, "going");
 
         // Another writer busy on the last child table keeps the delete in its second pass, holding the others.
         await using var busy = await dataSource.OpenConnectionAsync();
@@ -74,6 +73,12 @@ public sealed class DeleteWhileWritingTests(PostgresServer postgres)
         {
             Assert.Equal(0L, await Count(dataSource, $"SELECT count(*) FROM {table} WHERE qr_code_id = {code.Id}"));
         }
+    }
+
+    private static async Task<(CodeRepository Codes, CodeRecord Code)> CreateCodeAsync(NpgsqlDataSource dataSource, string name)
+    {
+        var codes = new CodeRepository(dataSource);
+        return (codes, (await codes.InsertAsync(name, new CreateCodeCommand("https://example.org/", null, null)))!);
     }
 
     private static async Task Execute(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)

@@ -166,16 +166,10 @@ public sealed class AnalyticsTests(PostgresServer postgres) : IAsyncLifetime
         {
             summary = await _deployment.Http.GetFromJsonAsync<JsonElement>("/api/stats");
         }
-        while (summary.GetProperty("totals").GetProperty("scans").GetInt64() < 5 && DateTime.UtcNow < deadline && await Delay());
+        while (summary.GetProperty("totals").GetProperty("scans").GetInt64() < 5 && DateTime.UtcNow < deadline && await Polling.Pause());
 
         Assert.Equal(5, summary.GetProperty("totals").GetProperty("scans").GetInt64());
         Assert.Equal(first, summary.GetProperty("topCodes")[0].GetProperty("code").GetString());
-    }
-
-    private static async Task<bool> Delay()
-    {
-        await Task.Delay(200);
-        return true;
     }
 
     private static string Tomorrow() => DateTime.UtcNow.Date.AddDays(1).ToString("yyyy-MM-dd");

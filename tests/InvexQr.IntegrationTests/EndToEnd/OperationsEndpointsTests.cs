@@ -53,7 +53,7 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres)
         {
             silo = await plain.GetStringAsync(new Uri(deployment.Silos[0].BaseAddress, "/metrics"));
         }
-        while (Prometheus.Sample(silo, "invexqr_scan_sink_written_total") < 6 && DateTime.UtcNow < deadline && await Delay());
+        while (Prometheus.Sample(silo, "invexqr_scan_sink_written_total") < 6 && DateTime.UtcNow < deadline && await Polling.Pause());
 
         Assert.Equal(6, Prometheus.Sample(silo, "invexqr_scan_sink_written_total"));
         Assert.Contains("invexqr_scan_sink_queue_depth", silo);
@@ -84,11 +84,5 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres)
         using var page = await http.GetAsync("/orleans/");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("html", page.Content.Headers.ContentType?.MediaType ?? "");
-    }
-
-    private static async Task<bool> Delay()
-    {
-        await Task.Delay(200);
-        return true;
     }
 }

@@ -57,7 +57,7 @@ public sealed class ProtectionTests(PostgresServer postgres)
             totals = (await deployment.Http.GetFromJsonAsync<JsonElement>($"/api/codes/{code}/stats")).GetProperty("totals");
         }
         while ((totals.GetProperty("throttled").GetInt64() < 190 || totals.GetProperty("humans").GetInt64() < 20)
-               && DateTime.UtcNow < deadline && await Pause());
+               && DateTime.UtcNow < deadline && await Polling.Pause(100));
 
         Assert.Equal(190, totals.GetProperty("throttled").GetInt64());
         Assert.Equal(20, totals.GetProperty("humans").GetInt64());
@@ -213,11 +213,5 @@ public sealed class ProtectionTests(PostgresServer postgres)
         }
 
         return total;
-    }
-
-    private static async Task<bool> Pause()
-    {
-        await Task.Delay(100);
-        return true;
     }
 }
