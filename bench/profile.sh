@@ -87,8 +87,11 @@ if [[ $cohost == 1 ]]; then
   start gateway "$gateway_http" src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll Gateway__CoHostSilo=true
   silo_pid=${pids[0]}; gateway_pid=${pids[0]}
 else
-  start silo "$silo_http" src/Silo/bin/Release/net10.0/InvexQr.Silo.dll
-  start gateway "$gateway_http" src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll
+  # SILO_ENV / GATEWAY_ENV: settings for one process only (e.g. SILO_ENV=DOTNET_gcServer=0), space-separated.
+  # shellcheck disable=SC2086
+  start silo "$silo_http" src/Silo/bin/Release/net10.0/InvexQr.Silo.dll ${SILO_ENV:-}
+  # shellcheck disable=SC2086
+  start gateway "$gateway_http" src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll ${GATEWAY_ENV:-}
   silo_pid=${pids[0]}; gateway_pid=${pids[1]}
 fi
 psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qtAX -v ON_ERROR_STOP=1 >/dev/null <<SQL || die "inserting codes failed"
@@ -122,17 +125,51 @@ gc_sample() { # PORT → "gen0 gen1 gen2 pause_seconds allocated_bytes"
 gc_ports=("$gateway_http"); [[ $cohost == 1 ]] || gc_ports+=("$silo_http")
 declare -A gc0; for port in "${gc_ports[@]}"; do gc0[$port]=$(gc_sample "$port"); done
 # The gateway's own view of each scan's duration (invexqr.redirect.duration), to tell server time from queueing.
-duration_buckets() { curl -fsS "http://127.0.0.1:$gateway_http/metrics" 2>/dev/null | grep -E '^invexqr_redirect_duration_seconds_bucket' | grep 'outcome="redirect"' | sed -E 's/.*le="([^"]+)".* ([0-9.e+]+)$/\1 \2/'; }
-duration_buckets > "$work/buckets0.txt"
+# ASP.NET Core's http.server.request.duration of the same requests starts earlier (headers parsed) and ends later
+# (answer written): what it adds is time in the gateway process outside the handler; what wrk adds beyond it is
+# the kernel, the accept queue and wrk itself.
+duration_buckets() { # METRIC FILTER → "le count" lines, summed over the other labels
+  curl -fsS "http://127.0.0.1:$gateway_http/metrics" 2>/dev/null | grep -E "^$1_bucket" | grep -F "$2" \
+    | sed -E 's/.*le="([^"]+)".* ([0-9.e+]+)$/\1 \2/' | awk '{ if (!($1 in n)) order[++k] = $1; n[$1] += $2 } END { for (i = 1; i <= k; i++) print order[i], n[order[i]] }'
+}
+all_buckets() {
+  duration_buckets invexqr_redirect_duration_seconds 'outcome="redirect"' > "$1.handler"
+  duration_buckets http_server_request_duration_seconds 'http_route="/r/{code}"' > "$1.hosting"
+}
+# CPU time (user + system, clock ticks) of the gateway, the silo and all PostgreSQL processes, for CPU per scan.
+cpu_ticks() { # PID... → ticks
+  local t=0 pid f
+  for pid in "$@"; do f=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) && t=$((t + ${f% *} + ${f#* })); done
+  echo "$t"
+}
+# The rollup sink's flushes (invexqr.rollup_sink.flush): how many, and how long one write took.
+rollup_sample() {
+  curl -fsS "http://127.0.0.1:$([[ $cohost == 1 ]] && echo "$gateway_http" || echo "$silo_http")/metrics" 2>/dev/null \
+    | awk '/^invexqr_rollup_sink_flush_seconds_(sum|count)/ { v[$1 ~ /_sum/ ? "s" : "c"] += $NF } END { printf "%d %.6f\n", v["c"], v["s"] }'
+}
+cpu_sample() { echo "$(cpu_ticks "$gateway_pid") $([[ $cohost == 1 ]] && echo 0 || cpu_ticks "$silo_pid") $(cpu_ticks $(pgrep -x postgres))"; }
+all_buckets "$work/buckets0"; cpu0=$(cpu_sample); rollup0=$(rollup_sample)
 run_wrk "$mode" "$duration" > "$work/measured.txt" &
 load=$!
 print_gc() {
   local port a b name scans
   # Requests wrk counted in the measured run (302s and any others), for the bytes allocated per scan.
   scans=$(tr ' ' '\n' < "$work/measured.txt" | awk -F= '$1 == "s302" || $1 == "other" || $1 == "s503" { n += $2 } END { print n + 0 }')
-  duration_buckets > "$work/buckets1.txt"
-  echo "gateway's own scan durations in the measured run (share of scans at or under each bound, cumulative):"
-  paste -d " " "$work/buckets0.txt" "$work/buckets1.txt" | awk '{ d[NR] = $4 - $2; le[NR] = $1 } END { for (i = 1; i <= NR; i++) printf "  ≤%s s: %.3f %%\n", le[i], 100 * d[i] / d[NR] }' | tr '\n' ' '; echo
+  all_buckets "$work/buckets1"
+  local what title
+  for what in handler hosting; do
+    title=$([[ $what == handler ]] && echo "the gateway's own scan durations (invexqr.redirect.duration, routing to answer)" \
+      || echo "ASP.NET Core's request durations of the same route (http.server.request.duration, headers read to answer written)")
+    echo "$title in the measured run (share of scans at or under each bound, cumulative):"
+    paste -d " " "$work/buckets0.$what" "$work/buckets1.$what" | awk '{ d[NR] = $4 - $2; le[NR] = $1 } END { for (i = 1; i <= NR; i++) printf "  ≤%s s: %.3f %%\n", le[i], 100 * d[i] / (d[NR] > 0 ? d[NR] : 1) }' | tr '\n' ' '; echo
+  done
+  read -r -a a <<<"$rollup0"; read -r -a b <<<"$(rollup_sample)"
+  awk -v n=$((b[0] - a[0])) -v s="${b[1]}" -v s0="${a[1]}" 'BEGIN { printf "rollup flushes in the measured run: %d, %.0f ms each on average\n", n, (n > 0 ? (s - s0) * 1000 / n : 0) }'
+  read -r -a a <<<"$cpu0"; read -r -a b <<<"$(cpu_sample)"
+  awk -v n="$scans" -v hz="$(getconf CLK_TCK)" -v g=$((b[0] - a[0])) -v s=$((b[1] - a[1])) -v p=$((b[2] - a[2])) -v c="$cohost" 'BEGIN {
+    us = 1e6 / hz / (n > 0 ? n : 1)
+    printf "CPU per scan in the measured run: gateway%s %.1f µs, %spostgres %.1f µs (all its processes); together %.1f µs\n",
+      (c == 1 ? " + silo" : ""), g * us, (c == 1 ? "" : sprintf("silo %.1f µs, ", s * us)), p * us, (g + s + p) * us }'
   for port in "${gc_ports[@]}"; do
     read -r -a a <<<"${gc0[$port]}"; read -r -a b <<<"$(gc_sample "$port")"
     name=$([[ $port == "$gateway_http" ]] && echo "gateway$([[ $cohost == 1 ]] && echo ' + silo')" || echo silo)
