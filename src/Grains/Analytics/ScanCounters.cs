@@ -13,6 +13,7 @@ namespace InvexQr.Grains.Analytics;
 public sealed class ScanCounters
 {
     private const string Unknown = "unknown";
+    private static readonly IReadOnlyDictionary<DateOnly, byte[]> NoSketches = new Dictionary<DateOnly, byte[]>();
 
     // The hours counted into; an hour's objects are reused from one hand-over to the next (HourDelta.TakeSnapshot)
     // and dropped once a hand-over finds nothing new in them.
@@ -95,12 +96,27 @@ public sealed class ScanCounters
         }
     }
 
-    /// <summary>Hands over everything counted since the last call; null when nothing was.</summary>
-    public RollupDelta? TakeDelta(long codeId, DateOnly today)
+    /// <summary>Whether a unique-visitor sketch changed since it was last handed over.</summary>
+    public bool HasDirtySketch
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _dirtySketches.Count > 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Hands over everything counted since the last call; null when nothing was. Without <paramref name="withSketches"/>
+    /// the changed sketches stay here, still marked changed, for a later call (the rollup sink spreads them out).
+    /// </summary>
+    public RollupDelta? TakeDelta(long codeId, DateOnly today, bool withSketches = true)
     {
         lock (_gate)
         {
-            if (!_counted && _dirtySketches.Count == 0)
+            if (!_counted && (!withSketches || _dirtySketches.Count == 0))
             {
                 _hours.Clear(); // nothing since the last hand-over: an idle code keeps no counting objects
                 return null;
@@ -120,11 +136,15 @@ public sealed class ScanCounters
             }
 
             _counted = false;
-            var sketches = _dirtySketches.ToDictionary(day => day, day => _sketches[day].ToBytes());
-            _dirtySketches.Clear();
+            IReadOnlyDictionary<DateOnly, byte[]> sketches = NoSketches;
+            if (withSketches && _dirtySketches.Count > 0)
+            {
+                sketches = _dirtySketches.ToDictionary(day => day, day => _sketches[day].ToBytes());
+                _dirtySketches.Clear();
+            }
 
-            // Days before yesterday will not get new scans: drop their sketches.
-            foreach (var day in _sketches.Keys.Where(d => d < today.AddDays(-1)).ToList())
+            // Days before yesterday will not get new scans: drop their sketches once they are handed over.
+            foreach (var day in _sketches.Keys.Where(d => d < today.AddDays(-1) && !_dirtySketches.Contains(d)).ToList())
             {
                 _sketches.Remove(day);
             }

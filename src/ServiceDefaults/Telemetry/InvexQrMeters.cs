@@ -60,4 +60,7 @@ public static class InvexQrMeters
 
     /// <summary>Silo: rollup rows (code-hours and dimension rows) merged in memory and not yet written.</summary>
     public const string RollupPending = "invexqr.rollup_sink.pending";
+
+    /// <summary>Silo: time to write one rollup flush (all pending code-hours, dimensions and sketches, one transaction).</summary>
+    public const string RollupFlushDuration = "invexqr.rollup_sink.flush";
 }

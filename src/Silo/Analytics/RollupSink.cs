@@ -11,7 +11,8 @@ namespace InvexQr.Silo.Analytics;
 /// (<see cref="Track"/>; a grain that deactivates hands over what is left with <see cref="Submit"/>),
 /// merges them by (code, hour) and writes everything pending in one transaction every
 /// <see cref="FlushInterval"/> (longer under load: <see cref="NextInterval"/>), so thousands of active
-/// codes cost one database round trip, not thousands. A failed write is merged back and retried.
+/// codes cost one database round trip, not thousands. Unique-visitor sketches are taken in turns when thousands
+/// changed (<see cref="SketchTurns"/>). A failed write is merged back and retried.
 /// Registered before Orleans, so on a graceful stop it writes what the deactivating grains handed over last.
 /// </summary>
 public sealed class RollupSink : BackgroundService, IRollupSink
@@ -32,6 +33,7 @@ public sealed class RollupSink : BackgroundService, IRollupSink
     private Dictionary<(long CodeId, DateOnly Day), byte[]> _sketches = [];
     private readonly ConcurrentDictionary<long, ScanCounters> _tracked = new();
     private long _batches;
+    private long _collections; // flushes that took from the tracked grains: whose turn it is to hand over sketches (SketchTurns)
     private long _failures;
     private readonly RollupRepository repository;
     private readonly SiloMetrics metrics;
@@ -78,9 +80,17 @@ public sealed class RollupSink : BackgroundService, IRollupSink
     private void CollectTracked()
     {
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var changedSketches = 0;
+        foreach (var (_, counters) in _tracked)
+        {
+            changedSketches += counters.HasDirtySketch ? 1 : 0;
+        }
+
+        var stride = SketchTurns.Stride(changedSketches);
+        var flush = _collections++;
         foreach (var (codeId, counters) in _tracked)
         {
-            if (counters.TakeDelta(codeId, today) is { } delta)
+            if (counters.TakeDelta(codeId, today, SketchTurns.Takes(codeId, flush, stride)) is { } delta)
             {
                 Merge(delta.CodeId, delta.Hours, delta.Sketches);
             }
@@ -120,10 +130,12 @@ public sealed class RollupSink : BackgroundService, IRollupSink
 
         try
         {
+            var started = Stopwatch.GetTimestamp();
             await repository.WriteAsync(
                 hours.Select(h => (h.Key.CodeId, h.Value)).ToList(),
                 sketches.Select(s => (s.Key.CodeId, s.Key.Day, s.Value)).ToList(),
                 cancellationToken);
+            metrics.RollupFlushed(Stopwatch.GetElapsedTime(started));
             Interlocked.Increment(ref _batches);
             return true;
         }

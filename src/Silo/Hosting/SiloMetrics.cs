@@ -13,6 +13,7 @@ public sealed class SiloMetrics
     private readonly Meter _meter;
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<double> _flushDuration;
+    private readonly Histogram<double> _rollupFlushDuration;
     private readonly Counter<long> _written;
     private readonly Counter<long> _dbErrors;
     private readonly Counter<long> _refused;
@@ -25,6 +26,7 @@ public sealed class SiloMetrics
         _meter = meters.Create(InvexQrMeters.Silo);
         _batchSize = _meter.CreateHistogram<int>(InvexQrMeters.SinkBatchSize, "{scan}", "Scans per batch written to qr_scans");
         _flushDuration = _meter.CreateHistogram<double>(InvexQrMeters.SinkFlushDuration, "s", "Time to write one batch of scans, retries included");
+        _rollupFlushDuration = _meter.CreateHistogram<double>(InvexQrMeters.RollupFlushDuration, "s", "Time to write one rollup flush (one transaction)");
         _written = _meter.CreateCounter<long>(InvexQrMeters.SinkWritten, "{scan}", "Scans written to qr_scans");
         _dbErrors = _meter.CreateCounter<long>(InvexQrMeters.DbErrors, "{error}", "Failed database writes by writer (scans, rollups)");
         _spooled = _meter.CreateCounter<long>(InvexQrMeters.SpoolAppended, "{scan}", "Scans fsynced to the local spool while PostgreSQL was unavailable");
@@ -51,6 +53,8 @@ public sealed class SiloMetrics
 
     public void ObserveRollupQueue(Func<int> pending) =>
         _meter.CreateObservableGauge(InvexQrMeters.RollupPending, pending, "{bucket}", "Rollup buckets merged in memory, not yet written");
+
+    public void RollupFlushed(TimeSpan elapsed) => _rollupFlushDuration.Record(elapsed.TotalSeconds);
 
     public void BatchWritten(int scans, TimeSpan elapsed)
     {

@@ -59,6 +59,14 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres)
         Assert.Contains("invexqr_scan_sink_queue_depth", silo);
         Assert.Contains("invexqr_scan_sink_flush_seconds_bucket{", silo);
         Assert.Contains("invexqr_rollup_sink_pending", silo);
+        // Written once the scans' counters were flushed (every 2 s).
+        deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!silo.Contains("invexqr_rollup_sink_flush_seconds_bucket{") && DateTime.UtcNow < deadline && await Polling.Pause())
+        {
+            silo = await plain.GetStringAsync(new Uri(deployment.Silos[0].BaseAddress, "/metrics"));
+        }
+
+        Assert.Contains("invexqr_rollup_sink_flush_seconds_bucket{", silo);
         Assert.Contains("orleans_", silo); // Orleans' own meters
 
         // Metrics are about traffic, never about who: the client's address appears in neither.
