@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# PostgreSQL's side of the rollup flush at two table fillfactors (migration 0010_rollup_fillfactor.sql), on a
+# throwaway server: FLUSHES flushes (default 20), each upserting, for CODES codes (default 10,000), five dimension
+# rows that exist after the first flush (updates: scans = scans + 1) and three new city rows (inserts), the way
+# RollupRepository upserts qr_rollup_dims_hourly. Each fillfactor runs twice, alternating; it prints the time,
+# how many updates were HOT (new row version on the same page, no index entry) and the table's size.
+# Needs the PostgreSQL 15 binaries (/usr/lib/postgresql/15/bin) and root (the server runs as `postgres`).
+set -euo pipefail
+flushes=${FLUSHES:-20}; codes=${CODES:-10000}
+for v in flushes codes; do [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "rollup-fillfactor.sh: $v must be a positive integer" >&2; exit 2; }; done
+bin=/usr/lib/postgresql/15/bin
+[[ -x $bin/initdb ]] || { echo "rollup-fillfactor.sh: PostgreSQL 15 binaries not found in $bin" >&2; exit 2; }
+d=$(mktemp -d); chmod 755 "$d"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cleanup() { su postgres -c "$bin/pg_ctl -D $d/data stop -m fast" >/dev/null 2>&1 || true; rm -rf "$d"; }
+trap cleanup EXIT
+mkdir "$d/data" && chown postgres "$d/data"
+su postgres -c "$bin/initdb -D $d/data -A trust -U postgres" >/dev/null
+su postgres -c "$bin/pg_ctl -D $d/data -o '-p $port -k $d/data' -l $d/data/log -w start" >/dev/null
+p() { psql -h 127.0.0.1 -p "$port" -U postgres -qtAX -v ON_ERROR_STOP=1 "$@"; }
+for ff in 100 80 100 80; do
+  p -c "DROP TABLE IF EXISTS dims" -c "CREATE TABLE dims (qr_code_id bigint NOT NULL, hour timestamptz NOT NULL,
+    dim text NOT NULL, value text NOT NULL, scans bigint NOT NULL DEFAULT 0, latitude double precision, longitude double precision,
+    PRIMARY KEY (qr_code_id, hour, dim, value)) WITH (fillfactor = $ff)" 2>/dev/null
+  t0=$(date +%s.%N)
+  for f in $(seq 1 "$flushes"); do
+    p <<SQL
+BEGIN;
+INSERT INTO dims AS r SELECT c, '2026-12-01 10:00+00', d, v, 1, NULL, NULL FROM generate_series(1, $codes) c,
+  (VALUES ('country', 'FR'), ('country', 'unknown'), ('device', 'mobile'), ('os', 'iOS'), ('browser', 'Safari')) AS x (d, v)
+ON CONFLICT (qr_code_id, hour, dim, value) DO UPDATE SET scans = r.scans + excluded.scans;
+INSERT INTO dims AS r SELECT c, '2026-12-01 10:00+00', 'city', 'FR|City' || ($f * 3 + k), 1, 48.1, 2.3
+  FROM generate_series(1, $codes) c, generate_series(1, 3) k
+ON CONFLICT (qr_code_id, hour, dim, value) DO UPDATE SET scans = r.scans + excluded.scans;
+COMMIT;
+SQL
+  done
+  t1=$(date +%s.%N)
+  echo "fillfactor $ff: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s for $flushes flushes of $codes codes; $(p -c "SELECT n_tup_hot_upd || ' of ' || n_tup_upd || ' updates HOT, table ' || pg_size_pretty(pg_total_relation_size('dims')) FROM pg_stat_user_tables WHERE relname = 'dims'")"
+done
