@@ -129,14 +129,15 @@ declare -A gc0; for port in "${gc_ports[@]}"; do gc0[$port]=$(gc_sample "$port")
 # (answer written): what it adds is time in the gateway process outside the handler; what wrk adds beyond it is
 # the kernel, the accept queue and wrk itself.
 duration_buckets() { # METRIC FILTER → "le count" lines, summed over the other labels
-  curl -fsS "http://127.0.0.1:$gateway_http/metrics" 2>/dev/null | grep -E "^$1_bucket" | grep -F "$2" \
+  { curl -fsS "http://127.0.0.1:$gateway_http/metrics" 2>/dev/null | grep -E "^$1_bucket" | grep -F "$2" || true; } \
     | sed -E 's/.*le="([^"]+)".* ([0-9.e+]+)$/\1 \2/' | awk '{ if (!($1 in n)) order[++k] = $1; n[$1] += $2 } END { for (i = 1; i <= k; i++) print order[i], n[order[i]] }'
 }
 all_buckets() {
   duration_buckets invexqr_redirect_duration_seconds 'outcome="redirect"' > "$1.handler"
   duration_buckets http_server_request_duration_seconds 'http_route="/r/{code}"' > "$1.hosting"
 }
-# CPU time (user + system, clock ticks) of the gateway, the silo and all PostgreSQL processes, for CPU per scan.
+# CPU time (user + system, clock ticks) of the gateway, the silo and PostgreSQL, for CPU per scan. PostgreSQL is
+# every process named postgres on the machine: run this alone.
 cpu_ticks() { # PID... → ticks
   local t=0 pid f
   for pid in "$@"; do f=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) && t=$((t + ${f% *} + ${f#* })); done
@@ -144,8 +145,8 @@ cpu_ticks() { # PID... → ticks
 }
 # The rollup sink's flushes (invexqr.rollup_sink.flush): how many, and how long one write took.
 rollup_sample() {
-  curl -fsS "http://127.0.0.1:$([[ $cohost == 1 ]] && echo "$gateway_http" || echo "$silo_http")/metrics" 2>/dev/null \
-    | awk '/^invexqr_rollup_sink_flush_seconds_(sum|count)/ { v[$1 ~ /_sum/ ? "s" : "c"] += $NF } END { printf "%d %.6f\n", v["c"], v["s"] }'
+  { curl -fsS "http://127.0.0.1:$([[ $cohost == 1 ]] && echo "$gateway_http" || echo "$silo_http")/metrics" 2>/dev/null \
+    || true; } | awk '/^invexqr_rollup_sink_flush_seconds_(sum|count)/ { v[$1 ~ /_sum/ ? "s" : "c"] += $NF } END { printf "%d %.6f\n", v["c"], v["s"] }'
 }
 cpu_sample() { echo "$(cpu_ticks "$gateway_pid") $([[ $cohost == 1 ]] && echo 0 || cpu_ticks "$silo_pid") $(cpu_ticks $(pgrep -x postgres))"; }
 all_buckets "$work/buckets0"; cpu0=$(cpu_sample); rollup0=$(rollup_sample)

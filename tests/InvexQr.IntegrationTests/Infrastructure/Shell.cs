@@ -26,13 +26,28 @@ public static class Shell
         return (await stdout).Trim();
     }
 
-    /// <summary>A TCP port nothing listens on right now (the OS picks it).</summary>
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A TCP port nothing listens on right now (the OS picks it) and that this test run has not handed out before.
+    /// The OS may offer a port again once its probe listener is closed: a silo once got the same port for its HTTP
+    /// endpoint and its Orleans endpoint, and failed to start (a CI run of 2026-12-01).
+    /// </summary>
     public static int FreePort()
     {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
+        lock (HandedOut)
+        {
+            while (true)
+            {
+                var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+                listener.Start();
+                var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+                listener.Stop();
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
 }
