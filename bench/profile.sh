@@ -11,9 +11,11 @@
 # (default 10,000) with SQL, scans each once, then runs wrk on random codes (bench/lib/scan.lua) for DURATION s
 # (default 25) and samples every CPU with `perf record -a -g` (499 Hz) during the middle PROFILE s (default 15).
 # .NET processes run with DOTNET_PerfMapEnabled=1 so that JIT-compiled methods have names. It prints wrk's
-# figures, the share of samples per process, and the top methods (self time) of the gateway, the silo and
+# figures, the gateway's handler durations beside ASP.NET Core's request durations of the same route, the rollup
+# flushes, CPU µs per scan of the gateway, the silo and PostgreSQL, each process's collections and bytes allocated
+# per scan, the share of samples per process, and the top methods (self time) of the gateway, the silo and
 # PostgreSQL. PROFILE=0 measures without perf (to compare settings: the processes inherit the environment,
-# e.g. DOTNET_gcServer=0 bench/profile.sh). Needs perf (Debian package linux-perf) and root or perf_event_paranoid ≤ 1. The perf data and
+# e.g. DOTNET_gcServer=0 bench/profile.sh; SILO_ENV=... or GATEWAY_ENV=... sets something for one process only). Needs perf (Debian package linux-perf) and root or perf_event_paranoid ≤ 1. The perf data and
 # logs stay in the printed directory with KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
