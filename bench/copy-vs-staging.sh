@@ -4,19 +4,19 @@
 #           (what src/Silo/Database/ScanWriter.cs does: replays and deleted codes are harmless)
 #   direct  COPY straight into the partitioned table (faster, but a replayed row fails the whole batch)
 # RUNS batches of ROWS rows each way (defaults 100 × 5000), the batches generated before the clock starts.
-# Needs the PostgreSQL 15 binaries (/usr/lib/postgresql/15/bin) and root (the server runs as `postgres`).
+# PostgreSQL comes from scripts/pg.sh (the Debian package, installed when missing).
 set -euo pipefail
 runs=${RUNS:-100}; rows=${ROWS:-5000}
-bin=/usr/lib/postgresql/15/bin
-[[ -x $bin/initdb ]] || { echo "copy-vs-staging.sh: PostgreSQL 15 binaries not found in $bin" >&2; exit 2; }
+# A throwaway server through scripts/pg.sh (installs the package when missing, runs it as postgres under root).
+pg="$(dirname "$0")/../scripts/pg.sh"
+bash "$pg" install
 d=$(mktemp -d); chmod 755 "$d"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cleanup() { su postgres -c "$bin/pg_ctl -D $d/data stop -m fast" >/dev/null 2>&1 || true; rm -rf "$d"; }
+cleanup() { bash "$pg" stop "$d/data" >/dev/null 2>&1 || true; rm -rf "$d"; }
 trap cleanup EXIT
-mkdir "$d/data" && chown postgres "$d/data"
-su postgres -c "$bin/initdb -D $d/data -A trust -U postgres" >/dev/null
-su postgres -c "$bin/pg_ctl -D $d/data -o '-p $port -k $d/data' -l $d/data/log -w start" >/dev/null
-p() { psql -h 127.0.0.1 -p "$port" -U postgres -qtAX -v ON_ERROR_STOP=1 "$@"; }
+bash "$pg" init "$d/data" >/dev/null
+port=$(bash "$pg" free-port)
+bash "$pg" start "$d/data" "$port" >/dev/null
+p() { psql -h 127.0.0.1 -p "$port" -U invexqr -d postgres -qtAX -v ON_ERROR_STOP=1 "$@"; }
 p <<'SQL'
 CREATE TABLE codes (id bigint PRIMARY KEY); INSERT INTO codes SELECT g FROM generate_series(1, 10000) g;
 CREATE TABLE scans (id uuid NOT NULL, code_id bigint NOT NULL, scanned_at timestamptz NOT NULL, ip text, ua text,

@@ -4,20 +4,20 @@
 # rows that exist after the first flush (updates: scans = scans + 1) and three new city rows (inserts), the way
 # RollupRepository upserts qr_rollup_dims_hourly. Each fillfactor runs twice, alternating; it prints the time,
 # how many updates were HOT (new row version on the same page, no index entry) and the table's size.
-# Needs the PostgreSQL 15 binaries (/usr/lib/postgresql/15/bin) and root (the server runs as `postgres`).
+# PostgreSQL comes from scripts/pg.sh (the Debian package, installed when missing).
 set -euo pipefail
 flushes=${FLUSHES:-20}; codes=${CODES:-10000}
 for v in flushes codes; do [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "rollup-fillfactor.sh: $v must be a positive integer" >&2; exit 2; }; done
-bin=/usr/lib/postgresql/15/bin
-[[ -x $bin/initdb ]] || { echo "rollup-fillfactor.sh: PostgreSQL 15 binaries not found in $bin" >&2; exit 2; }
+# A throwaway server through scripts/pg.sh (installs the package when missing, runs it as postgres under root).
+pg="$(dirname "$0")/../scripts/pg.sh"
+bash "$pg" install
 d=$(mktemp -d); chmod 755 "$d"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cleanup() { su postgres -c "$bin/pg_ctl -D $d/data stop -m fast" >/dev/null 2>&1 || true; rm -rf "$d"; }
+cleanup() { bash "$pg" stop "$d/data" >/dev/null 2>&1 || true; rm -rf "$d"; }
 trap cleanup EXIT
-mkdir "$d/data" && chown postgres "$d/data"
-su postgres -c "$bin/initdb -D $d/data -A trust -U postgres" >/dev/null
-su postgres -c "$bin/pg_ctl -D $d/data -o '-p $port -k $d/data' -l $d/data/log -w start" >/dev/null
-p() { psql -h 127.0.0.1 -p "$port" -U postgres -qtAX -v ON_ERROR_STOP=1 "$@"; }
+bash "$pg" init "$d/data" >/dev/null
+port=$(bash "$pg" free-port)
+bash "$pg" start "$d/data" "$port" >/dev/null
+p() { psql -h 127.0.0.1 -p "$port" -U invexqr -d postgres -qtAX -v ON_ERROR_STOP=1 "$@"; }
 for ff in 100 80 100 80; do
   p -c "DROP TABLE IF EXISTS dims" -c "CREATE TABLE dims (qr_code_id bigint NOT NULL, hour timestamptz NOT NULL,
     dim text NOT NULL, value text NOT NULL, scans bigint NOT NULL DEFAULT 0, latitude double precision, longitude double precision,
