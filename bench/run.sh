@@ -359,10 +359,28 @@ scenario() {
 }
 
 # -------------------------------------------------------------------- baseline, full path (+ CPU, sink), hot code
-scenario "baseline" "$baseline" random b "$codes" $width_b baseline
-
 hz=$(getconf CLK_TCK)
 cores=$(nproc)
+# CPU per answered request of a measured run: the processes in cpu_pids, PostgreSQL and wrk itself, over the
+# requests wrk had answered. With every core busy, req/s is about the cores' time over this figure, so the
+# baseline's figure over a scenario's is the ratio that scenario can reach on these cores at its present cost.
+declare -A R_cpu_us
+cpu_pids=()
+run_cpu_before() { run_cpu0=$(( $(cpu_ticks "${cpu_pids[@]}") + $(postgres_ticks "$postmaster") )); }
+run_cpu_after() {
+  local wrk_process; wrk_process=$(pgrep -P "$wrk_pid" | head -1 || true) # wrk itself, started after run_cpu_before
+  run_cpu1=$(( $(cpu_ticks "${cpu_pids[@]}") + $(postgres_ticks "$postmaster") + $(cpu_ticks ${wrk_process:-0}) ))
+}
+# scenario_with_cpu NAME PID... -- SCENARIO ARGS...: a scenario whose CPU per request is kept in R_cpu_us[NAME].
+scenario_with_cpu() {
+  local name=$1; shift
+  cpu_pids=(); while [[ $1 != -- ]]; do cpu_pids+=("$1"); shift; done; shift
+  scenario_before_measure=run_cpu_before wrk_on_done=run_cpu_after scenario "$name" "$@"
+  R_cpu_us[$name]=$(calc %.1f "1e6 * ($run_cpu1 - $run_cpu0) / $hz / ${B[answered]}")
+  say "CPU per answered request (its processes, PostgreSQL and wrk): ${R_cpu_us[$name]} µs"
+}
+
+scenario_with_cpu "baseline" "$baseline_pid" -- "$baseline" random b "$codes" $width_b baseline
 # The gateway's own time per scan (invexqr.redirect.duration, from routing to the answer), cumulative per bucket.
 duration_buckets() {
   curl -fsS "$gateway/metrics" | awk '/^invexqr_redirect_duration_seconds_bucket/ && /outcome="redirect"/ {
@@ -395,6 +413,8 @@ d_busy=$((cpu1_busy - cpu0_busy)); d_total=$((cpu1_total - cpu0_total))
 d_other=$((d_busy - d_gw - d_silo - d_pg - cpu_wrk)); (( d_other < 0 )) && d_other=0
 cpu_line="CPU during the full-path run ($full_window s × $cores cores): gateway $(pct $d_gw) % ($(cores_used $d_gw) cores), silo $(pct $d_silo) % ($(cores_used $d_silo)), PostgreSQL $(pct $d_pg) % ($(cores_used $d_pg)), wrk $(pct $cpu_wrk) % ($(cores_used $cpu_wrk)), everything else (other users of this machine) $(calc %.0f "100 * $d_other / $d_total") %, idle $(calc %.0f "100 * ($d_total - $d_busy) / $d_total") %"
 say "$cpu_line"
+R_cpu_us[full path]=$(calc %.1f "1e6 * ($d_gw + $d_silo + $d_pg + $cpu_wrk) / $hz / ${B[answered]}")
+say "CPU per answered request: ${R_cpu_us[full path]} µs (gateway $(calc %.1f "1e6 * $d_gw / $hz / ${B[answered]}"), silo $(calc %.1f "1e6 * $d_silo / $hz / ${B[answered]}"), PostgreSQL $(calc %.1f "1e6 * $d_pg / $hz / ${B[answered]}"), wrk $(calc %.1f "1e6 * $cpu_wrk / $hz / ${B[answered]}"))"
 # wrk's latency includes queueing outside the handler (Kestrel, thread pool, kernel, wrk itself) on the shared cores.
 server_line="gateway's own time per scan in the full-path run (invexqr.redirect.duration, routing to answer): $(paste -d " " "$work/buckets0.txt" "$work/buckets1.txt" \
   | awk '{ le[NR] = $1; d[NR] = $4 - $2 } END { for (i = 1; i <= NR; i++) if (le[i] == "0.005" || le[i] == "0.01" || le[i] == "0.025") printf "%s%.2f %% ≤ %g ms", (n++ ? ", " : ""), 100 * d[i] / d[NR], le[i] * 1000
@@ -412,7 +432,7 @@ paced_name="full path, paced ($pause_ms ms pauses)"
 pause_ms=$pause_ms scenario "$paced_name" "$gateway" random b "$codes" $width_b
 pause_ms=0
 scenario "full path, varied clients" "$gateway" clients b "$codes" $width_b
-scenario "baseline (again)" "$baseline" random b "$codes" $width_b baseline
+scenario_with_cpu "baseline (again)" "$baseline_pid" -- "$baseline" random b "$codes" $width_b baseline
 
 # -------------------------------------------------------------------- cold start
 step "cold start: first scan of $cold_codes codes no silo has activated (each once; gateway A, default guard)"
@@ -519,7 +539,7 @@ wait_ready "co-hosted gateway" "$gateway" "$gateway_pid"
 before=$(scan_rows)
 wrk_run walk b "$codes" $width_b "$cold_budget" "$gateway"
 say "activated ${B[s302]} of $codes codes in the co-hosted silo (each scanned once); rows: $(wait_rows "$before" "${B[s302]}")"
-scenario "full path (co-hosted)" "$gateway" random b "$codes" $width_b
+scenario_with_cpu "full path (co-hosted)" "$gateway_pid" -- "$gateway" random b "$codes" $width_b
 scenario "hot code (co-hosted)" "$gateway" one hot 1 0
 
 # ------------------------------------------------------------------------------------------- the table
@@ -536,6 +556,9 @@ done
 echo
 echo "baseline: mean of the two baseline runs = $(calc %.0f "$baseline_rps") req/s"
 echo "$cpu_line"
+base_cpu=$(calc %.1f "(${R_cpu_us[baseline]} + ${R_cpu_us[baseline (again)]}) / 2")
+echo "CPU per answered request (the processes under test, PostgreSQL and wrk): baseline $base_cpu µs (mean of its two runs), full path ${R_cpu_us[full path]} µs, co-hosted full path ${R_cpu_us[full path (co-hosted)]} µs"
+echo "  CPU-budget ratio (the baseline's µs over the scenario's: the req/s ratio it can reach with every core busy): full path $(calc %.0f "100 * $base_cpu / ${R_cpu_us[full path]}") %, co-hosted $(calc %.0f "100 * $base_cpu / ${R_cpu_us[full path (co-hosted)]}") %"
 echo "$server_line"
 echo "$sink_line"
 echo "$mem_line"
