@@ -21,7 +21,8 @@ public sealed class ApiKeyAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     ApiKeyAuthenticator authenticator,
-    DashboardSessions sessions)
+    DashboardSessions sessions,
+    SessionSignOuts signOuts)
     : AuthenticationHandler<ApiKeyAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -56,6 +57,11 @@ public sealed class ApiKeyAuthenticationHandler(
         if (session is null)
         {
             return AuthenticateResult.Fail("Session expired or invalid.");
+        }
+
+        if (await signOuts.IsSignedOutAsync(session))
+        {
+            return AuthenticateResult.Fail("Signed out.");
         }
 
         // The key's hash, looked up like a presented key every time: a revoked key ends its sessions.

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using InvexQr.Grains.Caching;
 using Microsoft.AspNetCore.DataProtection;
 
 namespace InvexQr.Gateway.Auth;
@@ -10,7 +9,8 @@ namespace InvexQr.Gateway.Auth;
 /// authenticated) payload of the session id, the SHA-256 hash of the API key that signed in, and the
 /// expiry. Never the key itself. Each request turns it back into the key's principal through the same
 /// cached hash lookup as an API key (<see cref="ApiKeyAuthenticator"/>), so a revoked key ends its
-/// sessions too. Signing out denies the session id on this gateway until it would have expired.
+/// sessions too. Signing out is recorded for every gateway (<see cref="SessionSignOuts"/>), which the
+/// authentication handler asks after reading the cookie.
 /// </summary>
 public sealed class DashboardSessions(IDataProtectionProvider dataProtection, TimeProvider clock)
 {
@@ -25,7 +25,6 @@ public sealed class DashboardSessions(IDataProtectionProvider dataProtection, Ti
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(8);
 
     private readonly IDataProtector _protector = dataProtection.CreateProtector("InvexQr.Dashboard.Session.v1");
-    private readonly ExpiringCache<bool> _signedOut = new(100_000, Lifetime, clock);
 
     /// <summary>A new session for the key with <paramref name="keyHash"/>: the cookie value and its expiry.</summary>
     public (string Value, DateTimeOffset ExpiresAt) Create(byte[] keyHash)
@@ -36,7 +35,7 @@ public sealed class DashboardSessions(IDataProtectionProvider dataProtection, Ti
         return (_protector.Protect(payload), expiresAt);
     }
 
-    /// <summary>The session in a cookie value, or null when it is forged, damaged, expired or signed out.</summary>
+    /// <summary>The session in a cookie value, or null when it is forged, damaged or expired (signed out: <see cref="SessionSignOuts"/>).</summary>
     public Session? Read(string value)
     {
         if (value.Length is 0 or > 4096)
@@ -62,7 +61,7 @@ public sealed class DashboardSessions(IDataProtectionProvider dataProtection, Ti
         }
 
         var expiresAt = DateTimeOffset.FromUnixTimeSeconds(expiry);
-        if (expiresAt <= clock.GetUtcNow() || _signedOut.TryGet(parts[1], out _))
+        if (expiresAt <= clock.GetUtcNow())
         {
             return null;
         }
@@ -76,9 +75,6 @@ public sealed class DashboardSessions(IDataProtectionProvider dataProtection, Ti
             return null;
         }
     }
-
-    /// <summary>Denies the session on this gateway (sign-out); the browser's cookie is deleted as well.</summary>
-    public void SignOut(string sessionId) => _signedOut.Set(sessionId, true);
 
     public static CookieOptions CookieOptions(HttpRequest request, DateTimeOffset? expires) => new()
     {

@@ -134,7 +134,7 @@ public static class DashboardEndpoints
         var session = endpoints.MapGroup("/app/session").WithTags("Dashboard");
         session.MapPost("/", SignInAsync).WithSummary("Exchange an API key for the dashboard's session cookie.");
         session.MapGet("/", WhoAmI).RequireAuthorization().WithSummary("The signed-in owner.");
-        session.MapDelete("/", SignOut).WithSummary("Sign out: the session cookie is cleared.");
+        session.MapDelete("/", SignOutAsync).WithSummary("Sign out: the session ends on every gateway and its cookie is cleared.");
         return endpoints;
     }
 
@@ -173,11 +173,14 @@ public static class DashboardEndpoints
         });
     }
 
-    public static IResult SignOut(HttpContext context, DashboardSessions sessions)
+    public static async Task<IResult> SignOutAsync(HttpContext context, DashboardSessions sessions, SessionSignOuts signOuts)
     {
-        if (context.User.IsSessionCookie() && context.User.FindFirst("session_id")?.Value is { } id)
+        // The session the caller authenticated with: ended on every gateway, not only in this browser.
+        if (context.User.IsSessionCookie()
+            && context.Request.Cookies[DashboardSessions.CookieName] is { } cookie
+            && sessions.Read(cookie) is { } session)
         {
-            sessions.SignOut(id);
+            await signOuts.SignOutAsync(session.Id, session.ExpiresAt);
         }
 
         context.Response.Cookies.Delete(DashboardSessions.CookieName, DashboardSessions.CookieOptions(context.Request, expires: null));

@@ -79,6 +79,7 @@ public static class GatewayHosting
         builder.Services.AddSingleton<ApiKeyCache>();
         builder.Services.AddSingleton<ApiKeyAuthenticator>();
         builder.Services.AddSingleton<DashboardSessions>(); // the handler also reads the dashboard's session cookie
+        builder.Services.AddSingleton<SessionSignOuts>();
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AdminPolicy, policy => policy.RequireRole(InvexQr.Grains.Accounts.Roles.Admin));
         builder.Services.Configure<Microsoft.AspNetCore.Http.Json.JsonOptions>(o =>

@@ -39,6 +39,10 @@ public sealed class AccountsGrain(IAccountRepository accounts) : Grain, IAccount
 
     public Task<bool> RevokeKey(long ownerId, long keyId) => accounts.RevokeKeyAsync(ownerId, keyId);
 
+    public Task EndSession(string sessionId, DateTimeOffset expiresAt) => accounts.EndSessionAsync(sessionId, expiresAt);
+
+    public Task<bool> IsSessionEnded(string sessionId) => accounts.IsSessionEndedAsync(sessionId);
+
     public async Task<int?> DeleteOwner(long ownerId)
     {
         if (await accounts.FindOwnerAsync(ownerId) is null)

@@ -1,6 +1,6 @@
 namespace InvexQr.Grains.Accounts;
 
-/// <summary>Owners and API keys (<c>owners</c>, <c>api_keys</c>). Implemented with Npgsql in the silo.</summary>
+/// <summary>Owners, API keys and signed-out dashboard sessions (<c>owners</c>, <c>api_keys</c>, <c>dashboard_sign_outs</c>). Implemented with Npgsql in the silo.</summary>
 public interface IAccountRepository
 {
     Task<Principal?> AuthenticateAsync(byte[] keyHash);
@@ -16,6 +16,12 @@ public interface IAccountRepository
 
     /// <summary>Revokes one of the owner's keys; false when the owner has no such key.</summary>
     Task<bool> RevokeKeyAsync(long ownerId, long keyId);
+
+    /// <summary>Records a dashboard session as signed out until it would have expired (and forgets expired ones).</summary>
+    Task EndSessionAsync(string sessionId, DateTimeOffset expiresAt);
+
+    /// <summary>True when the dashboard session was signed out.</summary>
+    Task<bool> IsSessionEndedAsync(string sessionId);
 
     /// <summary>Deletes an owner that has no codes left, with its keys; false when there is no such owner (or it still has codes).</summary>
     Task<bool> DeleteOwnerAsync(long ownerId);

@@ -18,6 +18,12 @@ public interface IAccountsGrain : IGrainWithIntegerKey
 
     Task<bool> RevokeKey(long ownerId, long keyId);
 
+    /// <summary>Signs a dashboard session out on every gateway (they ask <see cref="IsSessionEnded"/>) until <paramref name="expiresAt"/>.</summary>
+    Task EndSession(string sessionId, DateTimeOffset expiresAt);
+
+    /// <summary>True when the dashboard session was signed out.</summary>
+    Task<bool> IsSessionEnded(string sessionId);
+
     /// <summary>
     /// Erases an owner: every code (each through its grain, which deletes the code, its raw scans and
     /// its rollups), then the owner and its keys. The number of codes deleted, or null when there is no such owner.

@@ -4,7 +4,7 @@ using NpgsqlTypes;
 
 namespace InvexQr.Silo.Database;
 
-/// <summary>All SQL on <c>owners</c> and <c>api_keys</c>.</summary>
+/// <summary>All SQL on <c>owners</c>, <c>api_keys</c> and <c>dashboard_sign_outs</c>.</summary>
 public sealed class AccountRepository(NpgsqlDataSource dataSource) : IAccountRepository
 {
     private const string KeyColumns = "id, owner_id, name, prefix, created_at, revoked_at";
@@ -77,6 +77,28 @@ public sealed class AccountRepository(NpgsqlDataSource dataSource) : IAccountRep
         command.Parameters.Add(new() { Value = keyId });
         command.Parameters.Add(new() { Value = ownerId });
         return await command.ExecuteNonQueryAsync() == 1;
+    }
+
+    public async Task EndSessionAsync(string sessionId, DateTimeOffset expiresAt)
+    {
+        // Sign-outs are rare and their rows few: the expired ones go at the next sign-out, with no job of their own.
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new("DELETE FROM dashboard_sign_outs WHERE expires_at < now()"));
+        var insert = new NpgsqlBatchCommand("""
+            INSERT INTO dashboard_sign_outs (session_id, expires_at) VALUES ($1, $2)
+            ON CONFLICT (session_id) DO UPDATE SET expires_at = GREATEST(dashboard_sign_outs.expires_at, EXCLUDED.expires_at)
+            """);
+        insert.Parameters.Add(new() { Value = sessionId });
+        insert.Parameters.Add(new() { Value = expiresAt.ToUniversalTime() });
+        batch.BatchCommands.Add(insert);
+        await batch.ExecuteNonQueryAsync();
+    }
+
+    public async Task<bool> IsSessionEndedAsync(string sessionId)
+    {
+        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM dashboard_sign_outs WHERE session_id = $1)");
+        command.Parameters.Add(new() { Value = sessionId });
+        return (bool)(await command.ExecuteScalarAsync())!;
     }
 
     public async Task<bool> DeleteOwnerAsync(long ownerId)

@@ -195,6 +195,56 @@ public sealed class DashboardSessionTests(PostgresServer postgres) : IAsyncLifet
         Assert.True(await _deployment.ScalarAsync("SELECT count(*) FROM dashboard_keys") >= 1);
     }
 
+    [Fact]
+    public async Task Signing_out_on_one_gateway_ends_the_session_on_another()
+    {
+        var second = await _deployment.StartExtraGatewayAsync();
+        using var browser = CookieClient(out var cookies);
+        Assert.Equal(HttpStatusCode.NoContent, (await browser.PostAsJsonAsync("/app/session", new { apiKey = Deployment.ApiKey })).StatusCode);
+        var copied = cookies.GetAllCookies().Single(c => c.Name == "invexqr_session").Value;
+        using var other = new HttpClient { BaseAddress = second.BaseAddress };
+
+        // The other gateway has accepted the session, and so remembers it as live for a few seconds.
+        Assert.Equal(HttpStatusCode.OK, (await other.SendAsync(WithCookie(copied))).StatusCode);
+
+        using (var signOut = new HttpRequestMessage(HttpMethod.Delete, "/app/session"))
+        {
+            signOut.Headers.Add(Csrf, "1");
+            Assert.Equal(HttpStatusCode.NoContent, (await browser.SendAsync(signOut)).StatusCode);
+        }
+
+        // At once where it was signed out; on the other gateway once its memory of the session is older than
+        // the key cache's 10 s, as for a revoked key.
+        using var first = new HttpClient { BaseAddress = _deployment.Gateway.BaseAddress };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await first.SendAsync(WithCookie(copied))).StatusCode);
+        var signedOutAt = DateTime.UtcNow;
+        var status = HttpStatusCode.OK;
+        while (DateTime.UtcNow < signedOutAt.AddSeconds(30) && await Polling.Pause(500))
+        {
+            status = (await other.SendAsync(WithCookie(copied))).StatusCode;
+            if (status != HttpStatusCode.OK)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status);
+        Assert.InRange(DateTime.UtcNow - signedOutAt, TimeSpan.Zero, TimeSpan.FromSeconds(15));
+        Assert.Equal(1, await _deployment.ScalarAsync("SELECT count(*) FROM dashboard_sign_outs WHERE expires_at > now()"));
+
+        // A gateway started after the sign-out refuses the cookie from its first request.
+        var third = await _deployment.StartExtraGatewayAsync();
+        using var late = new HttpClient { BaseAddress = third.BaseAddress };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await late.SendAsync(WithCookie(copied))).StatusCode);
+    }
+
+    private static HttpRequestMessage WithCookie(string value)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, "/api/codes");
+        request.Headers.Add("Cookie", $"invexqr_session={value}");
+        return request;
+    }
+
     private HttpClient CookieClient(out CookieContainer cookies)
     {
         cookies = new CookieContainer();
