@@ -60,10 +60,23 @@ public static class SiloCommands
             throw new ArgumentException("--from must be before --to");
         }
 
+        if (await rebuild.FirstCompleteDayAsync(from, CancellationToken.None) is var complete && complete > from)
+        {
+            // Retention dropped the raw scans before it: the rollups of those days are all that is left of them.
+            Console.WriteLine($"rollups {verb}: raw scans before {complete:yyyy-MM-dd} were dropped by retention; the rollups of those days are kept as they are");
+            if (complete >= to)
+            {
+                Console.WriteLine($"rollups {verb}: nothing to do from {from:yyyy-MM-dd} to {to:yyyy-MM-dd}");
+                return 0;
+            }
+
+            from = complete;
+        }
+
         if (verb == "rebuild")
         {
-            var hours = await rebuild.RebuildAsync(codeId, from, to, CancellationToken.None);
-            Console.WriteLine($"rollups rebuilt from raw scans: {hours} code-hours, {from:yyyy-MM-dd} to {to:yyyy-MM-dd}");
+            var (hours, sketches) = await rebuild.RebuildAsync(codeId, from, to, CancellationToken.None);
+            Console.WriteLine($"rollups rebuilt from raw scans: {hours} code-hours, {sketches} unique-visitor sketches (code-days), {from:yyyy-MM-dd} to {to:yyyy-MM-dd}");
             return 0;
         }
 

@@ -1,13 +1,16 @@
+using InvexQr.Grains.Analytics;
 using Npgsql;
 
 namespace InvexQr.Silo.Database;
 
 /// <summary>
 /// Raw scans are the source of truth; this rebuilds the rollups from them and reports where the two
-/// disagree. Scope: one code or all, whole UTC days [from, to). Not rebuilt: <c>throttled</c>
-/// (throttled requests have no raw row) and the unique-visitor sketches (kept as they are).
+/// disagree. Scope: one code or all, whole UTC days [from, to), never before the point where retention
+/// has dropped raw scans (<see cref="FirstCompleteDayAsync"/>): the rollups of those days are all that is
+/// left of their scans. Not rebuilt: <c>throttled</c> (throttled requests have no raw row). The unique-visitor
+/// sketches are rebuilt from the raw scans' visitor hashes, the very values the grains counted.
 /// Rebuild closed periods: scans of the current hour still being handed off by live grains would
-/// be counted twice.
+/// be counted twice, and a live grain's sketch of today replaces the rebuilt one at its next hand-over.
 /// </summary>
 public sealed class RollupRebuild(NpgsqlDataSource dataSource)
 {
@@ -40,6 +43,7 @@ public sealed class RollupRebuild(NpgsqlDataSource dataSource)
 
     private const string ScanScope = "($1::bigint IS NULL OR qr_code_id = $1) AND scanned_at >= $2 AND scanned_at < $3";
     private const string HourScope = "($1::bigint IS NULL OR qr_code_id = $1) AND hour >= $2 AND hour < $3";
+    private const string DayScope = "day >= ($2 AT TIME ZONE 'UTC')::date AND day < ($3 AT TIME ZONE 'UTC')::date";
 
     public async Task<long?> CodeIdAsync(string code, CancellationToken cancellationToken)
     {
@@ -48,9 +52,35 @@ public sealed class RollupRebuild(NpgsqlDataSource dataSource)
         return await command.ExecuteScalarAsync(cancellationToken) as long?;
     }
 
-    /// <summary>Replaces the scope's rollups with counts from raw scans; returns the hourly rows written.</summary>
-    public async Task<int> RebuildAsync(long? codeId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    /// <summary>
+    /// The first day whose raw scans are all still there: <paramref name="from"/>, or later when retention has dropped
+    /// raw scans up to a later point (<c>scan_retention_horizon</c>).
+    /// </summary>
+    public async Task<DateOnly> FirstCompleteDayAsync(DateOnly from, CancellationToken cancellationToken)
     {
+        await using var command = dataSource.CreateCommand("SELECT raw_scans_from FROM scan_retention_horizon WHERE id = 1");
+        if (await command.ExecuteScalarAsync(cancellationToken) is not DateTime horizon)
+        {
+            return from;
+        }
+
+        var day = DateOnly.FromDateTime(horizon.ToUniversalTime());
+        day = horizon.ToUniversalTime().TimeOfDay == TimeSpan.Zero ? day : day.AddDays(1);
+        return day > from ? day : from;
+    }
+
+    /// <summary>
+    /// Replaces the scope's rollups with counts from raw scans, and its sketches with sketches of their visitor
+    /// hashes; returns the hourly rows and the sketches written. The scope starts at <see cref="FirstCompleteDayAsync"/>.
+    /// </summary>
+    public async Task<(int Hours, int Sketches)> RebuildAsync(long? codeId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        from = await FirstCompleteDayAsync(from, cancellationToken);
+        if (from >= to)
+        {
+            return (0, 0);
+        }
+
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var statements = new[]
@@ -67,7 +97,7 @@ public sealed class RollupRebuild(NpgsqlDataSource dataSource)
             INSERT INTO qr_rollup_dims_hourly (qr_code_id, hour, dim, value, scans, latitude, longitude)
             {string.Format(RawDims, ScanScope)}
             """,
-            "DELETE FROM qr_rollup_dims_daily WHERE ($1::bigint IS NULL OR qr_code_id = $1) AND day >= ($2 AT TIME ZONE 'UTC')::date AND day < ($3 AT TIME ZONE 'UTC')::date",
+            $"DELETE FROM qr_rollup_dims_daily WHERE ($1::bigint IS NULL OR qr_code_id = $1) AND {DayScope}",
             $"""
             INSERT INTO qr_rollup_dims_daily (qr_code_id, day, dim, value, scans, latitude, longitude)
             SELECT qr_code_id, (hour AT TIME ZONE 'UTC')::date, dim, value, sum(scans), max(latitude), max(longitude)
@@ -84,13 +114,79 @@ public sealed class RollupRebuild(NpgsqlDataSource dataSource)
             hours = i == 1 ? rows : hours; // the INSERT of hourly counters
         }
 
+        var sketches = await RebuildSketchesAsync(connection, transaction, codeId, from, to, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return hours;
+        return (hours, sketches);
+    }
+
+    /// <summary>
+    /// One sketch per code and UTC day from the visitor hashes of its human scans (opted-out scans have none), the
+    /// hashes the grains added to their sketches when the scans were made: no salt is needed to rebuild them.
+    /// </summary>
+    private async Task<int> RebuildSketchesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, long? codeId, DateOnly from, DateOnly to, CancellationToken cancellationToken)
+    {
+        await using (var delete = new NpgsqlCommand(
+            $"DELETE FROM qr_rollup_uniques_daily WHERE ($1::bigint IS NULL OR qr_code_id = $1) AND {DayScope}", connection, transaction))
+        {
+            AddScope(delete, codeId, from, to);
+            await delete.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        // Read on a connection of its own while this one writes: one sketch in memory at a time, written 500 at a time.
+        await using var reading = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var read = new NpgsqlCommand($"""
+            SELECT qr_code_id, (scanned_at AT TIME ZONE 'UTC')::date, visitor_hash
+              FROM qr_scans WHERE {ScanScope} AND NOT is_bot AND visitor_hash IS NOT NULL
+             ORDER BY qr_code_id, scanned_at
+            """, reading) { CommandTimeout = 0 };
+        AddScope(read, codeId, from, to);
+        var chunk = new List<(long CodeId, DateOnly Day, byte[] Sketch)>();
+        var written = 0;
+        (long Code, DateOnly Day, HyperLogLog Sketch)? current = null;
+        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var (code, day) = (reader.GetInt64(0), reader.GetFieldValue<DateOnly>(1));
+                if (current is not { } open || open.Code != code || open.Day != day)
+                {
+                    if (current is { } done)
+                    {
+                        chunk.Add((done.Code, done.Day, done.Sketch.ToBytes()));
+                    }
+
+                    if (chunk.Count >= 500)
+                    {
+                        await RollupRepository.WriteSketchesAsync(connection, transaction, chunk, cancellationToken);
+                        (written, chunk) = (written + chunk.Count, []);
+                    }
+
+                    current = (code, day, new HyperLogLog());
+                }
+
+                current.Value.Sketch.Add(unchecked((ulong)reader.GetInt64(2)));
+            }
+        }
+
+        if (current is { } last)
+        {
+            chunk.Add((last.Code, last.Day, last.Sketch.ToBytes()));
+        }
+
+        await RollupRepository.WriteSketchesAsync(connection, transaction, chunk, cancellationToken);
+        return written + chunk.Count;
     }
 
     /// <summary>Rows where rollups and raw scans disagree (hour counters and hourly breakdowns), at most <paramref name="limit"/>.</summary>
     public async Task<List<string>> ReconcileAsync(long? codeId, DateOnly from, DateOnly to, int limit, CancellationToken cancellationToken)
     {
+        from = await FirstCompleteDayAsync(from, cancellationToken);
+        if (from >= to)
+        {
+            return [];
+        }
+
         var sql = $"""
             SELECT 'hour ' || coalesce(r.qr_code_id, w.qr_code_id) || ' ' || coalesce(r.hour, w.hour)
                    || ': rollup ' || coalesce(r.scans, 0) || '/' || coalesce(r.humans, 0) || '/' || coalesce(r.bots, 0) || '/' || coalesce(r.repeats, 0)

@@ -24,21 +24,29 @@ public sealed class RollupRepository(NpgsqlDataSource dataSource)
             await WriteDimsAsync(connection, transaction, hours, cancellationToken);
         }
 
-        if (sketches.Count > 0)
+        await WriteSketchesAsync(connection, transaction, sketches, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Stores unique-visitor sketches, replacing what a code-day had (also used by <see cref="RollupRebuild"/>).</summary>
+    public static async Task WriteSketchesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, IReadOnlyCollection<(long CodeId, DateOnly Day, byte[] Sketch)> sketches, CancellationToken cancellationToken)
+    {
+        if (sketches.Count == 0)
         {
-            await using var command = new NpgsqlCommand("""
-                INSERT INTO qr_rollup_uniques_daily (qr_code_id, day, sketch)
-                SELECT * FROM unnest($1::bigint[], $2::date[], $3::bytea[]) AS u (id, day, sketch)
-                 WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = u.id)
-                ON CONFLICT (qr_code_id, day) DO UPDATE SET sketch = excluded.sketch
-                """, connection, transaction);
-            command.Parameters.Add(new() { Value = sketches.Select(s => s.CodeId).ToArray() });
-            command.Parameters.Add(new() { Value = sketches.Select(s => s.Day).ToArray() });
-            command.Parameters.Add(new() { Value = sketches.Select(s => s.Sketch).ToArray() });
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            return;
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        await using var command = new NpgsqlCommand("""
+            INSERT INTO qr_rollup_uniques_daily (qr_code_id, day, sketch)
+            SELECT * FROM unnest($1::bigint[], $2::date[], $3::bytea[]) AS u (id, day, sketch)
+             WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = u.id)
+            ON CONFLICT (qr_code_id, day) DO UPDATE SET sketch = excluded.sketch
+            """, connection, transaction);
+        command.Parameters.Add(new() { Value = sketches.Select(s => s.CodeId).ToArray() });
+        command.Parameters.Add(new() { Value = sketches.Select(s => s.Day).ToArray() });
+        command.Parameters.Add(new() { Value = sketches.Select(s => s.Sketch).ToArray() });
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<HyperLogLog?> LoadSketchAsync(long codeId, DateOnly day, CancellationToken cancellationToken)

@@ -51,6 +51,23 @@ public sealed class RetentionTests(PostgresServer postgres)
         var stats = await deployment.Http.GetFromJsonAsync<JsonElement>($"/api/codes/{code}/stats?from={day}&to={day}");
         Assert.Equal(3, stats.GetProperty("totals").GetProperty("scans").GetInt64());
 
+        // Rebuilding the rollups from raw scans leaves the days whose raw scans retention dropped alone: rebuilt from
+        // nothing, their stats would be erased. The days after that point are rebuilt as usual.
+        // (the end of the last month dropped: the month of 120 days ago, entirely older than 60 days)
+        Assert.Equal(1, await deployment.ScalarAsync(
+            "SELECT count(*) FROM scan_retention_horizon WHERE raw_scans_from > now() - interval '120 days' AND raw_scans_from <= now() - interval '60 days'"));
+        var (again, againOutput) = await deployment.RunSiloCommandAsync("rollups", "rebuild", "--code", code);
+        Assert.True(again == 0, againOutput);
+        Assert.Contains("dropped by retention", againOutput);
+        Assert.Equal(9, await deployment.ScalarAsync("SELECT sum(scans) FROM qr_rollup_hourly WHERE qr_code_id = $1", id));
+        var (reconciled, reconcileOutput) = await deployment.RunSiloCommandAsync("rollups", "reconcile", "--code", code);
+        Assert.True(reconciled == 0, reconcileOutput);
+        var (nothing, nothingOutput) = await deployment.RunSiloCommandAsync(
+            "rollups", "rebuild", "--code", code, "--to", now.AddDays(-120).UtcDateTime.ToString("yyyy-MM-dd"));
+        Assert.True(nothing == 0, nothingOutput);
+        Assert.Contains("nothing to do", nothingOutput);
+        Assert.Equal(9, await deployment.ScalarAsync("SELECT sum(scans) FROM qr_rollup_hourly WHERE qr_code_id = $1", id));
+
         var (bad, badOutput) = await deployment.RunSiloCommandAsync("retention", "--days", "soon");
         Assert.True(bad == 2, badOutput);
     }
