@@ -14,7 +14,8 @@
 # figures, the gateway's handler durations beside ASP.NET Core's request durations of the same route, the rollup
 # flushes, CPU µs per scan of the gateway, the silo and PostgreSQL, each process's collections and bytes allocated
 # per scan, the share of samples per process, and the top methods (self time) of the gateway, the silo and
-# PostgreSQL. PROFILE=0 measures without perf (to compare settings: the processes inherit the environment,
+# PostgreSQL. STATEMENTS=1 also lists PostgreSQL's statements of the measured run by execution time per scan
+# (pg_stat_statements, loaded into the throwaway server). PROFILE=0 measures without perf (to compare settings: the processes inherit the environment,
 # e.g. DOTNET_gcServer=0 bench/profile.sh; SILO_ENV=... or GATEWAY_ENV=... sets something for one process only). Needs perf (Debian package linux-perf) and root or perf_event_paranoid ≤ 1. The perf data and
 # logs stay in the printed directory with KEEP=1.
 set -euo pipefail
@@ -58,9 +59,12 @@ head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$work/pg-password"
 bash scripts/pg.sh init "$pg_dir" "$work/pg-password" >/dev/null || die "initdb failed"
 base=$((20000 + RANDOM % 20000))
 pg_port=$(bash scripts/pg.sh free-port $((base + 100)))
+statements=${STATEMENTS:-0}
+[[ $statements == 1 ]] && export PG_EXTRA_OPTIONS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
 bash scripts/pg.sh start "$pg_dir" "$pg_port" >/dev/null || die "PostgreSQL did not start"
 export PGPASSWORD; PGPASSWORD=$(cat "$work/pg-password")
 psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d postgres -qc "CREATE DATABASE profile" >/dev/null
+[[ $statements == 1 ]] && psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qc "CREATE EXTENSION pg_stat_statements" >/dev/null
 silo_http=$(bash scripts/pg.sh free-port $((base + 200))); gateway_http=$(bash scripts/pg.sh free-port $((base + 500)))
 env_common=(
   "ConnectionStrings__Postgres=Host=127.0.0.1;Port=$pg_port;Database=profile;Username=invexqr;Password=$PGPASSWORD"
@@ -152,6 +156,7 @@ rollup_sample() {
 }
 cpu_sample() { echo "$(cpu_ticks "$gateway_pid") $([[ $cohost == 1 ]] && echo 0 || cpu_ticks "$silo_pid") $(cpu_ticks $(pgrep -x postgres))"; }
 all_buckets "$work/buckets0"; cpu0=$(cpu_sample); rollup0=$(rollup_sample)
+[[ $statements == 1 ]] && psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qtAXc "SELECT pg_stat_statements_reset()" >/dev/null
 run_wrk "$mode" "$duration" > "$work/measured.txt" &
 load=$!
 print_gc() {
@@ -173,6 +178,15 @@ print_gc() {
     us = 1e6 / hz / (n > 0 ? n : 1)
     printf "CPU per scan in the measured run: gateway%s %.1f µs, %spostgres %.1f µs (all its processes); together %.1f µs\n",
       (c == 1 ? " + silo" : ""), g * us, (c == 1 ? "" : sprintf("silo %.1f µs, ", s * us)), p * us, (g + s + p) * us }'
+  if [[ $statements == 1 ]]; then
+    # Execution time, not CPU alone (it includes waits for locks and I/O); per scan of the measured run.
+    echo "PostgreSQL statements of the measured run by execution time (pg_stat_statements; µs per scan, calls, rows, mean ms):"
+    psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qtAX -F ' | ' -c "
+      SELECT to_char(total_exec_time * 1000 / greatest($scans, 1), 'FM9990.0') || ' µs', calls, rows, to_char(mean_exec_time, 'FM9990.000'),
+             left(regexp_replace(query, '\s+', ' ', 'g'), 120)
+        FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'profile')
+       ORDER BY total_exec_time DESC LIMIT 12" | sed 's/^/  /'
+  fi
   for port in "${gc_ports[@]}"; do
     read -r -a a <<<"${gc0[$port]}"; read -r -a b <<<"$(gc_sample "$port")"
     name=$([[ $port == "$gateway_http" ]] && echo "gateway$([[ $cohost == 1 ]] && echo ' + silo')" || echo silo)

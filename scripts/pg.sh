@@ -9,6 +9,8 @@
 #   scripts/pg.sh stop DIR                 stop it (fast: rolls back open transactions, no data loss)
 #   scripts/pg.sh free-port [FIRST]        print a free loopback TCP port (from FIRST, default 55432)
 #
+# PG_EXTRA_OPTIONS (start only): more server options, e.g. "-c shared_preload_libraries=pg_stat_statements".
+#
 # PostgreSQL refuses to run as root: when we are root, the server runs as the "postgres" user
 # (created when missing) and DIR is handed to it.
 set -euo pipefail
@@ -77,7 +79,7 @@ case "$cmd" in
     hand_over "$dir"
     # Tuned for tests and a laptop: no fsync games, just enough connections for several silos.
     as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start \
-      -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c shared_buffers=128MB" >/dev/null \
+      -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c shared_buffers=128MB ${PG_EXTRA_OPTIONS:-}" >/dev/null \
       || { tail -n 20 "$dir/server.log" >&2; die "PostgreSQL did not start (log: $dir/server.log)"; }
     ;;
   stop)
