@@ -105,8 +105,14 @@ public static class SiloCommands
             throw new ArgumentException("no retention configured (Privacy:RetentionDays) and no --days given");
         }
 
-        var dropped = await services.GetRequiredService<ScanRetention>().ApplyAsync(days, DateTimeOffset.UtcNow, CancellationToken.None);
+        var (dropped, busy) = await services.GetRequiredService<ScanRetention>().ApplyAsync(days, DateTimeOffset.UtcNow, CancellationToken.None);
         Console.WriteLine($"retention {days} days: dropped {dropped.Count} partitions{(dropped.Count > 0 ? ": " + string.Join(", ", dropped) : string.Empty)}");
+        if (busy.Count > 0)
+        {
+            Console.WriteLine($"retention: not dropped, qr_scans was in use for more than {ScanRetention.LockTimeout.TotalSeconds} s (a long export or rebuild?): {string.Join(", ", busy)}; run it again later");
+            return 4;
+        }
+
         return 0;
     }
 

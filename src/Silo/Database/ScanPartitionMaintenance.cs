@@ -19,6 +19,9 @@ public sealed class ScanPartitionMaintenance(
 {
     private static readonly TimeSpan Period = TimeSpan.FromHours(6);
 
+    // A partition that was busy (ScanRetention.LockTimeout) is tried again sooner than the next period.
+    private static readonly TimeSpan BusyRetry = TimeSpan.FromMinutes(5);
+
     public async Task EnsureAheadAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand("""
@@ -30,19 +33,28 @@ public sealed class ScanPartitionMaintenance(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(Period);
-        do
+        while (!stoppingToken.IsCancellationRequested)
         {
+            var next = Period;
             try
             {
                 await EnsureAheadAsync(stoppingToken);
-                await retention.ApplyAsync(privacy.Value.RetentionDays, clock.GetUtcNow(), stoppingToken);
+                var result = await retention.ApplyAsync(privacy.Value.RetentionDays, clock.GetUtcNow(), stoppingToken);
+                next = result.Busy.Count > 0 ? BusyRetry : Period;
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
             {
                 logger.LogWarning(ex, "Could not create upcoming scan partitions or apply retention; will retry");
             }
+
+            try
+            {
+                await Task.Delay(next, clock, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken).AsTask().ContinueWith(t => !t.IsCanceled && t.Result, TaskScheduler.Default));
     }
 }

@@ -12,12 +12,15 @@ namespace InvexQr.Silo.Database;
 /// </summary>
 public sealed class ScanRetention(NpgsqlDataSource dataSource, ILogger<ScanRetention> logger)
 {
-    /// <summary>Drops what is older than <paramref name="days"/> days; returns the partitions dropped.</summary>
-    public async Task<IReadOnlyList<string>> ApplyAsync(int days, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>How long a partition's drop may wait for qr_scans before it is left for the next attempt.</summary>
+    public static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Drops what is older than <paramref name="days"/> days; says which partitions were dropped and which were busy.</summary>
+    public async Task<RetentionResult> ApplyAsync(int days, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (days <= 0)
         {
-            return [];
+            return RetentionResult.Nothing;
         }
 
         var cutoff = now.UtcDateTime.AddDays(-days);
@@ -52,7 +55,7 @@ public sealed class ScanRetention(NpgsqlDataSource dataSource, ILogger<ScanReten
         var hasStrays = (bool)(await strays.ExecuteScalarAsync(cancellationToken))!;
         if (old.Count == 0 && !hasStrays)
         {
-            return [];
+            return RetentionResult.Nothing;
         }
 
         // First the horizon, then the drop: raw scans before it are no longer all there, so `rollups rebuild` must
@@ -67,18 +70,41 @@ public sealed class ScanRetention(NpgsqlDataSource dataSource, ILogger<ScanReten
             await record.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        var dropped = new List<string>();
+        var (dropped, busy) = (new List<string>(), new List<string>());
         foreach (var (partition, _) in old)
         {
-            // The name comes from the catalog and matched the pattern above; quoting anyway.
-            await using var drop = new NpgsqlCommand($"DROP TABLE IF EXISTS \"{partition}\"", connection);
-            await drop.ExecuteNonQueryAsync(cancellationToken);
+            // Dropping a partition needs an exclusive lock on qr_scans itself, and while the drop waits for it every
+            // new statement on qr_scans (the scan writers' inserts included) queues behind it. A long reader (a CSV
+            // export, a rebuild) would hold all scan writing for as long as it runs: give up after LockTimeout and
+            // try again later instead. The name comes from the catalog and matched the pattern above; quoting anyway.
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using var drop = new NpgsqlCommand(
+                $"SET LOCAL lock_timeout = '{(int)LockTimeout.TotalMilliseconds}ms'; DROP TABLE IF EXISTS \"{partition}\"", connection, transaction);
+            try
+            {
+                await drop.ExecuteNonQueryAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                busy.Add(partition);
+                logger.LogWarning("Retention: scan partition {Partition} is in use (qr_scans busy for more than {Timeout} s); will retry", partition, LockTimeout.TotalSeconds);
+                continue;
+            }
+
             dropped.Add(partition);
             logger.LogInformation("Retention: dropped scan partition {Partition} (older than {Days} days)", partition, days);
         }
 
         await using var stray = new NpgsqlCommand("DELETE FROM qr_scans_default WHERE scanned_at < $1", connection) { Parameters = { cutoffParameter.Clone() } };
         await stray.ExecuteNonQueryAsync(cancellationToken);
-        return dropped;
+        return new RetentionResult(dropped, busy);
     }
+}
+
+/// <summary>The partitions retention dropped, and those it left because qr_scans stayed busy longer than its lock timeout.</summary>
+public sealed record RetentionResult(IReadOnlyList<string> Dropped, IReadOnlyList<string> Busy)
+{
+    public static readonly RetentionResult Nothing = new([], []);
 }

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using InvexQr.IntegrationTests.Infrastructure;
+using Npgsql;
 
 namespace InvexQr.IntegrationTests.EndToEnd;
 
@@ -70,5 +72,61 @@ public sealed class RetentionTests(PostgresServer postgres)
 
         var (bad, badOutput) = await deployment.RunSiloCommandAsync("retention", "--days", "soon");
         Assert.True(bad == 2, badOutput);
+    }
+
+    [Fact]
+    public async Task Retention_gives_up_on_a_busy_table_instead_of_holding_the_scan_writers_behind_it()
+    {
+        await using var deployment = await Deployment.StartAsync(postgres);
+        var code = (await deployment.Http.CreateCodeAsync("https://example.org/busy")).GetProperty("code").GetString()!;
+        var id = await deployment.ScalarAsync("SELECT id FROM qr_codes WHERE code = $1", code);
+        var old = DateTimeOffset.UtcNow.AddDays(-200);
+        await deployment.ScalarAsync("SELECT 1 FROM (SELECT invexqr_ensure_scan_partition($1)) p", old);
+        await deployment.ScalarAsync("INSERT INTO qr_scans (id, qr_code_id, scanned_at, is_bot) VALUES (gen_random_uuid(), $1, $2, false) RETURNING 1", id, old);
+
+        // A long reader of qr_scans (as a CSV export of a year, or a rebuild): its transaction is still open.
+        await using var reader = new NpgsqlConnection(deployment.ConnectionString);
+        await reader.OpenAsync();
+        await using var reading = await reader.BeginTransactionAsync();
+        await using (var read = new NpgsqlCommand("SELECT count(*) FROM qr_scans", reader, reading))
+        {
+            await read.ExecuteScalarAsync();
+        }
+
+        var retention = deployment.RunSiloCommandAsync("retention", "--days", "150");
+        await using var probe = new NpgsqlConnection(deployment.ConnectionString);
+        await probe.OpenAsync();
+        var waiting = false;
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!waiting && !retention.IsCompleted && DateTime.UtcNow < deadline && await Polling.Pause(20))
+        {
+            await using var locks = new NpgsqlCommand(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'qr_scans'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted", probe);
+            waiting = (long)(await locks.ExecuteScalarAsync())! > 0;
+        }
+
+        Assert.True(waiting, "the retention's drop never waited for qr_scans");
+
+        // A scan written now queues behind the waiting drop: for at most its lock timeout, not until the reader ends.
+        var started = Stopwatch.StartNew();
+        await using (var write = new NpgsqlCommand(
+            "INSERT INTO qr_scans (id, qr_code_id, scanned_at, is_bot) VALUES (gen_random_uuid(), $1, now(), false)", probe) { CommandTimeout = 20 })
+        {
+            write.Parameters.Add(new() { Value = id });
+            await write.ExecuteNonQueryAsync();
+        }
+
+        Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(6));
+        var (exit, output) = await retention;
+        Assert.True(exit == 4, output);
+        Assert.Contains("in use", output);
+        Assert.Equal(2, await deployment.ScanRowsAsync(code));
+
+        // Once the reader is done, the next attempt drops it.
+        await reading.RollbackAsync();
+        var (again, againOutput) = await deployment.RunSiloCommandAsync("retention", "--days", "150");
+        Assert.True(again == 0, againOutput);
+        Assert.Contains($"qr_scans_{old:yyyy_MM}", againOutput);
+        Assert.Equal(1, await deployment.ScanRowsAsync(code));
     }
 }
