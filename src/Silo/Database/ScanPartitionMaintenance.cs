@@ -19,16 +19,33 @@ public sealed class ScanPartitionMaintenance(
 {
     private static readonly TimeSpan Period = TimeSpan.FromHours(6);
 
-    // A partition that was busy (ScanRetention.LockTimeout) is tried again sooner than the next period.
+    // A partition that could not be created or dropped because qr_scans was busy is tried again sooner.
     private static readonly TimeSpan BusyRetry = TimeSpan.FromMinutes(5);
 
-    public async Task EnsureAheadAsync(CancellationToken cancellationToken)
+    /// <summary>False when qr_scans stayed busy: creating a partition locks it exclusively, like retention's drop.</summary>
+    public async Task<bool> EnsureAheadAsync(CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
+        // Scan writes queue behind a waiting CREATE … PARTITION OF: wait at most as long as retention does (three
+        // months ahead, a later attempt is soon enough).
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand($"""
+            SET LOCAL lock_timeout = '{(int)ScanRetention.LockTimeout.TotalMilliseconds}ms';
             SELECT invexqr_ensure_scan_partition(now() + make_interval(months => m))
             FROM generate_series(0, 3) AS m
-            """);
-        await command.ExecuteNonQueryAsync(cancellationToken);
+            """, connection, transaction);
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return true;
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            logger.LogWarning("Upcoming scan partitions not created: qr_scans busy for more than {Timeout} s; will retry", ScanRetention.LockTimeout.TotalSeconds);
+            return false;
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -38,9 +55,9 @@ public sealed class ScanPartitionMaintenance(
             var next = Period;
             try
             {
-                await EnsureAheadAsync(stoppingToken);
+                var created = await EnsureAheadAsync(stoppingToken);
                 var result = await retention.ApplyAsync(privacy.Value.RetentionDays, clock.GetUtcNow(), stoppingToken);
-                next = result.Busy.Count > 0 ? BusyRetry : Period;
+                next = created && result.Busy.Count == 0 ? Period : BusyRetry;
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
             {
