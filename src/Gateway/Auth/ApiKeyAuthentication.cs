@@ -42,7 +42,7 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         var principal = await authenticator.FindAsync(ApiKeys.Hash(presented));
-        return principal is null ? AuthenticateResult.Fail("Invalid API key.") : Success(principal, "key", sessionId: null);
+        return principal is null ? AuthenticateResult.Fail("Invalid API key.") : Success(principal, "key");
     }
 
     private async Task<AuthenticateResult> AuthenticateSessionAsync()
@@ -66,10 +66,10 @@ public sealed class ApiKeyAuthenticationHandler(
 
         // The key's hash, looked up like a presented key every time: a revoked key ends its sessions.
         var principal = await authenticator.FindAsync(session.KeyHash);
-        return principal is null ? AuthenticateResult.Fail("The session's API key is no longer valid.") : Success(principal, "session", session.Id);
+        return principal is null ? AuthenticateResult.Fail("The session's API key is no longer valid.") : Success(principal, "session");
     }
 
-    private static AuthenticateResult Success(Principal principal, string method, string? sessionId)
+    private static AuthenticateResult Success(Principal principal, string method)
     {
         var claims = new List<Claim>
         {
@@ -78,11 +78,6 @@ public sealed class ApiKeyAuthenticationHandler(
             new("key_id", principal.KeyId.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             new(DashboardSessions.AuthMethodClaim, method),
         };
-        if (sessionId is not null)
-        {
-            claims.Add(new("session_id", sessionId));
-        }
-
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 
