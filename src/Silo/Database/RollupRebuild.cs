@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using InvexQr.Grains.Analytics;
 using Npgsql;
 
@@ -133,52 +134,112 @@ public sealed class RollupRebuild(NpgsqlDataSource dataSource)
             await delete.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        // Read on a connection of its own while this one writes: one sketch in memory at a time, written 500 at a time.
-        await using var reading = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var read = new NpgsqlCommand($"""
-            SELECT qr_code_id, (scanned_at AT TIME ZONE 'UTC')::date, visitor_hash
-              FROM qr_scans WHERE {ScanScope} AND NOT is_bot AND visitor_hash IS NOT NULL
-             ORDER BY qr_code_id, scanned_at
-            """, reading) { CommandTimeout = 0 };
-        AddScope(read, codeId, from, to);
+        // Read on a connection of their own while this one writes, one sketch in memory at a time; written 500 at a time.
         var chunk = new List<(long CodeId, DateOnly Day, byte[] Sketch)>();
         var written = 0;
-        (long Code, DateOnly Day, HyperLogLog Sketch)? current = null;
-        await using (var reader = await read.ExecuteReaderAsync(cancellationToken))
+        await foreach (var (code, day, sketch) in RawSketchesAsync(codeId, from, to, cancellationToken))
         {
-            while (await reader.ReadAsync(cancellationToken))
+            chunk.Add((code, day, sketch.ToBytes()));
+            if (chunk.Count >= 500)
             {
-                var (code, day) = (reader.GetInt64(0), reader.GetFieldValue<DateOnly>(1));
-                if (current is not { } open || open.Code != code || open.Day != day)
-                {
-                    if (current is { } done)
-                    {
-                        chunk.Add((done.Code, done.Day, done.Sketch.ToBytes()));
-                    }
-
-                    if (chunk.Count >= 500)
-                    {
-                        await RollupRepository.WriteSketchesAsync(connection, transaction, chunk, cancellationToken);
-                        (written, chunk) = (written + chunk.Count, []);
-                    }
-
-                    current = (code, day, new HyperLogLog());
-                }
-
-                current.Value.Sketch.Add(unchecked((ulong)reader.GetInt64(2)));
+                await RollupRepository.WriteSketchesAsync(connection, transaction, chunk, cancellationToken);
+                (written, chunk) = (written + chunk.Count, []);
             }
-        }
-
-        if (current is { } last)
-        {
-            chunk.Add((last.Code, last.Day, last.Sketch.ToBytes()));
         }
 
         await RollupRepository.WriteSketchesAsync(connection, transaction, chunk, cancellationToken);
         return written + chunk.Count;
     }
 
-    /// <summary>Rows where rollups and raw scans disagree (hour counters and hourly breakdowns), at most <paramref name="limit"/>.</summary>
+    /// <summary>The sketch of each code and UTC day in scope from its raw scans, in (code, day) order.</summary>
+    private async IAsyncEnumerable<(long Code, DateOnly Day, HyperLogLog Sketch)> RawSketchesAsync(
+        long? codeId, DateOnly from, DateOnly to, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var read = new NpgsqlCommand($"""
+            SELECT qr_code_id, (scanned_at AT TIME ZONE 'UTC')::date, visitor_hash
+              FROM qr_scans WHERE {ScanScope} AND NOT is_bot AND visitor_hash IS NOT NULL
+             ORDER BY qr_code_id, scanned_at
+            """, connection) { CommandTimeout = 0 };
+        AddScope(read, codeId, from, to);
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+        (long Code, DateOnly Day, HyperLogLog Sketch)? current = null;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var (code, day) = (reader.GetInt64(0), reader.GetFieldValue<DateOnly>(1));
+            if (current is not { } open || open.Code != code || open.Day != day)
+            {
+                if (current is { } done)
+                {
+                    yield return done;
+                }
+
+                current = (code, day, new HyperLogLog());
+            }
+
+            current.Value.Sketch.Add(unchecked((ulong)reader.GetInt64(2)));
+        }
+
+        if (current is { } last)
+        {
+            yield return last;
+        }
+    }
+
+    /// <summary>
+    /// Code-days whose stored sketch is not the sketch of their raw scans (a sketch lost in a crash, or a scan counted
+    /// whose row was lost): both streams in (code, day) order, merged, so memory stays one sketch whatever the scope.
+    /// </summary>
+    private async Task CompareSketchesAsync(long? codeId, DateOnly from, DateOnly to, List<string> differences, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            $"SELECT qr_code_id, day, sketch FROM qr_rollup_uniques_daily WHERE ($1::bigint IS NULL OR qr_code_id = $1) AND {DayScope} ORDER BY qr_code_id, day",
+            connection) { CommandTimeout = 0 };
+        AddScope(command, codeId, from, to);
+        await using var stored = await command.ExecuteReaderAsync(cancellationToken);
+        var hasStored = await stored.ReadAsync(cancellationToken);
+        (long Code, DateOnly Day) StoredKey() => (stored.GetInt64(0), stored.GetFieldValue<DateOnly>(1));
+        long StoredEstimate() => HyperLogLog.FromBytes(stored.GetFieldValue<byte[]>(2))?.Estimate() ?? -1;
+        void Report((long Code, DateOnly Day) key, long rollup, long raw) =>
+            differences.Add($"uniques {key.Code} {key.Day:yyyy-MM-dd}: rollup ~{rollup} raw ~{raw} (sketches differ)");
+
+        await foreach (var (code, day, raw) in RawSketchesAsync(codeId, from, to, cancellationToken))
+        {
+            while (hasStored && differences.Count < limit && StoredKey().CompareTo((code, day)) < 0)
+            {
+                Report(StoredKey(), StoredEstimate(), 0);
+                hasStored = await stored.ReadAsync(cancellationToken);
+            }
+
+            if (hasStored && StoredKey() == (code, day))
+            {
+                if (!stored.GetFieldValue<byte[]>(2).AsSpan().SequenceEqual(raw.ToBytes()))
+                {
+                    Report((code, day), StoredEstimate(), raw.Estimate());
+                }
+
+                hasStored = await stored.ReadAsync(cancellationToken);
+            }
+            else
+            {
+                Report((code, day), 0, raw.Estimate());
+            }
+
+            if (differences.Count >= limit)
+            {
+                return;
+            }
+        }
+
+        while (hasStored && differences.Count < limit)
+        {
+            Report(StoredKey(), StoredEstimate(), 0);
+            hasStored = await stored.ReadAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Rows where rollups and raw scans disagree (hour counters, hourly breakdowns, then daily unique-visitor sketches), at most <paramref name="limit"/>.</summary>
     public async Task<List<string>> ReconcileAsync(long? codeId, DateOnly from, DateOnly to, int limit, CancellationToken cancellationToken)
     {
         from = await FirstCompleteDayAsync(from, cancellationToken);
@@ -211,6 +272,11 @@ public sealed class RollupRebuild(NpgsqlDataSource dataSource)
         while (await reader.ReadAsync(cancellationToken))
         {
             differences.Add(reader.GetString(0));
+        }
+
+        if (differences.Count < limit)
+        {
+            await CompareSketchesAsync(codeId, from, to, differences, limit, cancellationToken);
         }
 
         return differences;
