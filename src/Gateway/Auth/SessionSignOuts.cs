@@ -32,11 +32,15 @@ public sealed class SessionSignOuts(IClusterClient cluster, TimeProvider clock)
         return ended;
     }
 
-    /// <summary>Ends the session here at once, then records it for the other gateways (which may fail: the caller sees the error).</summary>
+    /// <summary>
+    /// Records the sign-out for every gateway, then ends the session here. When the record fails (the database is
+    /// down) the error reaches the caller and the session stays signed in everywhere, this gateway included, so
+    /// that signing out again is still a signed-in request and gets recorded.
+    /// </summary>
     public async Task SignOutAsync(string sessionId, DateTimeOffset expiresAt)
     {
+        await cluster.GetGrain<IAccountsGrain>(0).EndSession(sessionId, expiresAt);
         _ended.Set(sessionId, true);
         _live.Remove(sessionId);
-        await cluster.GetGrain<IAccountsGrain>(0).EndSession(sessionId, expiresAt);
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using InvexQr.IntegrationTests.Infrastructure;
 
 namespace InvexQr.IntegrationTests.EndToEnd;
@@ -237,5 +238,64 @@ public sealed class DatabaseOutageTests
                 Directory.Delete(spool, recursive: true);
             }
         }
+    }
+
+    [Fact]
+    public async Task Signing_out_while_the_database_is_down_is_a_clear_503_and_works_once_it_is_back()
+    {
+        var postgres = new PostgresServer();
+        await postgres.InitializeAsync();
+        try
+        {
+            await using var deployment = await Deployment.StartAsync(postgres);
+            var cookies = new CookieContainer();
+            using var browser = new HttpClient(new SocketsHttpHandler { CookieContainer = cookies, UseCookies = true })
+            {
+                BaseAddress = deployment.Gateway.BaseAddress,
+            };
+            Assert.Equal(HttpStatusCode.NoContent, (await browser.PostAsJsonAsync("/app/session", new { apiKey = Deployment.ApiKey })).StatusCode);
+            var copied = cookies.GetAllCookies().Single(c => c.Name == "invexqr_session").Value;
+            // Signed in and known to the gateway (its key and session caches hold them for 10 s).
+            Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/app/session")).StatusCode);
+
+            await postgres.StopAsync();
+            HttpStatusCode status;
+            using (var failed = await browser.SendAsync(SignOut()))
+            {
+                status = failed.StatusCode;
+                Assert.True(status == HttpStatusCode.ServiceUnavailable, $"{status}: {await failed.Content.ReadAsStringAsync()}");
+                Assert.Equal("application/problem+json", failed.Content.Headers.ContentType?.MediaType);
+            }
+
+            // Not signed out anywhere, so the browser keeps its cookie and can sign out again.
+            Assert.Single(cookies.GetAllCookies(), c => c.Name == "invexqr_session");
+
+            await postgres.StartAsync();
+            Npgsql.NpgsqlConnection.ClearAllPools();
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (status != HttpStatusCode.NoContent && DateTime.UtcNow < deadline && await Polling.Pause(500))
+            {
+                using var retried = await browser.SendAsync(SignOut());
+                status = retried.StatusCode;
+            }
+
+            Assert.Equal(HttpStatusCode.NoContent, status);
+            Assert.Equal(1, await deployment.ScalarAsync("SELECT count(*) FROM dashboard_sign_outs"));
+            using var plain = new HttpClient { BaseAddress = deployment.Gateway.BaseAddress };
+            using var replay = new HttpRequestMessage(HttpMethod.Get, "/api/codes");
+            replay.Headers.Add("Cookie", $"invexqr_session={copied}");
+            Assert.Equal(HttpStatusCode.Unauthorized, (await plain.SendAsync(replay)).StatusCode);
+        }
+        finally
+        {
+            await postgres.DisposeAsync();
+        }
+    }
+
+    private static HttpRequestMessage SignOut()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Delete, "/app/session");
+        request.Headers.Add("X-InvexQR-CSRF", "1");
+        return request;
     }
 }
