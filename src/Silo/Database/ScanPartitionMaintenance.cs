@@ -19,7 +19,7 @@ public sealed class ScanPartitionMaintenance(
 {
     private static readonly TimeSpan Period = TimeSpan.FromHours(6);
 
-    // A partition that could not be created or dropped because qr_scans was busy is tried again sooner.
+    // A partition that could not be created or dropped (qr_scans busy, or the database down) is tried again sooner.
     private static readonly TimeSpan BusyRetry = TimeSpan.FromMinutes(5);
 
     /// <summary>False when qr_scans stayed busy: creating a partition locks it exclusively, like retention's drop.</summary>
@@ -62,6 +62,7 @@ public sealed class ScanPartitionMaintenance(
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
             {
                 logger.LogWarning(ex, "Could not create upcoming scan partitions or apply retention; will retry");
+                next = BusyRetry;
             }
 
             try
