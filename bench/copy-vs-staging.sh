@@ -7,16 +7,8 @@
 # PostgreSQL comes from scripts/pg.sh (the Debian package, installed when missing).
 set -euo pipefail
 runs=${RUNS:-100}; rows=${ROWS:-5000}
-# A throwaway server through scripts/pg.sh (installs the package when missing, runs it as postgres under root).
-pg="$(dirname "$0")/../scripts/pg.sh"
-bash "$pg" install
-d=$(mktemp -d); chmod 755 "$d"
-cleanup() { bash "$pg" stop "$d/data" >/dev/null 2>&1 || true; rm -rf "$d"; }
-trap cleanup EXIT
-bash "$pg" init "$d/data" >/dev/null
-port=$(bash "$pg" free-port)
-bash "$pg" start "$d/data" "$port" >/dev/null
-p() { psql -h 127.0.0.1 -p "$port" -U invexqr -d postgres -qtAX -v ON_ERROR_STOP=1 "$@"; }
+# A throwaway server ($d, $port, psql as p): bench/lib/throwaway-pg.sh.
+source "$(dirname "$0")/lib/throwaway-pg.sh"
 p <<'SQL'
 CREATE TABLE codes (id bigint PRIMARY KEY); INSERT INTO codes SELECT g FROM generate_series(1, 10000) g;
 CREATE TABLE scans (id uuid NOT NULL, code_id bigint NOT NULL, scanned_at timestamptz NOT NULL, ip text, ua text,

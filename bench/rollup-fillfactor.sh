@@ -8,16 +8,8 @@
 set -euo pipefail
 flushes=${FLUSHES:-20}; codes=${CODES:-10000}
 for v in flushes codes; do [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "rollup-fillfactor.sh: $v must be a positive integer" >&2; exit 2; }; done
-# A throwaway server through scripts/pg.sh (installs the package when missing, runs it as postgres under root).
-pg="$(dirname "$0")/../scripts/pg.sh"
-bash "$pg" install
-d=$(mktemp -d); chmod 755 "$d"
-cleanup() { bash "$pg" stop "$d/data" >/dev/null 2>&1 || true; rm -rf "$d"; }
-trap cleanup EXIT
-bash "$pg" init "$d/data" >/dev/null
-port=$(bash "$pg" free-port)
-bash "$pg" start "$d/data" "$port" >/dev/null
-p() { psql -h 127.0.0.1 -p "$port" -U invexqr -d postgres -qtAX -v ON_ERROR_STOP=1 "$@"; }
+# A throwaway server ($d, $port, psql as p): bench/lib/throwaway-pg.sh.
+source "$(dirname "$0")/lib/throwaway-pg.sh"
 for ff in 100 80 100 80; do
   p -c "DROP TABLE IF EXISTS dims" -c "CREATE TABLE dims (qr_code_id bigint NOT NULL, hour timestamptz NOT NULL,
     dim text NOT NULL, value text NOT NULL, scans bigint NOT NULL DEFAULT 0, latitude double precision, longitude double precision,
