@@ -2,9 +2,11 @@
 # Validates InvexQR's deployment files offline:
 #   1. installs what it needs: kubectl (Debian's kubernetes-client, if no kubectl is on PATH) and the pinned
 #      npm packages of scripts/validate-deploy (npm ci);
-#   2. renders k8s/overlays/dev and k8s/overlays/prod with `kubectl kustomize`;
+#   2. renders k8s/overlays/dev and k8s/overlays/prod with `kubectl kustomize`: with the operator's
+#      secrets.env/postgres.env/gateway.env where they exist, else on a copy with throwaway values;
 #   3. checks the renders, docker-compose.yml and the Dockerfiles (scripts/validate-deploy/validate.mjs);
-#   4. runs the self-test: deliberately broken copies must each be rejected.
+#   4. runs the self-test: deliberately broken copies, and the overlays rendered with the weak values they used
+#      to ship (scripts/validate-deploy/fixtures), must each be rejected.
 # Exits non-zero on any failure. KUBECTL=/path/to/kubectl picks another kubectl (e.g. to compare kustomize
 # versions). Usage: scripts/validate-deploy.sh
 set -euo pipefail
@@ -43,22 +45,53 @@ fi
 # --- render -----------------------------------------------------------------------------------------------
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for overlay in dev prod; do
+render() { # render <overlay dir> <output file>
   # Deprecation warnings (bases, patchesStrategicMerge, patchesJson6902) from newer kustomize are expected;
   # see k8s/README.md.
-  if ! "$kubectl" kustomize "$root/k8s/overlays/$overlay" >"$out/$overlay.yaml" 2>"$out/$overlay.err"; then
-    cat "$out/$overlay.err" >&2
-    echo "validate-deploy: FAILED: kubectl kustomize k8s/overlays/$overlay" >&2
+  if ! "$kubectl" kustomize "$1" >"$2" 2>"$2.err"; then
+    cat "$2.err" >&2
+    echo "validate-deploy: FAILED: kubectl kustomize ${1#"$root/"}" >&2
     exit 1
   fi
-  grep -v '^# Warning: .* is deprecated' "$out/$overlay.err" >&2 || true
-  echo "validate-deploy: rendered k8s/overlays/$overlay ($(grep -c '^kind:' "$out/$overlay.yaml") objects)"
+  grep -v '^# Warning: .* is deprecated' "$2.err" >&2 || true
+}
+random_hex() { od -An -vN32 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# The overlays generate their Secrets (prod also its site settings) from files the operator creates and git
+# ignores. Where they exist, what would be applied is checked; where not, a copy of k8s/ gets throwaway
+# values (random secrets from scripts/k8s-secrets.sh, prod's gateway.env.example) so it can still be checked.
+for overlay in dev prod; do
+  dir="$root/k8s/overlays/$overlay"
+  secret_files=(secrets.env); [ "$overlay" = dev ] && secret_files+=(postgres.env)
+  needed=("${secret_files[@]}"); [ "$overlay" = prod ] && needed+=(gateway.env)
+  missing=()
+  for f in "${needed[@]}"; do [ -f "$dir/$f" ] || missing+=("$f"); done
+  if [ ${#missing[@]} -eq 0 ]; then
+    render "$dir" "$out/$overlay.yaml"
+    how="with your ${needed[*]}"
+  else
+    copy="$out/k8s-$overlay"
+    cp -r "$root/k8s" "$copy"
+    for f in "${secret_files[@]}"; do rm -f "$copy/overlays/$overlay/$f"; done
+    INVEXQR_POSTGRES_CONNECTION="Host=postgres.validate.invalid;Port=5432;Database=invexqr;Username=invexqr;Password=$(random_hex);SSL Mode=Require" \
+      bash "$root/scripts/k8s-secrets.sh" "$overlay" --dir "$copy" >/dev/null
+    [ "$overlay" = prod ] && [ ! -f "$copy/overlays/prod/gateway.env" ] && cp "$copy/overlays/prod/gateway.env.example" "$copy/overlays/prod/gateway.env"
+    render "$copy/overlays/$overlay" "$out/$overlay.yaml"
+    how="with throwaway values (no ${missing[*]} in k8s/overlays/$overlay)"
+  fi
+  echo "validate-deploy: rendered k8s/overlays/$overlay $how ($(grep -c '^kind:' "$out/$overlay.yaml") objects)"
+  # Self-test input: the same overlay with the weak values it used to ship (fixtures/k8s-weak/$overlay).
+  weak="$out/k8s-weak-$overlay"
+  cp -r "$root/k8s" "$weak"
+  cp "$tool/fixtures/k8s-weak/$overlay/"*.env "$weak/overlays/$overlay/"
+  render "$weak/overlays/$overlay" "$out/$overlay-weak.yaml"
 done
 
 # --- check ------------------------------------------------------------------------------------------------
 status=0
 node "$tool/validate.mjs" --root "$root" --overlay dev="$out/dev.yaml" --overlay prod="$out/prod.yaml" || status=1
-node "$tool/validate.mjs" --self-test --root "$root" --overlay dev="$out/dev.yaml" || status=1
+node "$tool/validate.mjs" --self-test --root "$root" --overlay dev="$out/dev.yaml" \
+  --weak-overlay dev="$out/dev-weak.yaml" --weak-overlay prod="$out/prod-weak.yaml" || status=1
 if [ "$status" -ne 0 ]; then
   echo "validate-deploy: FAILED (see the FAIL lines above)" >&2
 else

@@ -1,7 +1,10 @@
 // docker-compose.yml and Dockerfile checks.
 import fs from "node:fs";
 import path from "node:path";
+const P = path.posix;
 import YAML from "yaml";
+import { DockerIgnore, checkDockerBuildInputs, findDockerfiles, repoFiles } from "./dockerfile.mjs";
+import { CONNECTION_NAME, SECRET_NAME, isTrustSetting, placeholderIn, trustErrors } from "./trust.mjs";
 import { Report, isKnownEnv, portOfUrls, parseConnectionString, PORTS, HEALTH_PATHS, DEFAULT_SHUTDOWN_TIMEOUT } from "./rules.mjs";
 
 export const REQUIRED_SERVICES = ["postgres", "migrate", "silo1", "silo2", "gateway"];
@@ -26,6 +29,31 @@ function envOf(svc) {
   else if (e && typeof e === "object") for (const [k, v] of Object.entries(e)) env.set(k, v === null ? undefined : interpolate(String(v)));
   return env;
 }
+
+/** The environment as written (no interpolation): Map name -> raw string. */
+function rawEnvOf(svc) {
+  const env = new Map();
+  const e = svc?.environment;
+  if (Array.isArray(e)) for (const item of e) { const i = String(item).indexOf("="); if (i > 0) env.set(item.slice(0, i), item.slice(i + 1)); }
+  else if (e && typeof e === "object") for (const [k, v] of Object.entries(e)) env.set(k, v === null ? undefined : String(v));
+  return env;
+}
+
+// ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, ${VAR:+alt}, $VAR; $$ is a literal $.
+const VAR_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
+/** A value that is exactly one required variable: ${VAR:?message} or ${VAR?message}. */
+const REQUIRED_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*):?\?[^}]*\}$/;
+
+/** Every variable reference in the file: {where, name, op, word}. */
+function variableRefs(node, where = "", out = []) {
+  if (typeof node === "string") {
+    for (const m of node.replace(/\$\$/g, "").matchAll(VAR_REF)) out.push({ where, name: m[1] ?? m[4], op: m[2] ?? "", word: m[3] ?? "" });
+  } else if (Array.isArray(node)) node.forEach((v, i) => variableRefs(v, `${where}[${i}]`, out));
+  else if (node && typeof node === "object") for (const [k, v] of Object.entries(node)) variableRefs(v, where ? `${where}.${k}` : k, out);
+  return out;
+}
+
+const LOOPBACK = ["127.0.0.1", "::1", "localhost"];
 
 function dependsOn(svc) {
   const d = svc?.depends_on;
@@ -157,6 +185,56 @@ export function checkCompose(compose, root) {
     }
   });
 
+  r.check("secrets: the admin key and database passwords come only from required variables (${VAR:?message}), never from a default or a literal; no default is a placeholder", (err) => {
+    const seen = new Set();
+    for (const ref of variableRefs(compose)) {
+      const key = `${ref.name}|${ref.op}|${ref.word}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const text = `\${${ref.name}${ref.op}${ref.word}}`;
+      if (SECRET_NAME.test(ref.name) && !ref.op.includes("?")) err(`${ref.where}: ${text} ${ref.op.includes("-") ? `falls back to "${ref.word}"` : "is empty when unset"}; require it: \${${ref.name}:?message}`);
+      const marker = ref.op.includes("-") && placeholderIn(ref.word);
+      if (marker) err(`${ref.where}: the default of ${ref.name} contains the placeholder "${marker}"`);
+    }
+    const pgVar = REQUIRED_REF.exec(rawEnvOf(services.postgres).get("POSTGRES_PASSWORD") ?? "")?.[1];
+    for (const [n, svc] of Object.entries(services)) {
+      for (const [k, v] of rawEnvOf(svc)) {
+        if (SECRET_NAME.test(k) && !REQUIRED_REF.test(v ?? "")) err(`${n}: ${k} must be exactly one required variable, \${VAR:?message}${v && !v.includes("$") ? " (it is a literal: a secret committed to the repository)" : ""}`);
+        if (!CONNECTION_NAME.test(k)) continue;
+        const cs = parseConnectionString(v);
+        const pw = REQUIRED_REF.exec(cs?.password ?? "");
+        if (!pw) err(`${n}: the password in ${k} must be exactly one required variable, \${VAR:?message}`);
+        else if (pgVar && pw[1] !== pgVar) err(`${n}: the password in ${k} is \${${pw[1]}}, PostgreSQL's is \${${pgVar}}`);
+      }
+    }
+  });
+
+  r.check(`ports: every published port binds to loopback (${LOOPBACK.join(", ")}) unless the operator overrides it (e.g. INVEXQR_BIND)`, (err) => {
+    for (const [n, svc] of Object.entries(services)) {
+      for (const p of hostPorts(svc)) if (!LOOPBACK.includes(p.ip)) err(`${n}: publishes port ${p.port} on ${p.ip || "every interface"} by default`);
+    }
+  });
+
+  r.check("trusted proxies: app services trust no network, only the fixed ipv4_address of a reverse-proxy service of this file (none here, so nothing)", (err) => {
+    const proxies = new Map();
+    for (const [n, svc] of Object.entries(services)) {
+      if (roleOfService(svc) || n === "postgres" || /(^|\/)postgres(:|$)/.test(svc?.image ?? "")) continue;
+      const nets = typeof svc?.networks === "object" && !Array.isArray(svc.networks) ? Object.values(svc.networks) : [];
+      for (const x of nets) if (x?.ipv4_address) proxies.set(x.ipv4_address, n);
+    }
+    for (const [n, svc] of Object.entries(services)) {
+      if (!roleOfService(svc)) continue;
+      for (const [k, v] of envOf(svc)) {
+        if (!isTrustSetting(k)) continue;
+        const errors = trustErrors(k, v);
+        errors.forEach((e) => err(`${n}: ${e}`));
+        if (errors.length) continue;
+        if (/TrustedNetworks/.test(k)) err(`${n}: ${k}=${v} trusts a network of containers; trust the reverse proxy's own address (Network__TrustedProxies__N)`);
+        else if (!proxies.has(v)) err(`${n}: ${k}=${v} is not the fixed ipv4_address of a reverse-proxy service in this file`);
+      }
+    }
+  });
+
   r.check("healthchecks: postgres, silos and gateway have one; app healthchecks hit /health/* on their HTTP port", (err) => {
     for (const n of ["postgres", "silo1", "silo2", "gateway"]) {
       const svc = services[n];
@@ -196,6 +274,61 @@ function parseDuration(s) {
 }
 
 // ---- Dockerfiles ----------------------------------------------------------------------------------------------
+/** Paths the build context must not contain / must contain (tried against .dockerignore, not against the disk). */
+const IGNORED_SAMPLES = [
+  ".git/HEAD", ".data/pg/PG_VERSION", ".env", "src/.env", "src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll",
+  "src/Silo/obj/project.assets.json", "src/Gateway/Dashboard/node_modules/echarts/package.json",
+  "src/Gateway/wwwroot/app/vendor/echarts.min.js", "tests/InvexQr.UnitTests/InvexQr.UnitTests.csproj",
+  "bench/README.md", "docs/operations.md", "k8s/base/gateway.yaml", "k8s/overlays/prod/secrets.env", "README.md",
+];
+const SENT_SAMPLES = [
+  "Directory.Build.props", "Directory.Packages.props", "src/Any.Project/Any.Project.csproj", "src/Any.Project/Program.cs",
+  "src/Any.Project/Migrations/0001_initial.sql", "src/Any.Project/wwwroot/app/app.js",
+  "scripts/data-packages/package.json", "scripts/data-packages/package-lock.json",
+];
+
+/**
+ * One check per Dockerfile: every .NET project it restores/builds/publishes finds, in the build stage at that
+ * moment, its ProjectReferences (transitively), the Directory.*.props/targets and nuget.config MSBuild reads for
+ * them and (build/publish) their source files, as copied by the COPY lines from the context .dockerignore lets
+ * through. dockerfiles: [{file, context, ignoreFile}] (repo-relative).
+ */
+export function checkBuildInputs(root, dockerfiles, files = repoFiles(root)) {
+  const r = new Report("docker");
+  for (const d of dockerfiles) {
+    r.check(`${d.file}: build inputs: the projects it restores/publishes, their ProjectReferences (transitively), Directory.*.props and sources are all copied into the build stage (context ${d.context ?? "."}${d.ignoreFile ? `, ${d.ignoreFile}` : ""})`, (err) => {
+      if (!fs.existsSync(path.join(root, d.file))) { err("missing"); return; }
+      const res = checkDockerBuildInputs(root, { dockerfile: d.file, context: d.context ?? ".", ignoreFile: d.ignoreFile, files });
+      res.errors.forEach(err);
+      if (!res.steps.length && /mcr\.microsoft\.com\/dotnet\/sdk/.test(fs.readFileSync(path.join(root, d.file), "utf8"))) err("has an sdk stage but no `dotnet restore|build|publish` this check understands");
+    });
+  }
+  return r;
+}
+
+/** Every Dockerfile of the repository, with the build context docker-compose.yml gives it (else the root). */
+export function dockerfilesToCheck(root, compose, files = repoFiles(root)) {
+  const byFile = new Map(findDockerfiles(files).map((f) => [f, { file: f, context: "." }]));
+  for (const svc of Object.values(compose?.services ?? {})) {
+    if (!svc?.build) continue;
+    const ctx = P.normalize(typeof svc.build === "string" ? svc.build : svc.build.context ?? ".");
+    const df = P.normalize(P.join(ctx, typeof svc.build === "object" && svc.build.dockerfile ? svc.build.dockerfile : "Dockerfile"));
+    byFile.set(df, { file: df, context: ctx });
+  }
+  return [...byFile.values()];
+}
+
+/** The root .dockerignore's text (null: missing) against the samples above. */
+export function checkDockerignore(text, r = new Report("docker")) {
+  r.check(".dockerignore: leaves out build output, local data, secrets, tests and docs; lets in the sources, the MSBuild props and the data-package pins", (err) => {
+    if (text === null) { err("missing"); return; }
+    const ig = new DockerIgnore(text);
+    for (const f of IGNORED_SAMPLES) if (!ig.excludedBy(f)) err(`sends ${f}`);
+    for (const f of SENT_SAMPLES) { const rule = ig.excludedBy(f); if (rule) err(`leaves out ${f} (rule '${rule}'), which the images build from`); }
+  });
+  return r;
+}
+
 export function checkDockerfiles(root) {
   const r = new Report("docker");
   const images = [
@@ -236,12 +369,7 @@ export function checkDockerfiles(root) {
       }
     });
   }
-  r.check(".dockerignore keeps build output and local data out of the context but keeps the data-package pins", (err) => {
-    const p = path.join(root, ".dockerignore");
-    if (!fs.existsSync(p)) { err("missing"); return; }
-    const rules = fs.readFileSync(p, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-    for (const need of ["**/bin", "**/obj", ".data", ".git"]) if (!rules.includes(need)) err(`does not ignore ${need}`);
-    if (rules.some((l) => /^scripts\/?$|^scripts\/data-packages/.test(l))) err("ignores scripts/data-packages, which the gateway image needs");
-  });
+  const p = path.join(root, ".dockerignore");
+  checkDockerignore(fs.existsSync(p) ? fs.readFileSync(p, "utf8") : null, r);
   return r;
 }

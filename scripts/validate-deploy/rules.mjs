@@ -1,6 +1,7 @@
 // InvexQR's deployment facts and invariants. The facts (ports, env names, routes, health paths) are the
 // application's contract as documented for operators (docs/operations.md); keep them in step with the code.
 import { validateSchema, unknownFields } from "./schema.mjs";
+import { CONNECTION_NAME, MIN_PREFIX, MIN_SECRET_LENGTH, PLACEHOLDER_MARKERS, SECRET_NAME, isTrustSetting, placeholderIn, trustErrors, weakSecretReason } from "./trust.mjs";
 
 // ---- facts ----------------------------------------------------------------------------------------------
 export const PORTS = { gatewayHttp: 8080, siloHttp: 8081, siloPort: 11111, gatewayPort: 30000 };
@@ -504,7 +505,7 @@ export async function checkManifests(objects, overlay, { namespace = "invexqr" }
     }
   });
 
-  r.check(`database: ${overlay === "dev" ? "exactly one PostgreSQL StatefulSet, reachable by the name in the connection string, with matching credentials" : "no PostgreSQL in the cluster; the connection string names the external database"}`, (err, warn) => {
+  r.check(`database: ${overlay === "dev" ? "exactly one PostgreSQL StatefulSet, reachable by the name in the connection string, with matching credentials" : "no PostgreSQL in the cluster; the connection string names the external database"}`, (err) => {
     const pgSets = objects.filter((o) => o.kind === "StatefulSet" && (o.spec?.template?.spec?.containers ?? []).some((c) => /(^|\/)postgres(ql)?(:|@|$)/.test(c.image ?? "")));
     const pgAny = templates.filter((t) => (t.template.spec?.containers ?? []).some((c) => /(^|\/)postgres(ql)?(:|@|$)/.test(c.image ?? "")));
     const conn = new Set();
@@ -537,7 +538,36 @@ export async function checkManifests(objects, overlay, { namespace = "invexqr" }
       }
     } else {
       if (pgAny.length) err(`${overlay} must not run PostgreSQL in the cluster (found ${pgAny.map((t) => id(t.owner)).join(", ")})`);
-      if (cs && /REPLACE-ME/i.test(JSON.stringify(cs))) warn(`the connection string is still a placeholder (${cs.host}): replace it before deploying`);
+    }
+  });
+
+  r.check(`Secrets: no weak or placeholder value (secrets and connection-string passwords at least ${MIN_SECRET_LENGTH} characters, 8 distinct, without ${PLACEHOLDER_MARKERS.join("/")})`, (err) => {
+    for (const s of objects.filter((o) => o.kind === "Secret" && (o.type ?? "Opaque") === "Opaque")) {
+      for (const k of secretKeys(s)) {
+        const v = secretValue(s, k);
+        if (CONNECTION_NAME.test(k)) {
+          const cs = parseConnectionString(v);
+          if (!cs) { err(`${id(s)} ${k}: not a connection string`); continue; }
+          const why = weakSecretReason(cs.password);
+          if (why) err(`${id(s)} ${k}: the password ${why}`);
+          const marker = placeholderIn(String(v).replace(cs.password ?? "", ""));
+          if (marker) err(`${id(s)} ${k}: contains the placeholder "${marker}" (host ${cs.host})`);
+        } else if (SECRET_NAME.test(k)) {
+          const why = weakSecretReason(v);
+          if (why) err(`${id(s)} ${k} ${why}`);
+        } else {
+          const marker = placeholderIn(v);
+          if (marker) err(`${id(s)} ${k} contains the placeholder "${marker}"`);
+        }
+      }
+    }
+  });
+
+  r.check(`trusted proxies: every gateway believes X-Forwarded-For from the Ingress controller only: at least one Network__TrustedNetworks__N/TrustedProxies__N, each valid and no wider than /${MIN_PREFIX[4]} (IPv4) or /${MIN_PREFIX[6]} (IPv6)`, (err) => {
+    for (const a of gateways) {
+      const trusts = [...containerEnv(objects, a.container, a.where)].filter(([n]) => isTrustSetting(n));
+      if (!trusts.length) err(`${a.where}: trusts no proxy: behind the Ingress every scan would be attributed to the ingress controller`);
+      for (const [n, { value }] of trusts) for (const e of trustErrors(n, value)) err(`${a.where}: ${e}`);
     }
   });
 

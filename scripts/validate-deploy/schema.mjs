@@ -42,6 +42,10 @@ export async function modelClass(apiVersion, kind) {
 export async function validateSchema(obj) {
   const cls = await modelClass(obj?.apiVersion, obj?.kind);
   if (!cls) return [`unknown apiVersion/kind ${obj?.apiVersion}/${obj?.kind} (not in kubernetes-models)`];
+  // kustomize v5 folds long base64 values over several lines; the API server's base64 decoder (Go) skips
+  // \r and \n, so the "byte" format is checked without them.
+  const bytes = { Secret: "data", ConfigMap: "binaryData" }[obj.kind];
+  if (bytes && obj[bytes]) obj = { ...obj, [bytes]: Object.fromEntries(Object.entries(obj[bytes]).map(([k, v]) => [k, typeof v === "string" ? v.replace(/[\r\n]/g, "") : v])) };
   try {
     new cls(obj).validate();
     return [];

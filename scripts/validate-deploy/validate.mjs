@@ -2,22 +2,24 @@
 // Validates InvexQR's deployment files. Normally run through scripts/validate-deploy.sh, which renders the
 // overlays first:
 //   node validate.mjs --root <repo> --overlay dev=<rendered dev.yaml> --overlay prod=<rendered prod.yaml>
-//   node validate.mjs --self-test --root <repo> --overlay dev=<rendered dev.yaml>
+//   node validate.mjs --self-test --root <repo> --overlay dev=<rendered dev.yaml> \
+//     --weak-overlay dev=<dev rendered with fixtures/k8s-weak/dev> --weak-overlay prod=<likewise>
 // The self-test breaks copies of the real dev render and of docker-compose.yml on purpose and asserts that
 // each breakage is rejected by the check meant to catch it (and that the unbroken inputs pass).
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
 import { checkManifests } from "./rules.mjs";
-import { checkCompose, checkDockerfiles, parseCompose } from "./compose.mjs";
+import { checkBuildInputs, checkCompose, checkDockerfiles, checkDockerignore, dockerfilesToCheck, parseCompose } from "./compose.mjs";
 
 function parseArgs(argv) {
-  const out = { overlays: {}, selfTest: false, root: path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..") };
+  const out = { overlays: {}, weak: {}, selfTest: false, root: path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..") };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--self-test") out.selfTest = true;
     else if (a === "--root") out.root = path.resolve(argv[++i]);
     else if (a === "--overlay") { const [name, file] = argv[++i].split("="); out.overlays[name] = file; }
+    else if (a === "--weak-overlay") { const [name, file] = argv[++i].split("="); out.weak[name] = file; }
     else { console.error(`unknown argument ${a}`); process.exit(2); }
   }
   return out;
@@ -42,13 +44,17 @@ async function validateAll(opts) {
   console.log("\n== docker-compose.yml");
   const composeFile = path.join(opts.root, "docker-compose.yml");
   if (!fs.existsSync(composeFile)) { console.log("  FAIL docker-compose.yml is missing"); return 1; }
-  const c = checkCompose(parseCompose(fs.readFileSync(composeFile, "utf8")), opts.root);
+  const compose = parseCompose(fs.readFileSync(composeFile, "utf8"));
+  const c = checkCompose(compose, opts.root);
   c.print();
   reports.push(c);
   console.log("\n== Dockerfiles");
   const d = checkDockerfiles(opts.root);
   d.print();
   reports.push(d);
+  const b = checkBuildInputs(opts.root, dockerfilesToCheck(opts.root, compose));
+  b.print();
+  reports.push(b);
   const failed = reports.flatMap((r) => r.failed.map((f) => `[${r.label}] ${f.name}`));
   const total = reports.reduce((n, r) => n + r.results.length, 0);
   console.log(`\n${total - failed.length} passed, ${failed.length} failed`);
@@ -63,6 +69,13 @@ async function validateAll(opts) {
 const byKind = (objs, kind, name) => objs.find((o) => o.kind === kind && (!name || o.metadata.name === name));
 const siloContainer = (objs) => byKind(objs, "Deployment", "silo").spec.template.spec.containers[0];
 const gatewayContainer = (objs) => byKind(objs, "Deployment", "gateway").spec.template.spec.containers[0];
+/** Sets a Secret value the way kustomize's secretGenerator writes it (base64 data), or in stringData if it is there. */
+function setSecret(objs, name, key, value) {
+  const s = byKind(objs, "Secret", name);
+  if (s.stringData && key in s.stringData) s.stringData[key] = value;
+  else (s.data ??= {})[key] = Buffer.from(value).toString("base64");
+}
+const DEV_CS = (password) => `Host=postgres;Port=5432;Database=invexqr;Username=invexqr;Password=${password}`;
 
 const K8S_CASES = [
   ["Service selector matches no pod", "selectors", (o) => { byKind(o, "Service", "gateway").spec.selector["app.kubernetes.io/component"] = "gatewy"; }],
@@ -91,13 +104,29 @@ const K8S_CASES = [
   ["migration Job does not run migrate", "migration Job", (o) => { byKind(o, "Job", "migrate").spec.template.spec.containers[0].args = ["retention"]; }],
   ["silos migrate on start-up", "migration Job", (o) => { byKind(o, "ConfigMap", "invexqr-silo").data.Database__MigrateOnStartup = "true"; }],
   ["dev with two PostgreSQL StatefulSets", "database", (o) => { const pg = structuredClone(byKind(o, "StatefulSet", "postgres")); pg.metadata.name = "postgres-2"; o.push(pg); }],
-  ["dev connection string names the wrong host", "database", (o) => { byKind(o, "Secret", "invexqr-secrets").stringData.ConnectionStrings__Postgres = "Host=db;Port=5432;Database=invexqr;Username=invexqr;Password=invexqr-dev-password"; }],
+  ["dev connection string names the wrong host", "database", (o) => { setSecret(o, "invexqr-secrets", "ConnectionStrings__Postgres", DEV_CS("x").replace("Host=postgres", "Host=db")); }],
   ["PostgreSQL open to every pod", "NetworkPolicies", (o) => { byKind(o, "NetworkPolicy", "postgres").spec.ingress[0].from = undefined; delete byKind(o, "NetworkPolicy", "postgres").spec.ingress[0].from; }],
   ["silo port 11111 open to gateways", "NetworkPolicies", (o) => { byKind(o, "NetworkPolicy", "silo").spec.ingress[1].ports.push({ protocol: "TCP", port: 11111 }); }],
   ["container without limits", "resources", (o) => { delete siloContainer(o).resources.limits; }],
   ["container may escalate privileges", "security", (o) => { gatewayContainer(o).securityContext.allowPrivilegeEscalation = true; }],
   ["gateway Deployment pins replicas under an HPA", "availability", (o) => { byKind(o, "Deployment", "gateway").spec.replicas = 3; }],
+  ["admin key is the old dev placeholder", "Secrets", (o) => { setSecret(o, "invexqr-secrets", "Auth__ApiKey", "dev-admin-key-change-me"); }],
+  ["admin key of 16 random characters", "Secrets", (o) => { setSecret(o, "invexqr-secrets", "Auth__ApiKey", "a8Fk29dLq0ZxP4mB"); }],
+  ["admin key of one repeated character", "Secrets", (o) => { setSecret(o, "invexqr-secrets", "Auth__ApiKey", "a".repeat(40)); }],
+  ["database password REPLACE-ME", "Secrets", (o) => { setSecret(o, "invexqr-secrets", "ConnectionStrings__Postgres", DEV_CS("REPLACE-ME")); }],
+  ["PostgreSQL password of the old dev overlay", "Secrets", (o) => { setSecret(o, "postgres-credentials", "POSTGRES_PASSWORD", "invexqr-dev-password"); }],
+  ["gateway trusts 10.0.0.0/8", "trusted proxies", (o) => { byKind(o, "ConfigMap", "invexqr-gateway").data.Network__TrustedNetworks__0 = "10.0.0.0/8"; }],
+  ["gateway trusts 0.0.0.0/0", "trusted proxies", (o) => { byKind(o, "ConfigMap", "invexqr-gateway").data.Network__TrustedNetworks__0 = "0.0.0.0/0"; }],
+  ["gateway trusts ::/0", "trusted proxies", (o) => { byKind(o, "ConfigMap", "invexqr-gateway").data.Network__TrustedNetworks__1 = "::/0"; }],
+  ["trusted network with host bits set", "trusted proxies", (o) => { byKind(o, "ConfigMap", "invexqr-gateway").data.Network__TrustedNetworks__0 = "10.244.0.1/24"; }],
+  ["gateway trusts nothing behind the Ingress", "trusted proxies", (o) => { delete byKind(o, "ConfigMap", "invexqr-gateway").data.Network__TrustedNetworks__0; }],
 ];
+// Overlays rendered by validate-deploy.sh with fixtures/k8s-weak/<overlay>/*.env (the values the overlays shipped
+// before issue 19): each [check, message] must be reported.
+const WEAK_RENDER_EXPECT = {
+  dev: [["Secrets", /Auth__ApiKey contains the placeholder marker "change-me"/], ["Secrets", /ConnectionStrings__Postgres: the password is 20 characters/], ["Secrets", /POSTGRES_PASSWORD is 20 characters/]],
+  prod: [["Secrets", /Auth__ApiKey contains the placeholder marker "replace"/], ["Secrets", /ConnectionStrings__Postgres: the password contains the placeholder marker "replace"/], ["trusted proxies", /Network__TrustedNetworks__0=10\.0\.0\.0\/8 trusts \/8/]],
+};
 // The dev render used as prod must fail: prod may not run PostgreSQL, needs HPA min >= 2 and pinned images.
 const PROD_CASES = [
   ["PostgreSQL StatefulSet in prod", "database", () => {}],
@@ -112,6 +141,33 @@ const COMPOSE_CASES = [
   ["unknown env name", "env names", (c) => { c.services.gateway.environment.Gateway__BaseUrl = "http://x"; }],
   ["gateway's database host is not the postgres service", "connection strings", (c) => { c.services.gateway.environment.ConnectionStrings__Postgres = "Host=localhost;Port=5432;Database=invexqr;Username=invexqr;Password=invexqr-local"; }],
   ["silo without a healthcheck", "healthchecks", (c) => { delete c.services.silo2.healthcheck; }],
+  ["admin key falls back to local-admin-key-change-me", "secrets", (c) => { c.services.gateway.environment.Auth__ApiKey = "${INVEXQR_API_KEY:-local-admin-key-change-me}"; }],
+  ["PostgreSQL password falls back to invexqr-local", "secrets", (c) => { c.services.postgres.environment.POSTGRES_PASSWORD = "${POSTGRES_PASSWORD:-invexqr-local}"; }],
+  ["admin key empty when the variable is unset", "secrets", (c) => { c.services.silo1.environment.Auth__ApiKey = "${INVEXQR_API_KEY}"; }],
+  ["literal admin key committed in the file", "secrets", (c) => { c.services.silo2.environment.Auth__ApiKey = "3f9c0d5e8a7b6c5d4e3f2a1b0c9d8e7f"; }],
+  ["connection string with a literal password", "secrets", (c) => { c.services.gateway.environment.ConnectionStrings__Postgres = "Host=postgres;Port=5432;Database=invexqr;Username=invexqr;Password=invexqr-local"; }],
+  ["a setting defaults to a change-me placeholder", "secrets", (c) => { c.services.gateway.environment.Gateway__PublicBaseUrl = "${INVEXQR_PUBLIC_BASE_URL:-https://change-me.invalid}"; }],
+  ["gateway published on every interface", "ports", (c) => { c.services.gateway.ports = ["8080:8080"]; }],
+  ["gateway trusts the whole Docker network", "trusted proxies", (c) => { c.services.gateway.environment.Network__TrustedNetworks__0 = "172.28.0.0/24"; }],
+  ["gateway trusts 0.0.0.0/0", "trusted proxies", (c) => { c.services.gateway.environment.Network__TrustedNetworks__0 = "0.0.0.0/0"; }],
+  ["gateway trusts a silo as its proxy", "trusted proxies", (c) => { c.services.gateway.environment.Network__TrustedProxies__0 = "172.28.0.11"; }],
+];
+
+// Dockerfile fixtures (scripts/validate-deploy/fixtures), checked against the real repository's projects.
+const FIXTURES = "scripts/validate-deploy/fixtures";
+const DOCKER_CASES = [
+  // Names a referenced .csproj the fixture never mentions: true of src/Silo today and of any project a re-cut adds.
+  ["gateway Dockerfile that lists projects by hand and misses a referenced one", { file: `${FIXTURES}/gateway-missing-project.Dockerfile`, context: "." },
+    (e, text) => { const m = e.match(/project (\S+\.csproj) \(referenced by [^)]*\) is missing from the stage/); return m && !text.includes(m[1]); }],
+  // The real gateway Dockerfile, with a .dockerignore that leaves src/Grains out of the context.
+  ["context whose .dockerignore leaves out a referenced project", { file: "src/Gateway/Dockerfile", context: ".", ignoreFile: `${FIXTURES}/excludes-a-project.dockerignore` },
+    (e) => /project src\/Grains\/\S+\.csproj .*left out of the context by .*excludes-a-project\.dockerignore rule 'src\/Grains'/.test(e)],
+];
+const DOCKERIGNORE_CASES = [
+  ["an .env file reaches the build context", ".dockerignore", (t) => { t.push("!.env"); }],
+  ["local build output reaches the build context", ".dockerignore", (t) => { t.splice(t.indexOf("**/bin"), 1); }],
+  ["the tests reach the build context", ".dockerignore", (t) => { t.push("!tests"); }],
+  ["the MSBuild props are left out", ".dockerignore", (t) => { t.push("Directory.*.props"); }],
 ];
 
 async function selfTest(opts) {
@@ -149,8 +205,33 @@ async function selfTest(opts) {
   await run("k8s dev", K8S_CASES, dev, (o) => checkManifests(o, "dev"));
   // The dev render checked as prod fails by construction, so it has no baseline.
   await run("k8s dev-as-prod", PROD_CASES, dev, (o) => checkManifests(o, "prod"), { baseline: false });
+  for (const [overlay, expect] of Object.entries(WEAK_RENDER_EXPECT)) {
+    if (!opts.weak[overlay]) { failures++; console.log(`  FAIL [self-test] k8s ${overlay} weak fixture: not rendered (--weak-overlay ${overlay}=<file>)`); continue; }
+    const r = await checkManifests(loadRendered(opts.weak[overlay]), overlay);
+    for (const [check, re] of expect) {
+      const hit = r.failed.filter((f) => f.name.includes(check)).flatMap((f) => f.errors).find((e) => re.test(e));
+      if (hit) console.log(`  ok   [self-test] k8s ${overlay} weak fixture: rejected -> ${hit}`);
+      else { failures++; console.log(`  FAIL [self-test] k8s ${overlay} weak fixture: no "${check}" error matching ${re}`); }
+    }
+  }
   await run("compose", COMPOSE_CASES, parseCompose(composeText), (c) => checkCompose(c, opts.root));
-  const total = K8S_CASES.length + PROD_CASES.length + COMPOSE_CASES.length;
+
+  const ignoreLines = fs.readFileSync(path.join(opts.root, ".dockerignore"), "utf8").split("\n");
+  await run("dockerignore", DOCKERIGNORE_CASES, ignoreLines, (lines) => checkDockerignore(lines.join("\n")));
+
+  const real = dockerfilesToCheck(opts.root, parseCompose(composeText));
+  baselines++;
+  const base = checkBuildInputs(opts.root, real);
+  if (!base.failed.length) console.log(`  ok   [self-test] docker: the real Dockerfiles pass (${real.map((d) => d.file).join(", ")})`);
+  else { failures++; console.log(`  FAIL [self-test] docker: the real Dockerfiles already fail (${base.failed.map((f) => f.name).join("; ")})`); }
+  for (const [name, df, expected] of DOCKER_CASES) {
+    const text = fs.readFileSync(path.join(opts.root, df.file), "utf8");
+    const errors = checkBuildInputs(opts.root, [df]).failed.flatMap((f) => f.errors);
+    const hit = errors.find((e) => expected(e, text));
+    if (hit) console.log(`  ok   [self-test] docker: rejected "${name}" -> ${hit}`);
+    else { failures++; console.log(`  FAIL [self-test] docker: "${name}" was NOT rejected as expected${errors.length ? ` (errors: ${errors.join("; ")})` : ""}`); }
+  }
+  const total = K8S_CASES.length + PROD_CASES.length + Object.values(WEAK_RENDER_EXPECT).flat().length + COMPOSE_CASES.length + DOCKERIGNORE_CASES.length + DOCKER_CASES.length;
   console.log(`\n${total + baselines - failures} passed, ${failures} failed`);
   if (failures) console.error(`validate-deploy --self-test: ${failures} broken input(s) slipped through or a baseline failed`);
   return failures ? 1 : 0;
