@@ -95,7 +95,7 @@ dotnet src/Silo/bin/Release/net10.0/InvexQr.Silo.dll rollups rebuild --code ten-
 rebuild_s=$(echo "$(date +%s.%N) - $start" | bc)
 # A live system's rollup tables are vacuumed and analysed by autovacuum as they grow; right after a bulk
 # rebuild they are not (no statistics, no hint bits), which measures the rebuild's aftermath, not the stats.
-psql_bench -c "VACUUM ANALYZE qr_rollup_hourly, qr_rollup_dims_hourly, qr_rollup_dims_daily, qr_rollup_uniques_daily" >/dev/null
+psql_bench -c "VACUUM ANALYZE qr_rollup_hourly, qr_rollup_dims_hourly, qr_rollup_dims_daily, qr_rollup_visitor_registers" >/dev/null
 raw=$(psql_bench -c "SELECT count(*) FROM qr_scans WHERE qr_code_id = $code_id")
 hourly=$(psql_bench -c "SELECT count(*) FROM qr_rollup_hourly WHERE qr_code_id = $code_id")
 dims=$(psql_bench -c "SELECT (SELECT count(*) FROM qr_rollup_dims_hourly WHERE qr_code_id = $code_id) || ' hourly, ' || (SELECT count(*) FROM qr_rollup_dims_daily WHERE qr_code_id = $code_id) || ' daily'")

@@ -3,11 +3,12 @@
 // (median of several rounds) and each figure's ratio to the cached enrichment of the same run.
 //
 //   dotnet run -c Release --project bench/InvexQr.Benchmarks [-- --rounds 7]
+using InvexQr.Abstractions;
 using System.Diagnostics;
 using System.Net;
-using InvexQr.Grains.Enrichment;
-using InvexQr.Grains.Enrichment.Geo;
-using InvexQr.Grains.Enrichment.UserAgents;
+using InvexQr.Enrichment;
+using InvexQr.Enrichment.Geo;
+using InvexQr.Enrichment.UserAgents;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 

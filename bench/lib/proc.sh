@@ -16,7 +16,8 @@ cpu_ticks() {
 # the children it has already reaped (its cutime+cstime), so a backend that exits mid-run still counts.
 postgres_ticks() {
   local pm=$1
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v pm="$pm" '
+  # A process may exit between the glob and cat: cat then fails, and under pipefail so would the caller.
+  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v pm="$pm" '
     {
       pid = $1
       line = $0
