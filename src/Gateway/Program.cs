@@ -1,5 +1,5 @@
 // The InvexQR gateway: /r/{code} scans and the management API, as an Orleans client of the silos
-// (or, with Gateway:CoHostSilo=true, as a silo itself: Hosting/CoHostedSilo.cs).
+// (or, with Gateway:CoHostSilo=true, as a silo itself: src/Silo.Hosting/CoHostedSilo.cs).
 using InvexQr.Gateway.Analytics;
 using InvexQr.Gateway.ApiDocs;
 using InvexQr.Gateway.Api;
@@ -8,6 +8,7 @@ using InvexQr.Gateway.Hosting;
 using InvexQr.Gateway.Redirects;
 using InvexQr.ServiceDefaults;
 using InvexQr.ServiceDefaults.Telemetry;
+using InvexQr.Silo.Hosting;
 
 // wwwroot (the dashboard) is copied next to the binaries, so it is found whatever the working directory.
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
@@ -28,14 +29,10 @@ builder.Services.AddExceptionHandler<BadRequestErrors>();
 builder.Services.AddExceptionHandler<ClusterErrors>();
 
 var app = builder.Build();
-if (CoHostedSilo.IsEnabled(app.Configuration) && app.Configuration.GetValue("Database:MigrateOnStartup", true))
-{
-    // A co-hosted silo applies the migrations as a silo does.
-    await app.Services.GetRequiredService<InvexQr.Silo.Database.MigrationRunner>().ApplyAsync();
-}
+await app.MigrateIfCoHostedAsync();
 
 // Load the GeoLite2 database and compile the uap-core rules now (~1 s), not on the first scan.
-app.Services.GetRequiredService<InvexQr.Grains.Enrichment.ScanEnricher>();
+app.Services.GetRequiredService<InvexQr.Enrichment.ScanEnricher>();
 app.Services.GetRequiredService<GatewayMetrics>();
 app.UseHttpHardening();
 app.UseClientIp();

@@ -1,4 +1,4 @@
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using InvexQr.Grains.Caching;
 using InvexQr.Grains.Codes;
 using Orleans.Concurrency;

@@ -1,4 +1,4 @@
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using InvexQr.Grains.Analytics;
 using InvexQr.Grains.Codes;
 using InvexQr.Grains.Protection;
@@ -11,11 +11,10 @@ namespace InvexQr.Grains;
 
 /// <summary>
 /// One QR code. Loads its registry row once on activation and answers every scan from memory:
-/// a scan never waits on I/O. The raw scan goes to the silo-local scan sink; the streaming counters
-/// (hourly buckets, breakdowns, unique-visitor sketch) are taken by the silo's rollup sink when it
-/// flushes (<see cref="IRollupSink.Track"/>), and handed to it on deactivation. Scan and reads are <see cref="AlwaysInterleaveAttribute"/> on the
-/// interface, so they keep flowing while a management call awaits the database; they are
-/// synchronous, so they never run in parallel with each other within the activation.
+/// a scan never waits on I/O. The raw scan goes to the silo-local scan sink, what it adds to the rollups to the
+/// silo-local rollup sink; both only queue. Scan and reads are <see cref="Orleans.Concurrency.AlwaysInterleaveAttribute"/>
+/// on the interface, so they keep flowing while a management call awaits the database; they are synchronous, so they
+/// never run in parallel with each other within the activation.
 /// </summary>
 public sealed class QrCodeGrain(
     [PersistentState("totals")] IPersistentState<QrCodeTotals> totals,
@@ -35,7 +34,6 @@ public sealed class QrCodeGrain(
 
     private readonly ThrottleOptions _throttle = throttleOptions.Value;
     private readonly PrivacyOptions _privacy = privacyOptions.Value;
-    private readonly ScanCounters _counters = new();
     private ClientTracker? _clients;
     private CodeRecord? _code;
     private long _totalScans;
@@ -79,25 +77,11 @@ public sealed class QrCodeGrain(
         _code = await codes.FindAsync(this.GetPrimaryKeyString(), cancellationToken);
         _totalScans = totals.State.TotalScans;
         _lastScanAt = totals.State.LastScanAt;
-        if (_code is null)
-        {
-            return;
-        }
-
-        // Keep counting today's unique visitors into the sketch an earlier activation stored.
-        var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
-        if (await rollups.LoadSketchAsync(_code.Id, today, cancellationToken) is { } stored)
-        {
-            _counters.SeedSketch(today, stored);
-        }
     }
 
     private void StartCounting()
     {
         _clients = new ClientTracker(_throttle.MaxTrackedClients);
-        // The rollup sink takes the counters when it flushes: no timer per code for them (10,000 busy codes
-        // handing over every second were 10,000 grain turns a second next to the scans).
-        rollups.Track(_code!.Id, _counters);
         // One timer for the totals, disarmed while nothing happens: an active code nobody scans costs no CPU
         // (100,000 idle codes with two periodic timers each kept a core 86 % busy). A scan arms it.
         _totalsTimer ??= this.RegisterGrainTimer(OnTotalsTimerAsync, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -122,16 +106,8 @@ public sealed class QrCodeGrain(
         }
     }
 
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        if (_code is not null)
-        {
-            rollups.Untrack(_code.Id, _counters);
-        }
-
-        HandOffCounters();
-        await FlushTotalsAsync(cancellationToken);
-    }
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
+        FlushTotalsAsync(cancellationToken);
 
     public ValueTask<ScanResult> Scan(ScanRequest request)
     {
@@ -149,7 +125,7 @@ public sealed class QrCodeGrain(
                 client, now.UtcTicks, code.ThrottleBurst ?? _throttle.Burst, code.ThrottlePerMinute ?? _throttle.PerMinute, out var retryAfter))
         {
             // Counted, never stored as a row: a flood cannot fill the database.
-            _counters.RecordThrottled(now);
+            rollups.CountThrottled(code.Id, now);
             return ValueTask.FromResult(ScanResult.Throttled(retryAfter));
         }
 
@@ -184,7 +160,7 @@ public sealed class QrCodeGrain(
             throw new ScanNotRecordedException(code.Code);
         }
 
-        _counters.RecordScan(scannedAt, isBot, isRepeat, location, request.Client, visitor);
+        rollups.Count(code.Id, new ScanFacts(scannedAt, isBot, isRepeat, location, request.Client, visitor));
         _totalScans++;
         _lastScanAt = scannedAt;
         _totalsDirty = true;
@@ -242,9 +218,7 @@ public sealed class QrCodeGrain(
             return false;
         }
 
-        // Counters not yet taken belong to a code that is going away.
-        rollups.Untrack(_code.Id, _counters);
-        _counters.TakeDelta(_code.Id, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime));
+        // Rollups the sink still holds for it are not written: every rollup write skips codes that no longer exist.
         var deleted = await codes.DeleteAsync(_code.Code);
         logger.LogInformation("Code {Code} deleted with its scans", _code.Code);
         _code = null;
@@ -270,19 +244,6 @@ public sealed class QrCodeGrain(
         IpStorageMode.Hash => VisitorHash.OfAddress(salt, address),
         _ => IpAnonymizer.Truncate(address),
     };
-
-    private void HandOffCounters()
-    {
-        if (_code is null)
-        {
-            return;
-        }
-
-        if (_counters.TakeDelta(_code.Id, DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime)) is { } delta)
-        {
-            rollups.Submit(delta);
-        }
-    }
 
     private CodeDetails ToDetails(CodeRecord code) => new(
         code.Code, code.TargetUrl, code.Title, code.Status, code.CreatedAt, code.UpdatedAt,

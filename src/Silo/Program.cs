@@ -3,11 +3,10 @@
 //
 //   InvexQr.Silo            apply migrations, then run the silo
 //   InvexQr.Silo migrate    apply migrations and exit
-//   InvexQr.Silo rollups rebuild|reconcile …, InvexQr.Silo retention …   operator commands (Commands/SiloCommands.cs)
+//   InvexQr.Silo rollups rebuild|reconcile …, InvexQr.Silo retention …   operator commands (src/Silo.Hosting/SiloCommands.cs)
 using InvexQr.ServiceDefaults;
 using InvexQr.ServiceDefaults.Telemetry;
-using InvexQr.Silo.Commands;
-using InvexQr.Silo.Database;
+using InvexQr.Data;
 using InvexQr.Silo.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);

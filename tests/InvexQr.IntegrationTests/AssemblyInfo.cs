@@ -1,2 +1,3 @@
-// The integration tests start real processes and one PostgreSQL; on a 2-core machine they run one at a time.
-[assembly: CollectionBehavior(DisableTestParallelization = true)]
+// Test classes run one at a time within a collection: the real processes (Processes/, mostly waiting, on a
+// PostgreSQL of their own) run beside everything in process on the shared PostgreSQL.
+[assembly: CollectionBehavior(MaxParallelThreads = 2)]

@@ -1,3 +1,5 @@
+using InvexQr.Data;
+using InvexQr.Abstractions;
 using InvexQr.Gateway.Api;
 using InvexQr.Gateway.Auth;
 using InvexQr.Grains.Analytics;
@@ -35,7 +37,7 @@ public static class StatsApi
 
     public static async Task<IResult> CodeStatsAsync(string code, HttpContext http, StatsQueries queries, TimeProvider clock)
     {
-        var period = StatsPeriod.TryParse(http.Request.Query, clock.GetUtcNow(), out var error);
+        var period = StatsPeriodQuery.TryParse(http.Request.Query, clock.GetUtcNow(), out var error);
         if (period is null)
         {
             return JsonBody.Invalid(error.Message, error.Field);
@@ -52,7 +54,7 @@ public static class StatsApi
 
     public static async Task<IResult> AccountStatsAsync(HttpContext http, StatsQueries queries, TimeProvider clock)
     {
-        var period = StatsPeriod.TryParse(http.Request.Query, clock.GetUtcNow(), out var error);
+        var period = StatsPeriodQuery.TryParse(http.Request.Query, clock.GetUtcNow(), out var error);
         if (period is null)
         {
             return JsonBody.Invalid(error.Message, error.Field);

@@ -1,3 +1,4 @@
+using InvexQr.Abstractions;
 using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Grains.Accounts;

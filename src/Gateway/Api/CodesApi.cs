@@ -1,6 +1,6 @@
 using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.Redirects;
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using InvexQr.Grains.Codes;
 using Microsoft.Extensions.Options;
 

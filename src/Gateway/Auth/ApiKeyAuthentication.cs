@@ -1,3 +1,4 @@
+using InvexQr.Abstractions;
 using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;

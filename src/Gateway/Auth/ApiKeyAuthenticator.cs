@@ -1,3 +1,4 @@
+using InvexQr.Abstractions;
 using System.Security.Cryptography;
 using InvexQr.Grains.Accounts;
 using Microsoft.Extensions.Options;

@@ -1,5 +1,6 @@
-using InvexQr.Grains.Accounts;
 using InvexQr.Grains.Caching;
+using InvexQr.Abstractions;
+using InvexQr.Grains.Accounts;
 
 namespace InvexQr.Gateway.Auth;
 

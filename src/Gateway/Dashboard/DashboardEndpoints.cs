@@ -1,3 +1,5 @@
+using InvexQr.Data;
+using InvexQr.Abstractions;
 using InvexQr.Gateway.Api;
 using InvexQr.Gateway.Auth;
 using InvexQr.Grains.Accounts;

@@ -1,4 +1,4 @@
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using InvexQr.Grains.Scans;
 using Microsoft.AspNetCore.Diagnostics;
 

@@ -1,6 +1,7 @@
-using InvexQr.Grains.Enrichment;
-using InvexQr.Grains.Enrichment.Geo;
-using InvexQr.Grains.Enrichment.UserAgents;
+using InvexQr.Abstractions;
+using InvexQr.Enrichment;
+using InvexQr.Enrichment.Geo;
+using InvexQr.Enrichment.UserAgents;
 using InvexQr.ServiceDefaults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 

@@ -1,3 +1,5 @@
+using InvexQr.Silo.Hosting;
+using InvexQr.Data;
 using System.Data.Common;
 using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.Redirects;
@@ -57,7 +59,8 @@ public static class GatewayHosting
         builder.Services.Configure<UnknownCodeOptions>(builder.Configuration.GetSection(UnknownCodeOptions.Section));
         builder.Services.AddSingleton<UnknownCodeGuard>();
         // Stats and CSV exports read PostgreSQL directly (rollups, raw scans): reads need no grain.
-        builder.Services.AddSingleton<InvexQr.Gateway.Analytics.StatsQueries>();
+        builder.Services.AddSingleton<StatsQueries>();
+        builder.Services.AddSingleton<ScanExportQueries>();
         if (!coHosted)
         {
             // A co-hosted silo registered both already.
@@ -81,7 +84,7 @@ public static class GatewayHosting
         builder.Services.AddSingleton<DashboardSessions>(); // the handler also reads the dashboard's session cookie
         builder.Services.AddSingleton<SessionSignOuts>();
         builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(AdminPolicy, policy => policy.RequireRole(InvexQr.Grains.Accounts.Roles.Admin));
+            .AddPolicy(AdminPolicy, policy => policy.RequireRole(InvexQr.Abstractions.Roles.Admin));
         builder.Services.Configure<Microsoft.AspNetCore.Http.Json.JsonOptions>(o =>
             o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never);
         return builder;

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
-using InvexQr.Grains.Enrichment.Geo;
-using InvexQr.Grains.Enrichment.UserAgents;
+using InvexQr.Enrichment.Geo;
+using InvexQr.Enrichment.UserAgents;
 using InvexQr.ServiceDefaults.Telemetry;
 
 namespace InvexQr.Gateway.Hosting;

@@ -1,4 +1,4 @@
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using InvexQr.Grains.Caching;
 
 namespace InvexQr.Gateway.Redirects;
@@ -26,7 +26,19 @@ public sealed class CodeLookup(IClusterClient cluster, TimeProvider clock)
             return false;
         }
 
-        var exists = await cluster.GetGrain<ICodeDirectoryGrain>(0).Exists(code);
+        bool exists;
+        try
+        {
+            exists = await cluster.GetGrain<ICodeDirectoryGrain>(0).Exists(code);
+        }
+        catch (DatabaseUnavailableException)
+        {
+            // Nobody can tell without the database: let the code's grain answer. If it is active it redirects from
+            // memory (an outage must not stop codes this gateway has not seen yet, or forgot); if not, its
+            // activation fails the same way and the scan gets a 503.
+            return true;
+        }
+
         (exists ? _known : _unknown).Add(code);
         return exists;
     }

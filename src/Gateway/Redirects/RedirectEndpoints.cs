@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Grains.Codes;
-using InvexQr.Grains.Enrichment;
+using InvexQr.Enrichment;
 using InvexQr.Grains.Scans;
 using Microsoft.Net.Http.Headers;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using Microsoft.Net.Http.Headers;
 
 namespace InvexQr.Gateway.Redirects;

@@ -1,5 +1,5 @@
 using InvexQr.Gateway.Hosting;
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 
 namespace InvexQr.Gateway.Redirects;
 

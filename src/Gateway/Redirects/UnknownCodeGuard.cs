@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.RateLimiting;
+using InvexQr.Grains.Protection;
 using Microsoft.Extensions.Options;
 
 namespace InvexQr.Gateway.Redirects;
@@ -22,62 +22,70 @@ public sealed class UnknownCodeOptions
 /// which one subscriber usually owns whole) has a token bucket of <em>misses</em> — unknown or
 /// malformed codes. A scan of a code this gateway already knows never touches the bucket, so a
 /// person scanning real posters is never slowed down; once a client's misses are used up, codes
-/// that would need a lookup answer 429 without reaching the cluster or the database. Idle buckets
-/// are dropped by the limiter itself, so memory follows the number of active scanners.
+/// that would need a lookup answer 429 without reaching the cluster or the database. Buckets live in
+/// bounded LRU trackers (a full, idle bucket is forgotten first), so memory follows the active scanners.
 /// </summary>
-public sealed class UnknownCodeGuard : IDisposable
+public sealed class UnknownCodeGuard
 {
-    private readonly PartitionedRateLimiter<string> _misses;
-    private readonly TimeSpan _refill;
+    private const int Stripes = 16;
+    private const int ClientsPerStripe = 10_000;
 
-    public UnknownCodeGuard(IOptions<UnknownCodeOptions> options)
+    private readonly (Lock Gate, ClientTracker Buckets)[] _stripes =
+        Enumerable.Range(0, Stripes).Select(_ => (new Lock(), new ClientTracker(ClientsPerStripe))).ToArray();
+    private readonly int _burst;
+    private readonly int _perMinute;
+    private readonly TimeProvider _clock;
+
+    public UnknownCodeGuard(IOptions<UnknownCodeOptions> options, TimeProvider clock)
     {
-        var settings = options.Value;
-        var burst = Math.Max(1, settings.Burst);
-        var perMinute = Math.Max(1, settings.PerMinute);
-        _refill = TimeSpan.FromMinutes(1.0 / perMinute);
-        _misses = PartitionedRateLimiter.Create<string, string>(client => RateLimitPartition.GetTokenBucketLimiter(client, _ =>
-            new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = burst,
-                TokensPerPeriod = 1,
-                ReplenishmentPeriod = _refill,
-                QueueLimit = 0,
-                AutoReplenishment = true,
-            }));
+        _burst = Math.Max(1, options.Value.Burst);
+        _perMinute = Math.Max(1, options.Value.PerMinute);
+        _clock = clock;
+        RetryAfter = TimeSpan.FromMinutes(1.0 / _perMinute);
     }
 
     /// <summary>How long a refused client should wait: one miss comes back per this interval.</summary>
-    public TimeSpan RetryAfter => _refill;
+    public TimeSpan RetryAfter { get; }
 
     /// <summary>True while the client has a whole miss left (asking costs nothing).</summary>
-    public bool MayLookUp(IPAddress? client) =>
-        // Not AttemptAcquire(0): it succeeds on any fraction of a token, and the bucket refills in fractions,
-        // so after the first refill a client would never be refused again.
-        _misses.GetStatistics(Key(client)) is not { CurrentAvailablePermits: < 1 };
+    public bool MayLookUp(IPAddress? client)
+    {
+        var key = Key(client);
+        var (gate, buckets) = StripeOf(key);
+        lock (gate)
+        {
+            return buckets.HasToken(key, _clock.GetUtcNow().UtcTicks, _burst, _perMinute);
+        }
+    }
 
     /// <summary>Spends one miss: the client asked for a code that does not exist.</summary>
     public void Missed(IPAddress? client)
     {
-        using var _ = _misses.AttemptAcquire(Key(client), 1);
+        var key = Key(client);
+        var (gate, buckets) = StripeOf(key);
+        lock (gate)
+        {
+            buckets.TryTake(key, _clock.GetUtcNow().UtcTicks, _burst, _perMinute, out _);
+        }
     }
 
-    public void Dispose() => _misses.Dispose();
+    private (Lock Gate, ClientTracker Buckets) StripeOf(UInt128 key) => _stripes[(int)(key % Stripes)];
 
-    private static string Key(IPAddress? client)
+    /// <summary>An IPv6 client by its /64 (which one subscriber usually owns whole), any other by its address.</summary>
+    private static UInt128 Key(IPAddress? client)
     {
         if (client is null)
         {
-            return "-";
+            return UInt128.Zero;
         }
 
         if (client.AddressFamily == AddressFamily.InterNetworkV6 && !client.IsIPv4MappedToIPv6)
         {
             var bytes = client.GetAddressBytes();
-            Array.Clear(bytes, 8, 8); // the /64
-            return new IPAddress(bytes).ToString();
+            Array.Clear(bytes, 8, 8);
+            client = new IPAddress(bytes);
         }
 
-        return (client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client).ToString();
+        return ClientTracker.KeyOf((client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client).ToString());
     }
 }

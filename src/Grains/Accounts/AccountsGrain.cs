@@ -1,4 +1,4 @@
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using Orleans.Concurrency;
 
 namespace InvexQr.Grains.Accounts;

@@ -1,3 +1,4 @@
+using InvexQr.Abstractions;
 namespace InvexQr.Grains.Accounts;
 
 /// <summary>Owners, API keys and signed-out dashboard sessions (<c>owners</c>, <c>api_keys</c>, <c>dashboard_sign_outs</c>). Implemented with Npgsql in the silo.</summary>

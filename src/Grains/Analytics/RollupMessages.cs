@@ -1,3 +1,5 @@
+using InvexQr.Abstractions;
+
 namespace InvexQr.Grains.Analytics;
 
 /// <summary>The dimensions scans are broken down by in the rollups.</summary>
@@ -106,27 +108,43 @@ public sealed class HourDelta(DateTimeOffset hour)
     }
 }
 
-/// <summary>
-/// A code's counters handed from its grain to the silo's rollup sink: additive hour deltas, and the
-/// day's whole unique-visitor sketch (sketches are written whole, the newest wins).
-/// </summary>
-public sealed record RollupDelta(long CodeId, IReadOnlyList<HourDelta> Hours, IReadOnlyDictionary<DateOnly, byte[]> Sketches);
+/// <summary>What one recorded scan adds to its code's rollups.</summary>
+/// <param name="VisitorHash">The day's keyed hash of the visitor; null when they asked not to be tracked.</param>
+public readonly record struct ScanFacts(
+    DateTimeOffset At, bool IsBot, bool IsRepeat, GeoLocation? Location, ClientInfo? Client, ulong? VisitorHash);
 
-/// <summary>The silo-local writer of rollups: batches deltas of all codes into few database writes.</summary>
+/// <summary>A unique-visitor register of a code's UTC day raised to <paramref name="Rank"/> (merged by maximum).</summary>
+public readonly record struct VisitorRegister(DateOnly Day, short Register, byte Rank);
+
+/// <summary>
+/// What one code counted since its counters were last taken: additive hour deltas, and the unique-visitor registers
+/// raised meanwhile. Both merge with what is stored (sums, maxima), so they may be written by any silo in any order.
+/// </summary>
+public sealed record RollupDelta(long CodeId, IReadOnlyList<HourDelta> Hours, IReadOnlyList<VisitorRegister> Registers);
+
+/// <summary>
+/// The silo-local rollup counter: a code grain tells it what each scan adds, and it aggregates and writes batches.
+/// Memory only, never blocks: the scan path pays a dictionary update.
+/// </summary>
 public interface IRollupSink
 {
-    /// <summary>Queues a delta (memory only, never blocks). Merged with other pending deltas of the same keys.</summary>
-    void Submit(RollupDelta delta);
+    /// <summary>Counts a recorded scan of <paramref name="codeId"/>.</summary>
+    void Count(long codeId, in ScanFacts scan);
 
+    /// <summary>Counts a scan of <paramref name="codeId"/> that its throttle refused (counted, not recorded).</summary>
+    void CountThrottled(long codeId, DateTimeOffset at);
+}
+
+/// <summary>Where the rollup sink writes its batches (PostgreSQL: <c>RollupRepository</c>).</summary>
+public interface IRollupStore
+{
     /// <summary>
-    /// The sink takes what <paramref name="counters"/> counted each time it flushes, so that an active code needs
-    /// no timer of its own for its rollups. Until <see cref="Untrack"/>.
+    /// Merges one batch into the stored rollups: counters added, registers raised. A batch whose id was written before
+    /// is skipped (false), so a batch written again after a lost answer is counted once.
     /// </summary>
-    void Track(long codeId, ScanCounters counters);
-
-    /// <summary>Stops taking from <paramref name="counters"/> (whatever is left in them stays there).</summary>
-    void Untrack(long codeId, ScanCounters counters);
-
-    /// <summary>The stored unique-visitor sketch of a code's day, so a grain that activates mid-day keeps counting into it.</summary>
-    Task<HyperLogLog?> LoadSketchAsync(long codeId, DateOnly day, CancellationToken cancellationToken = default);
+    Task<bool> WriteAsync(
+        Guid flushId,
+        IReadOnlyCollection<(long CodeId, HourDelta Hour)> hours,
+        IReadOnlyCollection<(long CodeId, VisitorRegister Register)> registers,
+        CancellationToken cancellationToken);
 }

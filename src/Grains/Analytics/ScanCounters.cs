@@ -1,173 +1,121 @@
-using InvexQr.Grains.Enrichment;
-using InvexQr.Grains.Enrichment.Geo;
-
 namespace InvexQr.Grains.Analytics;
 
 /// <summary>
-/// A code grain's streaming counters: per UTC hour the totals and the breakdown by country, city,
-/// device, OS and browser, plus one unique-visitor sketch per UTC day. Only what changed since the
-/// last <see cref="TakeDelta"/> is held, so memory stays small however long the grain lives.
-/// Written by its grain, and emptied by the silo's rollup sink when it flushes (<see cref="IRollupSink.Track"/>):
-/// every member takes a lock, which nobody else holds in the common case.
+/// One code's streaming counters in the silo's rollup sink: per UTC hour the totals and the breakdown by country,
+/// city, device, OS and browser, and per UTC day the unique-visitor registers raised since they were last taken.
+/// Only what changed since the last <see cref="TakeDelta"/> is held, so memory stays small however long the code is
+/// scanned. Not thread-safe: the sink guards it.
 /// </summary>
 public sealed class ScanCounters
 {
     private const string Unknown = "unknown";
-    private static readonly IReadOnlyDictionary<DateOnly, byte[]> NoSketches = new Dictionary<DateOnly, byte[]>();
 
-    // The hours counted into; an hour's objects are reused from one hand-over to the next (HourDelta.TakeSnapshot)
-    // and dropped once a hand-over finds nothing new in them.
+    // The hours counted into; an hour's objects are reused from one take to the next (HourDelta.TakeSnapshot)
+    // and dropped once a take finds nothing new in them.
     private readonly Dictionary<DateTimeOffset, HourDelta> _hours = [];
-    private bool _counted; // anything counted since the last TakeDelta
-    private readonly Dictionary<DateOnly, HyperLogLog> _sketches = [];
-    private readonly HashSet<DateOnly> _dirtySketches = [];
-    private readonly Lock _gate = new();
+    private readonly Dictionary<DateOnly, DayRegisters> _days = [];
+    private bool _counted; // anything counted since the last take
 
-    /// <summary>Seeds the sketch of a day with what was stored before this activation.</summary>
-    public void SeedSketch(DateOnly day, HyperLogLog stored)
+    public void RecordScan(in ScanFacts scan)
     {
-        lock (_gate)
+        _counted = true;
+        var hour = HourOf(scan.At);
+        var counts = hour.Counts;
+        counts.Scans++;
+        if (scan.IsBot)
         {
-            if (_sketches.TryGetValue(day, out var current))
+            counts.Bots++;
+        }
+        else
+        {
+            counts.Humans++;
+            if (scan.IsRepeat)
             {
-                current.Merge(stored);
-            }
-            else
-            {
-                _sketches[day] = stored;
+                counts.Repeats++;
             }
         }
-    }
 
-    public void RecordScan(DateTimeOffset at, bool isBot, bool isRepeat, GeoLocation? location, ClientInfo? client, ulong? visitorHash)
-    {
-        lock (_gate)
+        var location = scan.Location;
+        hour.Count(new DimKey(Dimensions.Country, location?.CountryCode ?? Unknown), 1);
+        if (location?.City is { } city)
         {
-            _counted = true;
-            var hour = HourOf(at);
-            var counts = hour.Counts;
-            counts.Scans++;
-            if (isBot)
-            {
-                counts.Bots++;
-            }
-            else
-            {
-                counts.Humans++;
-                if (isRepeat)
-                {
-                    counts.Repeats++;
-                }
-            }
+            hour.Count(new DimKey(Dimensions.City, $"{location.CountryCode}|{city}"), 1, location.Latitude, location.Longitude);
+        }
 
-            hour.Count(new DimKey(Dimensions.Country, location?.CountryCode ?? Unknown), 1);
-            if (location?.City is { } city)
+        hour.Count(new DimKey(Dimensions.Device, scan.Client?.DeviceType ?? Unknown), 1);
+        hour.Count(new DimKey(Dimensions.Os, scan.Client?.Os ?? Unknown), 1);
+        hour.Count(new DimKey(Dimensions.Browser, scan.Client?.Browser ?? Unknown), 1);
+
+        // Bots are not visitors; the registers count people.
+        if (scan.VisitorHash is { } hash && !scan.IsBot)
+        {
+            var day = DateOnly.FromDateTime(scan.At.UtcDateTime);
+            if (!_days.TryGetValue(day, out var registers))
             {
-                hour.Count(new DimKey(Dimensions.City, $"{location.CountryCode}|{city}"), 1, location.Latitude, location.Longitude);
+                _days[day] = registers = new DayRegisters();
             }
 
-            hour.Count(new DimKey(Dimensions.Device, client?.DeviceType ?? Unknown), 1);
-            hour.Count(new DimKey(Dimensions.Os, client?.Os ?? Unknown), 1);
-            hour.Count(new DimKey(Dimensions.Browser, client?.Browser ?? Unknown), 1);
-
-            // Bots are not visitors; the sketch counts people.
-            if (visitorHash is { } hash && !isBot)
-            {
-                var day = DateOnly.FromDateTime(at.UtcDateTime);
-                if (!_sketches.TryGetValue(day, out var sketch))
-                {
-                    _sketches[day] = sketch = new HyperLogLog();
-                }
-
-                if (sketch.Add(hash))
-                {
-                    _dirtySketches.Add(day);
-                }
-            }
+            registers.Add(hash);
         }
     }
 
     public void RecordThrottled(DateTimeOffset at)
     {
-        lock (_gate)
-        {
-            _counted = true;
-            HourOf(at).Counts.Throttled++;
-        }
+        _counted = true;
+        HourOf(at).Counts.Throttled++;
     }
 
-    /// <summary>Whether a unique-visitor sketch changed since it was last handed over.</summary>
-    public bool HasDirtySketch
+    /// <summary>True when nothing was counted since the last take and nothing is held for later: the sink may drop this object.</summary>
+    public bool IsIdle => !_counted && _hours.Count == 0 && _days.Values.All(d => !d.HasPending);
+
+    /// <summary>Everything counted since the last call; null when nothing was.</summary>
+    public RollupDelta? TakeDelta(long codeId, DateOnly today)
     {
-        get
+        var hasRegisters = false;
+        foreach (var day in _days.Values)
         {
-            lock (_gate)
+            hasRegisters |= day.HasPending;
+        }
+
+        if (!_counted && !hasRegisters)
+        {
+            _hours.Clear(); // nothing since the last take: an idle code keeps no counting objects
+            DropOldDays(today);
+            return null;
+        }
+
+        var hours = new List<HourDelta>(_hours.Count);
+        foreach (var (start, hour) in _hours)
+        {
+            if (hour.Counts.IsEmpty)
             {
-                return _dirtySketches.Count > 0;
+                _hours.Remove(start); // nothing new in it (a past hour): let it go (removing while enumerating is allowed)
+            }
+            else
+            {
+                hours.Add(hour.TakeSnapshot());
             }
         }
-    }
 
-    /// <summary>
-    /// Hands over everything counted since the last call; null when nothing was. Without <paramref name="withSketches"/>
-    /// the changed sketches stay here, still marked changed, for a later call (the rollup sink spreads them out).
-    /// </summary>
-    public RollupDelta? TakeDelta(long codeId, DateOnly today, bool withSketches = true)
-    {
-        lock (_gate)
+        _counted = false;
+        var registers = new List<VisitorRegister>();
+        foreach (var (day, pending) in _days)
         {
-            if (!_counted && (!withSketches || _dirtySketches.Count == 0))
-            {
-                _hours.Clear(); // nothing since the last hand-over: an idle code keeps no counting objects
-                return null;
-            }
-
-            var hours = new List<HourDelta>(_hours.Count);
-            foreach (var (start, hour) in _hours)
-            {
-                if (hour.Counts.IsEmpty)
-                {
-                    _hours.Remove(start); // nothing new in it (a past hour): let it go (removing while enumerating is allowed)
-                }
-                else
-                {
-                    hours.Add(hour.TakeSnapshot());
-                }
-            }
-
-            _counted = false;
-            IReadOnlyDictionary<DateOnly, byte[]> sketches = NoSketches;
-            if (withSketches && _dirtySketches.Count > 0)
-            {
-                sketches = _dirtySketches.ToDictionary(day => day, day => _sketches[day].ToBytes());
-                _dirtySketches.Clear();
-            }
-
-            // Days before yesterday will not get new scans: drop their sketches once they are handed over.
-            foreach (var day in _sketches.Keys.Where(d => d < today.AddDays(-1) && !_dirtySketches.Contains(d)).ToList())
-            {
-                _sketches.Remove(day);
-            }
-
-            return new RollupDelta(codeId, hours, sketches);
+            pending.TakePending(day, registers);
         }
+
+        DropOldDays(today);
+        return new RollupDelta(codeId, hours, registers);
     }
 
-    /// <summary>Puts back a delta whose hand-off failed, so nothing counted is lost.</summary>
-    public void Restore(RollupDelta delta)
+    // Days before yesterday will not get new scans: forget which of their registers were written.
+    private void DropOldDays(DateOnly today)
     {
-        lock (_gate)
+        foreach (var day in _days.Keys)
         {
-            foreach (var hour in delta.Hours)
+            if (day < today.AddDays(-1))
             {
-                HourOf(hour.Hour).Add(hour);
-            }
-
-            _counted |= delta.Hours.Count > 0;
-
-            foreach (var day in delta.Sketches.Keys)
-            {
-                _dirtySketches.Add(day);
+                _days.Remove(day);
             }
         }
     }
@@ -182,5 +130,68 @@ public sealed class ScanCounters
         }
 
         return delta;
+    }
+
+    /// <summary>
+    /// One day's unique-visitor registers: the highest rank known per register (so a returning visitor is not written
+    /// again) and those raised since the last take. Sparse while few registers are set, 2 KB once many are.
+    /// </summary>
+    private sealed class DayRegisters
+    {
+        private const int SparseLimit = 128;
+        private Dictionary<short, byte>? _sparse = [];
+        private byte[]? _dense;
+        private readonly List<(short Register, byte Rank)> _pending = [];
+
+        public bool HasPending => _pending.Count > 0;
+
+        public void Add(ulong hash)
+        {
+            var (index, rank) = HyperLogLog.Locate(hash);
+            var register = (short)index;
+            if (rank <= Known(register))
+            {
+                return;
+            }
+
+            if (_dense is not null)
+            {
+                _dense[register] = rank;
+            }
+            else if (_sparse!.Count < SparseLimit || _sparse.ContainsKey(register))
+            {
+                _sparse[register] = rank;
+            }
+            else
+            {
+                _dense = new byte[HyperLogLog.RegisterCount];
+                foreach (var (r, k) in _sparse)
+                {
+                    _dense[r] = k;
+                }
+
+                _dense[register] = rank;
+                _sparse = null;
+            }
+
+            _pending.Add((register, rank));
+        }
+
+        public void TakePending(DateOnly day, List<VisitorRegister> into)
+        {
+            foreach (var (register, rank) in _pending)
+            {
+                // A register raised twice since the last take: only its highest rank goes out.
+                if (rank == Known(register))
+                {
+                    into.Add(new VisitorRegister(day, register, rank));
+                }
+            }
+
+            _pending.Clear();
+        }
+
+        private byte Known(short register) =>
+            _dense is not null ? _dense[register] : _sparse!.GetValueOrDefault(register);
     }
 }

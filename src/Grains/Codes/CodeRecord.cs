@@ -1,4 +1,4 @@
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 
 namespace InvexQr.Grains.Codes;
 

@@ -73,6 +73,19 @@ public sealed class ClientTracker(int capacity)
         return served;
     }
 
+    /// <summary>True when <paramref name="key"/>'s bucket holds a whole token at <paramref name="nowTicks"/>; takes nothing.</summary>
+    public bool HasToken(UInt128 key, long nowTicks, int burst, int perMinute)
+    {
+        if (!_index.TryGetValue(key, out var slot))
+        {
+            return burst >= 1;
+        }
+
+        ref var entry = ref _slots[slot];
+        var elapsed = Math.Max(0, nowTicks - entry.RefilledAt);
+        return Math.Min(burst, entry.Tokens + (elapsed / (TimeSpan.TicksPerMinute / (double)perMinute))) >= 1;
+    }
+
     /// <summary>Notes a recorded scan; true when the same address had one within <paramref name="window"/>.</summary>
     public bool MarkScanned(string address, long nowTicks, TimeSpan window) => MarkScanned(KeyOf(address), nowTicks, window);
 

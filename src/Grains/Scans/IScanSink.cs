@@ -1,3 +1,4 @@
+using InvexQr.Abstractions;
 namespace InvexQr.Grains.Scans;
 
 /// <summary>

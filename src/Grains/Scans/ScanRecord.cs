@@ -1,5 +1,6 @@
-using InvexQr.Grains.Enrichment;
-using InvexQr.Grains.Enrichment.Geo;
+using InvexQr.Abstractions;
+
+
 
 namespace InvexQr.Grains.Scans;
 

@@ -22,7 +22,7 @@ public static class InvexQrMeters
     /// <summary>Gateway: enrichment cache lookups, tagged <c>cache</c> = geo | user_agent and <c>result</c> = hit | miss.</summary>
     public const string EnrichmentCacheLookups = "invexqr.enrichment.cache.lookups";
 
-    /// <summary>Silo: scans waiting in the scan sink's queue.</summary>
+    /// <summary>Silo: scans accepted by the scan sink and not yet written or spooled (queued, or in the batch being written).</summary>
     public const string SinkQueueDepth = "invexqr.scan_sink.queue_depth";
 
     /// <summary>Silo: scans refused because the sink's queue was full (<c>ScanSink:QueueCapacity</c>) or the silo stopping; answered 503.</summary>

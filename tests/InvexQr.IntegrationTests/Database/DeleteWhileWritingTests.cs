@@ -1,9 +1,9 @@
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using InvexQr.Grains.Analytics;
 using InvexQr.Grains.Codes;
 using InvexQr.Grains.Scans;
 using InvexQr.IntegrationTests.Infrastructure;
-using InvexQr.Silo.Database;
+using InvexQr.Data;
 using Npgsql;
 
 namespace InvexQr.IntegrationTests.Database;
@@ -15,7 +15,7 @@ namespace InvexQr.IntegrationTests.Database;
 [Collection(PostgresCollection.Name)]
 public sealed class DeleteWhileWritingTests(PostgresServer postgres)
 {
-    private static readonly string[] ChildTables = ["qr_scans", "qr_rollup_hourly", "qr_rollup_dims_hourly", "qr_rollup_dims_daily", "qr_rollup_uniques_daily"];
+    private static readonly string[] ChildTables = ["qr_scans", "qr_rollup_hourly", "qr_rollup_dims_hourly", "qr_rollup_dims_daily", "qr_rollup_visitor_registers"];
 
     [Fact]
     public async Task A_delete_waits_for_a_batch_that_checked_the_code_before_it_and_removes_its_rows_too()
@@ -30,7 +30,7 @@ public sealed class DeleteWhileWritingTests(PostgresServer postgres)
             $"INSERT INTO qr_scans (id, qr_code_id, scanned_at) VALUES ('{Guid.CreateVersion7()}', {code.Id}, now())");
 
         var delete = codes.DeleteAsync("held");
-        await Task.Delay(500);
+        await WaitUntilWaitingForLocksAsync(dataSource, 1);
         Assert.False(delete.IsCompleted, "the delete must wait for the writer");
 
         await transaction.CommitAsync();
@@ -47,9 +47,9 @@ public sealed class DeleteWhileWritingTests(PostgresServer postgres)
         // Another writer busy on the last child table keeps the delete in its second pass, holding the others.
         await using var busy = await dataSource.OpenConnectionAsync();
         await using var transaction = await busy.BeginTransactionAsync();
-        await Execute(busy, transaction, "LOCK TABLE qr_rollup_uniques_daily IN ROW EXCLUSIVE MODE");
+        await Execute(busy, transaction, "LOCK TABLE qr_rollup_visitor_registers IN ROW EXCLUSIVE MODE");
         var delete = codes.DeleteAsync("going");
-        await Task.Delay(500);
+        await WaitUntilWaitingForLocksAsync(dataSource, 1);
         Assert.False(delete.IsCompleted);
 
         // The real writers, with a batch for the code being deleted.
@@ -60,8 +60,8 @@ public sealed class DeleteWhileWritingTests(PostgresServer postgres)
         hour.Counts.Scans = hour.Counts.Humans = 1;
         hour.Count(new DimKey(Dimensions.Country, "GB"), 1);
         var rollups = new RollupRepository(dataSource).WriteAsync(
-            [(code.Id, hour)], [(code.Id, DateOnly.FromDateTime(now.UtcDateTime), new HyperLogLog().ToBytes())], CancellationToken.None);
-        await Task.Delay(500);
+            Guid.NewGuid(), [(code.Id, hour)], [(code.Id, new VisitorRegister(DateOnly.FromDateTime(now.UtcDateTime), 7, 3))], CancellationToken.None);
+        await WaitUntilWaitingForLocksAsync(dataSource, 3); // the delete and both writers
         Assert.False(scans.IsCompleted, "the scan writer must wait for the delete, not insert under it");
         Assert.False(rollups.IsCompleted, "the rollup writer must wait for the delete, not insert under it");
 
@@ -79,6 +79,20 @@ public sealed class DeleteWhileWritingTests(PostgresServer postgres)
     {
         var codes = new CodeRepository(dataSource);
         return (codes, (await codes.InsertAsync(name, new CreateCodeCommand("https://example.org/", null, null)))!);
+    }
+
+    /// <summary>Waits until <paramref name="sessions"/> sessions of this database wait for a lock (at most 10 s).</summary>
+    private static async Task WaitUntilWaitingForLocksAsync(NpgsqlDataSource dataSource, int sessions)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        long waiting;
+        while ((waiting = await Count(dataSource,
+                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")) < sessions
+               && DateTime.UtcNow < deadline && await Polling.Pause(20))
+        {
+        }
+
+        Assert.True(waiting >= sessions, $"{waiting} sessions wait for a lock, expected {sessions}");
     }
 
     private static async Task Execute(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)

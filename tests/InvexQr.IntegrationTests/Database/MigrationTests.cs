@@ -1,5 +1,5 @@
 using InvexQr.IntegrationTests.Infrastructure;
-using InvexQr.Silo.Database;
+using InvexQr.Data;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 

@@ -1,7 +1,7 @@
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using InvexQr.Grains.Scans;
 using InvexQr.IntegrationTests.Infrastructure;
-using InvexQr.Silo.Database;
+using InvexQr.Data;
 
 namespace InvexQr.IntegrationTests.Database;
 

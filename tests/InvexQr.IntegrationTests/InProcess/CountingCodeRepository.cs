@@ -1,13 +1,13 @@
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using InvexQr.Grains.Codes;
 
 namespace InvexQr.IntegrationTests.InProcess;
 
 /// <summary>
-/// The real repository with a counter of reads in front (and, optionally, a delay before updates):
-/// a probe for "how many times did we go to the database", not a stand-in for it.
+/// The real repository with a counter of reads in front: a probe for "how many times did we go to the
+/// database", not a stand-in for it.
 /// </summary>
-public sealed class CountingCodeRepository(ICodeRepository inner, CountingCodeRepository.Counter reads, TimeSpan updateDelay) : ICodeRepository
+public sealed class CountingCodeRepository(ICodeRepository inner, CountingCodeRepository.Counter reads) : ICodeRepository
 {
     public sealed class Counter
     {
@@ -38,9 +38,6 @@ public sealed class CountingCodeRepository(ICodeRepository inner, CountingCodeRe
     public Task<CodePage> ListAsync(long ownerId, CodeListQuery query, CancellationToken cancellationToken = default) =>
         inner.ListAsync(ownerId, query, cancellationToken);
 
-    public async Task<CodeRecord?> UpdateAsync(string code, UpdateCodeCommand command, CancellationToken cancellationToken = default)
-    {
-        await Task.Delay(updateDelay, cancellationToken);
-        return await inner.UpdateAsync(code, command, cancellationToken);
-    }
+    public Task<CodeRecord?> UpdateAsync(string code, UpdateCodeCommand command, CancellationToken cancellationToken = default) =>
+        inner.UpdateAsync(code, command, cancellationToken);
 }

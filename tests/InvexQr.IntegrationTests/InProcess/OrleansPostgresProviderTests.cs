@@ -1,5 +1,5 @@
 using InvexQr.Grains;
-using InvexQr.Grains.Abstractions;
+using InvexQr.Abstractions;
 using InvexQr.IntegrationTests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Runtime;

@@ -1,7 +1,8 @@
+using InvexQr.Abstractions;
 using System.Data.Common;
 using InvexQr.Grains.Codes;
 using InvexQr.IntegrationTests.Infrastructure;
-using InvexQr.Silo.Database;
+using InvexQr.Data;
 using InvexQr.Silo.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -33,8 +34,7 @@ public sealed class PostgresCluster : IAsyncDisposable
 
     public IClusterClient Client => Cluster.Client;
 
-    /// <param name="slowUpdates">Makes every code update wait this long in the database (a slow disk, a lock), to show scans don't queue behind it.</param>
-    public static async Task<PostgresCluster> StartAsync(PostgresServer postgres, short silos = 1, TimeSpan? slowUpdates = null)
+    public static async Task<PostgresCluster> StartAsync(PostgresServer postgres, short silos = 1)
     {
         var connectionString = await postgres.CreateDatabaseAsync("cluster");
         DbProviderFactories.RegisterFactory("Npgsql", NpgsqlFactory.Instance);
@@ -57,7 +57,7 @@ public sealed class PostgresCluster : IAsyncDisposable
             host.AddScanSink();
             host.Services.AddSingleton(reads);
             host.Services.AddSingleton<ICodeRepository>(sp => new CountingCodeRepository(
-                new CodeRepository(sp.GetRequiredService<NpgsqlDataSource>()), reads, slowUpdates ?? TimeSpan.Zero));
+                new CodeRepository(sp.GetRequiredService<NpgsqlDataSource>()), reads));
         });
         builder.ConfigureSilo((_, silo) => silo.UsePostgres(connectionString));
         builder.ConfigureClient(client => client.UseAdoNetClustering(o =>

@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using InvexQr.Silo.Hosting;
 using Npgsql;
 
 namespace InvexQr.IntegrationTests.Infrastructure;
@@ -14,6 +15,7 @@ public sealed class Deployment : IAsyncDisposable
     private readonly List<ServiceProcess> _silos = [];
     private readonly List<ServiceProcess> _extraGateways = [];
     private readonly string _clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
+    private bool _coHosted; // the gateway is a silo too (Gateway__CoHostSilo)
 
     private Deployment(string connectionString) => ConnectionString = connectionString;
 
@@ -30,10 +32,13 @@ public sealed class Deployment : IAsyncDisposable
         PostgresServer postgres, int silos = 1, IDictionary<string, string>? siloSettings = null, IDictionary<string, string>? gatewaySettings = null)
     {
         var deployment = new Deployment(await postgres.CreateDatabaseAsync("e2e"));
-        for (var i = 0; i < silos; i++)
+        // The first silo applies the migrations; the others and the gateway then start side by side.
+        if (silos > 0)
         {
             await deployment.StartSiloAsync(siloSettings);
         }
+
+        var starting = Enumerable.Range(1, Math.Max(0, silos - 1)).Select(_ => deployment.StartSiloAsync(siloSettings)).ToList();
 
         var gatewayEnvironment = deployment.CommonEnvironment();
         foreach (var (key, value) in gatewaySettings ?? new Dictionary<string, string>())
@@ -41,8 +46,9 @@ public sealed class Deployment : IAsyncDisposable
             gatewayEnvironment[key] = value;
         }
 
+        deployment._coHosted = gatewayEnvironment.TryGetValue("Gateway__CoHostSilo", out var coHost) && coHost == "true";
         deployment.Gateway = ServiceProcess.Start("gateway", "Gateway", Shell.FreePort(), gatewayEnvironment);
-        await deployment.Gateway.WaitReadyAsync();
+        await Task.WhenAll(starting.Cast<Task>().Append(deployment.Gateway.WaitReadyAsync()));
         deployment.Http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, MaxConnectionsPerServer = 256 })
         {
             BaseAddress = deployment.Gateway.BaseAddress,
@@ -70,18 +76,24 @@ public sealed class Deployment : IAsyncDisposable
         return silo;
     }
 
-    /// <summary>Runs an operator command of the silo binary (<c>rollups reconcile</c>, …) against this deployment's database.</summary>
+    /// <summary>
+    /// Runs an operator command (<c>rollups reconcile</c>, …) against this deployment's database, in this process: the
+    /// commands only talk to PostgreSQL (the binary's own command line is tested in Http/RetentionTests).
+    /// </summary>
     public async Task<(int ExitCode, string Output)> RunSiloCommandAsync(params string[] args)
     {
-        var environment = CommonEnvironment();
-        environment["Orleans__SiloPort"] = Shell.FreePort().ToString();
-        environment["Orleans__GatewayPort"] = Shell.FreePort().ToString();
-        return await ServiceProcess.RunToExitAsync("Silo", environment, args);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Configuration["ConnectionStrings:Postgres"] = ConnectionString;
+        builder.AddInvexQrDatabase();
+        using var host = builder.Build();
+        using var output = new StringWriter();
+        var exit = await SiloCommands.RunAsync(args, host.Services, output);
+        return (exit, output.ToString());
     }
 
     /// <summary>
-    /// <c>rollups reconcile</c> over today (UTC), asked again while it finds differences: the silos hand their
-    /// counters to the rollup sink every second and it writes every 2 s, so rollups trail the raw scans by a few seconds.
+    /// <c>rollups reconcile</c> over today (UTC), asked again while it finds differences: the silos' rollup sinks write
+    /// every 2 s, so rollups trail the raw scans by a few seconds.
     /// </summary>
     public async Task<(int ExitCode, string Output)> ReconcileTodayAsync(int attempts = 6)
     {
@@ -89,14 +101,9 @@ public sealed class Deployment : IAsyncDisposable
         var attempt = 0;
         do
         {
-            if (attempt++ > 0)
-            {
-                await Task.Delay(1500);
-            }
-
             result = await RunSiloCommandAsync("rollups", "reconcile", "--from", Today(0), "--to", Today(1));
         }
-        while (result.ExitCode != 0 && attempt < attempts);
+        while (result.ExitCode != 0 && ++attempt < attempts && await Polling.Pause(1500));
         return result;
     }
 
@@ -120,25 +127,42 @@ public sealed class Deployment : IAsyncDisposable
         return Convert.ToInt64(await command.ExecuteScalarAsync());
     }
 
-    /// <summary>Polls until the number of raw scans stored for the code reaches <paramref name="expected"/> (or the time is up); returns the last count.</summary>
+    /// <summary>
+    /// The raw scans stored for the code once every running silo's scan sink has settled what it accepted (its
+    /// <c>invexqr_scan_sink_queue_depth</c> and spool are 0) and at least <paramref name="expected"/> rows are there,
+    /// or the time is up: more rows than expected show up too.
+    /// </summary>
     public async Task<long> WaitForScanRowsAsync(string code, long expected, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
         long count;
-        do
+        while (((count = await ScanRowsAsync(code)) < expected || !await SinksSettledAsync()) && DateTime.UtcNow < deadline && await Polling.Pause(100))
         {
-            count = await ScanRowsAsync(code);
-            if (count >= expected)
-            {
-                // Wait one more flush period and count again: more rows than expected must show up too.
-                await Task.Delay(500);
-                return await ScanRowsAsync(code);
-            }
-
-            await Task.Delay(100);
         }
-        while (DateTime.UtcNow < deadline);
-        return count;
+
+        return await ScanRowsAsync(code);
+    }
+
+    /// <summary>True when no running silo holds a scan it has not written (queued, in a batch, or spooled).</summary>
+    public async Task<bool> SinksSettledAsync()
+    {
+        foreach (var silo in _silos.Append(_coHosted ? Gateway : null).OfType<ServiceProcess>().Where(s => !s.HasExited))
+        {
+            try
+            {
+                var metrics = await Prometheus.ScrapeAsync(silo);
+                if (Prometheus.Sample(metrics, "invexqr_scan_sink_queue_depth") > 0 || Prometheus.Sample(metrics, "invexqr_scan_spool_scans") > 0)
+                {
+                    return false;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                return false; // stopping or starting: ask again
+            }
+        }
+
+        return true;
     }
 
     public Task<long> ScanRowsAsync(string code) => ScalarAsync(
@@ -180,6 +204,10 @@ public sealed class Deployment : IAsyncDisposable
         ["Auth__ApiKey"] = ApiKey,
         ["Gateway__PublicBaseUrl"] = "https://qr.example.com",
         ["ShutdownTimeoutSeconds"] = "30",
+        // A killed silo is declared dead after two missed probes of 2 s instead of three of 5 s: failover tests
+        // wait for it.
+        ["Orleans__Membership__ProbeTimeout"] = "00:00:02",
+        ["Orleans__Membership__NumMissedProbesLimit"] = "2",
         // Load tests scan one code thousands of times from one loopback address; the throttling
         // tests pass realistic limits in their silo settings.
         ["Throttle__Burst"] = "1000000",

@@ -42,8 +42,32 @@ public sealed class PostgresServer : IAsyncLifetime
     /// <summary>Stops the server (fast shutdown: open connections are cut), keeping its data and port.</summary>
     public Task StopAsync() => Shell.RunAsync("bash", Repo.ScriptPath("pg.sh"), "stop", _dataDir);
 
-    /// <summary>Starts it again on the same port.</summary>
-    public Task StartAsync() => Shell.RunAsync("bash", Repo.ScriptPath("pg.sh"), "start", _dataDir, Port.ToString());
+    /// <summary>Starts it again on the same port; pooled connections to the stopped server are dropped.</summary>
+    public async Task StartAsync()
+    {
+        await Shell.RunAsync("bash", Repo.ScriptPath("pg.sh"), "start", _dataDir, Port.ToString());
+        NpgsqlConnection.ClearAllPools();
+    }
+
+    /// <summary>
+    /// Declared after the hosts of a test that stops the server (<c>await using var _ = postgres.RunningAgainOnExit();</c>),
+    /// it starts the server again before they stop, even when the test failed while it was down.
+    /// </summary>
+    public IAsyncDisposable RunningAgainOnExit() => new OnExit(EnsureStartedAsync);
+
+    private sealed class OnExit(Func<Task> action) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await action();
+    }
+
+    /// <summary>Starts it again unless it is running (after a test that stopped it failed half-way).</summary>
+    public async Task EnsureStartedAsync()
+    {
+        if (!File.Exists(Path.Combine(_dataDir, "postmaster.pid")))
+        {
+            await StartAsync();
+        }
+    }
 
     /// <summary>Creates an empty database and returns its connection string.</summary>
     public async Task<string> CreateDatabaseAsync(string prefix = "t")
@@ -60,7 +84,7 @@ public sealed class PostgresServer : IAsyncLifetime
     public async Task<NpgsqlDataSource> CreateMigratedDataSourceAsync(string prefix = "t")
     {
         var dataSource = NpgsqlDataSource.Create(await CreateDatabaseAsync(prefix));
-        await new InvexQr.Silo.Database.MigrationRunner(dataSource, Microsoft.Extensions.Logging.Abstractions.NullLogger<InvexQr.Silo.Database.MigrationRunner>.Instance).ApplyAsync();
+        await new InvexQr.Data.MigrationRunner(dataSource, Microsoft.Extensions.Logging.Abstractions.NullLogger<InvexQr.Data.MigrationRunner>.Instance).ApplyAsync();
         return dataSource;
     }
 
@@ -79,4 +103,14 @@ public sealed class PostgresServer : IAsyncLifetime
 public sealed class PostgresCollection : ICollectionFixture<PostgresServer>
 {
     public const string Name = "postgres";
+}
+
+/// <summary>
+/// The tests that start real silo and gateway processes, on a PostgreSQL server of their own. They mostly wait (for
+/// processes to start, a failover, a drain), so they run beside the in-process tests, one at a time among themselves.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class ProcessesCollection : ICollectionFixture<PostgresServer>
+{
+    public const string Name = "processes";
 }

@@ -116,7 +116,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             {
             }
 
-            await Task.Delay(250);
+            await Polling.Pause(250);
         }
 
         throw new TimeoutException($"{Name} was not ready in time:\n{Output}");

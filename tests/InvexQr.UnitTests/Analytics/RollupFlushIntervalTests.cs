@@ -1,4 +1,4 @@
-using InvexQr.Silo.Analytics;
+using InvexQr.Silo.Hosting;
 
 namespace InvexQr.UnitTests.Analytics;
 

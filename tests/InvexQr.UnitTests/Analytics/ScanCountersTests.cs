@@ -1,6 +1,5 @@
+using InvexQr.Abstractions;
 using InvexQr.Grains.Analytics;
-using InvexQr.Grains.Enrichment;
-using InvexQr.Grains.Enrichment.Geo;
 
 namespace InvexQr.UnitTests.Analytics;
 
@@ -15,9 +14,9 @@ public sealed class ScanCountersTests
     {
         var counters = new ScanCounters();
         var t = new DateTimeOffset(2026, 11, 24, 10, 59, 0, TimeSpan.Zero);
-        counters.RecordScan(t, isBot: false, isRepeat: false, Paris, Phone, 1);
-        counters.RecordScan(t.AddMinutes(2), isBot: false, isRepeat: true, Paris, Phone, 1);
-        counters.RecordScan(t.AddMinutes(3), isBot: true, isRepeat: false, null, Crawler, 2);
+        counters.RecordScan(new ScanFacts(t, false, false, Paris, Phone, 1));
+        counters.RecordScan(new ScanFacts(t.AddMinutes(2), false, true, Paris, Phone, 1));
+        counters.RecordScan(new ScanFacts(t.AddMinutes(3), true, false, null, Crawler, 2));
         counters.RecordThrottled(t);
 
         var delta = counters.TakeDelta(42, DateOnly.FromDateTime(t.UtcDateTime))!;
@@ -29,8 +28,9 @@ public sealed class ScanCountersTests
         Assert.Equal(1, eleven.Dims[new DimKey(Dimensions.Country, "unknown")].Scans);
         Assert.Equal(48.85, eleven.Dims[new DimKey(Dimensions.City, "FR|Paris")].Latitude);
         Assert.Equal(1, eleven.Dims[new DimKey(Dimensions.Device, "bot")].Scans);
-        // Only the human visitor is in the sketch.
-        Assert.Equal(1, HyperLogLog.FromBytes(delta.Sketches.Single().Value)!.Estimate());
+        // Only the human visitor is counted, once: one register.
+        Assert.Equal(1, HyperLogLog.FromRegisters(delta.Registers.Select(r => ((int)r.Register, r.Rank))).Estimate());
+        Assert.Single(delta.Registers);
 
         Assert.Null(counters.TakeDelta(42, DateOnly.FromDateTime(t.UtcDateTime)));
     }
@@ -42,11 +42,11 @@ public sealed class ScanCountersTests
         var counters = new ScanCounters();
         var t = new DateTimeOffset(2026, 12, 1, 10, 5, 0, TimeSpan.Zero);
         var today = DateOnly.FromDateTime(t.UtcDateTime);
-        counters.RecordScan(t, false, false, Paris, Phone, 1);
-        counters.RecordScan(t, false, false, null, Phone, 1);
+        counters.RecordScan(new ScanFacts(t, false, false, Paris, Phone, 1));
+        counters.RecordScan(new ScanFacts(t, false, false, null, Phone, 1));
         var first = counters.TakeDelta(7, today)!.Hours.Single();
 
-        counters.RecordScan(t.AddMinutes(1), false, true, Paris, Crawler with { IsBot = false }, 1);
+        counters.RecordScan(new ScanFacts(t.AddMinutes(1), false, true, Paris, Crawler with { IsBot = false }, 1));
         var second = counters.TakeDelta(7, today)!.Hours.Single();
         Assert.Equal(2, first.Counts.Scans);
         Assert.Equal(1, first.Dims[new DimKey(Dimensions.Country, "unknown")].Scans);
@@ -57,77 +57,62 @@ public sealed class ScanCountersTests
         Assert.False(second.Dims.ContainsKey(new DimKey(Dimensions.Country, "unknown")));
         Assert.False(second.Dims.ContainsKey(new DimKey(Dimensions.Browser, "Mobile Safari")));
         // The copies handed over are the sink's: counting on does not change them.
-        counters.RecordScan(t.AddMinutes(2), false, false, Paris, Phone, 1);
+        counters.RecordScan(new ScanFacts(t.AddMinutes(2), false, false, Paris, Phone, 1));
         Assert.Equal(1, second.Counts.Scans);
 
         // The next hour: 10 o'clock had nothing new, so only 11 comes, and then nothing at all.
         counters.TakeDelta(7, today);
-        counters.RecordScan(t.AddHours(1), false, false, Paris, Phone, 1);
+        counters.RecordScan(new ScanFacts(t.AddHours(1), false, false, Paris, Phone, 1));
         Assert.Equal(11, counters.TakeDelta(7, today)!.Hours.Single().Hour.Hour);
         Assert.Null(counters.TakeDelta(7, today));
         Assert.Null(counters.TakeDelta(7, today));
     }
 
     [Fact]
-    public void A_delta_that_could_not_be_handed_over_is_restored_and_merged()
+    public void Registers_are_handed_over_once_and_together_make_the_sketch_of_every_visitor()
     {
         var counters = new ScanCounters();
-        var t = new DateTimeOffset(2026, 11, 24, 10, 0, 0, TimeSpan.Zero);
-        counters.RecordScan(t, false, false, Paris, Phone, 1);
-        var lost = counters.TakeDelta(1, DateOnly.FromDateTime(t.UtcDateTime))!;
-        counters.RecordScan(t, false, false, Paris, Phone, 3);
+        var t = new DateTimeOffset(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
+        var today = DateOnly.FromDateTime(t.UtcDateTime);
+        var expected = new HyperLogLog();
+        var stored = new HyperLogLog(); // what the database holds: every register raised to the largest rank written
+        var random = new Random(7);
+        for (var round = 0; round < 20; round++)
+        {
+            for (var i = 0; i < 500; i++)
+            {
+                var visitor = (ulong)random.NextInt64();
+                expected.Add(visitor);
+                counters.RecordScan(new ScanFacts(t, false, false, Paris, Phone, visitor));
+            }
 
-        counters.Restore(lost);
+            var delta = counters.TakeDelta(1, today)!;
+            Assert.Equal(delta.Registers.Count, delta.Registers.Select(r => r.Register).Distinct().Count());
+            foreach (var register in delta.Registers)
+            {
+                Assert.True(stored.Raise(register.Register, register.Rank), "a register was handed over without being raised");
+            }
+        }
 
-        var delta = counters.TakeDelta(1, DateOnly.FromDateTime(t.UtcDateTime))!;
-        Assert.Equal(2, delta.Hours.Single().Counts.Scans);
-        Assert.Equal(2, delta.Hours.Single().Dims[new DimKey(Dimensions.Os, "iOS")].Scans);
+        Assert.Equal(expected.ToBytes(), stored.ToBytes());
+        // Visitors seen before raise nothing: returning people cost no write.
+        counters.RecordScan(new ScanFacts(t, false, false, Paris, Phone, 12345));
+        var first = counters.TakeDelta(1, today)!.Registers;
+        counters.RecordScan(new ScanFacts(t, false, false, Paris, Phone, 12345));
+        Assert.Empty(counters.TakeDelta(1, today)!.Registers);
+        Assert.True(first.Count <= 1);
     }
 
     [Fact]
-    public async Task A_sink_taking_deltas_while_the_grain_counts_loses_and_repeats_nothing()
+    public void A_code_with_nothing_new_is_idle_after_one_empty_take()
     {
-        // The rollup sink empties the counters from its own thread while the grain keeps counting.
         var counters = new ScanCounters();
         var t = new DateTimeOffset(2026, 12, 1, 10, 0, 0, TimeSpan.Zero);
-        const int scans = 200_000;
-        var taken = new List<RollupDelta>();
-        var attempts = 0;
-        var done = false;
-        var sink = Task.Run(() =>
-        {
-            while (!Volatile.Read(ref done))
-            {
-                if (counters.TakeDelta(1, DateOnly.FromDateTime(t.UtcDateTime)) is { } delta)
-                {
-                    taken.Add(delta);
-                }
-
-                Interlocked.Increment(ref attempts);
-            }
-        });
-        await Task.Run(() =>
-        {
-            for (var i = 0; i < scans; i++)
-            {
-                counters.RecordScan(t.AddSeconds(i % 7200), isBot: false, isRepeat: false, Paris, Phone, (ulong)i);
-                if (i % 10_000 == 0)
-                {
-                    // Let the sink take at least once between batches, so the two really interleave.
-                    var seen = Volatile.Read(ref attempts);
-                    SpinWait.SpinUntil(() => Volatile.Read(ref attempts) > seen + 1, TimeSpan.FromSeconds(5));
-                }
-            }
-        });
-        Volatile.Write(ref done, true);
-        await sink;
-        if (counters.TakeDelta(1, DateOnly.FromDateTime(t.UtcDateTime)) is { } last)
-        {
-            taken.Add(last);
-        }
-
-        Assert.True(taken.Count >= 20, $"only {taken.Count} deltas: the sink did not run while the grain counted");
-        Assert.Equal(scans, taken.SelectMany(d => d.Hours).Sum(h => h.Counts.Scans));
-        Assert.Equal(scans, taken.SelectMany(d => d.Hours).Sum(h => h.Dims[new DimKey(Dimensions.Os, "iOS")].Scans));
+        counters.RecordScan(new ScanFacts(t, false, false, Paris, Phone, 1));
+        Assert.False(counters.IsIdle);
+        Assert.NotNull(counters.TakeDelta(1, DateOnly.FromDateTime(t.UtcDateTime)));
+        Assert.False(counters.IsIdle); // its hour objects are kept for the next scans
+        Assert.Null(counters.TakeDelta(1, DateOnly.FromDateTime(t.UtcDateTime)));
+        Assert.True(counters.IsIdle);
     }
 }

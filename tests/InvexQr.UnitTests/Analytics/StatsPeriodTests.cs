@@ -1,3 +1,4 @@
+using InvexQr.Grains.Analytics;
 using InvexQr.Gateway.Analytics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
@@ -45,11 +46,11 @@ public sealed class StatsPeriodTests
     [InlineData("from=2010-01-01&to=2026-01-01", "to")]
     public void Bad_parameters_are_named(string query, string field)
     {
-        Assert.Null(StatsPeriod.TryParse(Query(query), Now, out var error));
+        Assert.Null(StatsPeriodQuery.TryParse(Query(query), Now, out var error));
         Assert.Equal(field, error.Field);
     }
 
-    private static StatsPeriod? Parse(string query) => StatsPeriod.TryParse(Query(query), Now, out _);
+    private static StatsPeriod? Parse(string query) => StatsPeriodQuery.TryParse(Query(query), Now, out _);
 
     private static QueryCollection Query(string query) =>
         new(Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(query).ToDictionary(kv => kv.Key, kv => (StringValues)kv.Value));

@@ -1,3 +1,4 @@
+using InvexQr.Abstractions;
 using InvexQr.Grains.Codes;
 
 namespace InvexQr.UnitTests.Codes;

@@ -1,5 +1,6 @@
+using InvexQr.Abstractions;
 using System.Net;
-using InvexQr.Grains.Enrichment.Geo;
+using InvexQr.Enrichment.Geo;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using InvexQr.Grains.Enrichment.UserAgents;
+using InvexQr.Enrichment.UserAgents;
 using Xunit.Abstractions;
 
 namespace InvexQr.UnitTests.Enrichment;
@@ -97,11 +97,15 @@ public sealed class UapCoreFixtureTests(ITestOutputHelper output)
                 continue;
             }
 
+            // Parsed on every core (the parser is thread-safe), compared in file order.
+            var cases = UapFixtures.Load(path).ToList();
+            var answers = new string?[cases.Count][];
+            Parallel.For(0, cases.Count, i => answers[i] = parse(cases[i]["user_agent_string"] ?? string.Empty));
             int filePassed = 0, fileTotal = 0, shown = 0;
-            foreach (var testCase in UapFixtures.Load(path))
+            for (var c = 0; c < cases.Count; c++)
             {
-                var ua = testCase["user_agent_string"] ?? string.Empty;
-                var actual = parse(ua);
+                var testCase = cases[c];
+                var actual = answers[c];
                 var wrong = new List<string>();
                 for (var i = 0; i < fields.Length; i++)
                 {
@@ -119,7 +123,7 @@ public sealed class UapCoreFixtureTests(ITestOutputHelper output)
                 }
                 else if (shown++ < 10)
                 {
-                    output.WriteLine($"  FAIL {string.Join(", ", wrong)}: {ua}");
+                    output.WriteLine($"  FAIL {string.Join(", ", wrong)}: {testCase["user_agent_string"]}");
                 }
             }
 

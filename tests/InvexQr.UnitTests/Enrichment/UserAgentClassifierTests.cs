@@ -1,6 +1,7 @@
+using InvexQr.Abstractions;
 using System.Diagnostics;
-using InvexQr.Grains.Enrichment;
-using InvexQr.Grains.Enrichment.UserAgents;
+using InvexQr.Enrichment;
+using InvexQr.Enrichment.UserAgents;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
@@ -171,7 +172,7 @@ public sealed class UserAgentClassifierTests(ITestOutputHelper output)
 
         var workers = Enumerable.Range(0, 8).Select(w => Task.Run(() =>
         {
-            for (var i = 0; i < 2_000; i++)
+            for (var i = 0; i < 500; i++)
             {
                 var k = (i * 7 + w) % uas.Length;
                 Assert.Equal(expected[k], cache.Get(uas[k]));
@@ -180,7 +181,7 @@ public sealed class UserAgentClassifierTests(ITestOutputHelper output)
         await Task.WhenAll(workers);
 
         Assert.True(cache.Count <= 16);
-        Assert.Equal(16_000, cache.Hits + cache.Misses);
+        Assert.Equal(4_000, cache.Hits + cache.Misses);
     }
 
     [Fact]
@@ -205,53 +206,5 @@ public sealed class UserAgentClassifierTests(ITestOutputHelper output)
         Assert.False(classifier.IsLoaded);
         Assert.True(classifier.Classify("curl/8.4.0").IsBot);
         Assert.Equal(new ClientInfo(null, null, "other", false), classifier.Classify(RealUserAgents.All[0].Ua));
-    }
-
-    [Fact]
-    public void Parse_time_is_reported()
-    {
-        // Not a benchmark and nothing asserted: a line in the test output to keep an eye on.
-        var started = Stopwatch.GetTimestamp();
-        var parser = new UserAgentParser(DataFiles.UapRegexes);
-        var load = Stopwatch.GetElapsedTime(started);
-        var uas = RealUserAgents.All.Select(x => x.Ua).Where(x => x.Length > 0).ToArray();
-
-        started = Stopwatch.GetTimestamp();
-        foreach (var ua in uas)
-        {
-            parser.Parse(ua);
-        }
-
-        var firstPass = Stopwatch.GetElapsedTime(started);
-        const int rounds = 20;
-        started = Stopwatch.GetTimestamp();
-        for (var r = 0; r < rounds; r++)
-        {
-            foreach (var ua in uas)
-            {
-                parser.Parse(ua);
-            }
-        }
-
-        var warm = Stopwatch.GetElapsedTime(started);
-        var cache = new UserAgentCache(parser);
-        foreach (var ua in uas)
-        {
-            cache.Get(ua);
-        }
-
-        started = Stopwatch.GetTimestamp();
-        for (var r = 0; r < 1_000; r++)
-        {
-            foreach (var ua in uas)
-            {
-                cache.Get(ua);
-            }
-        }
-
-        var cached = Stopwatch.GetElapsedTime(started);
-        output.WriteLine(
-            $"load {load.TotalMilliseconds:F0} ms; first pass (regexes JIT-compiled on first use) {firstPass.TotalMilliseconds:F0} ms for {uas.Length} UAs; " +
-            $"uncached parse {warm.TotalMicroseconds / (rounds * uas.Length):F1} µs/UA; cached {cached.TotalNanoseconds / (1_000 * uas.Length):F0} ns/UA");
     }
 }

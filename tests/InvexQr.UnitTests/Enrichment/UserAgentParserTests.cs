@@ -1,4 +1,4 @@
-using InvexQr.Grains.Enrichment.UserAgents;
+using InvexQr.Enrichment.UserAgents;
 namespace InvexQr.UnitTests.Enrichment;
 
 /// <summary>The replacement rules of uap-core's specification, on small rule sets written here, and the parser's own limits.</summary>

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using InvexQr.Gateway.Redirects;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace InvexQr.UnitTests.Gateway;
 
@@ -10,7 +10,7 @@ public sealed class UnknownCodeGuardTests
     [Fact]
     public void A_client_gets_its_burst_of_misses_then_is_refused()
     {
-        using var guard = new UnknownCodeGuard(Options.Create(new UnknownCodeOptions { Burst = 30, PerMinute = 60 }));
+        var guard = new UnknownCodeGuard(Options.Create(new UnknownCodeOptions { Burst = 30, PerMinute = 60 }), new FakeTimeProvider());
         var client = IPAddress.Parse("127.0.0.1");
         var allowed = 0;
         for (var i = 0; i < 1000; i++)
@@ -29,32 +29,36 @@ public sealed class UnknownCodeGuardTests
     [Fact]
     public async Task Concurrent_lookups_cannot_overdraw_the_bucket()
     {
-        using var guard = new UnknownCodeGuard(Options.Create(new UnknownCodeOptions { Burst = 30, PerMinute = 60 }));
+        var guard = new UnknownCodeGuard(Options.Create(new UnknownCodeOptions { Burst = 30, PerMinute = 60 }), new FakeTimeProvider());
         var client = IPAddress.Parse("127.0.0.1");
         var allowed = 0;
-        await Parallel.ForEachAsync(Enumerable.Range(0, 2000), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (_, _) =>
+        var lookups = new Barrier(4);
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
         {
-            if (guard.MayLookUp(client))
+            lookups.SignalAndWait();
+            for (var i = 0; i < 500; i++)
             {
-                Interlocked.Increment(ref allowed);
-                await Task.Delay(5); // the lookup
-                guard.Missed(client);
+                if (guard.MayLookUp(client))
+                {
+                    Interlocked.Increment(ref allowed);
+                    guard.Missed(client);
+                }
             }
-        });
+        })));
 
-        Assert.InRange(allowed, 30, 30 + 64);
+        // Asking and spending are two steps: at most one allowance per racing thread beyond the burst.
+        Assert.InRange(allowed, 30, 30 + 4);
     }
 
     [Fact]
-    public void After_the_burst_a_flood_gets_only_the_refill_rate_for_longer_than_a_refill_period()
+    public void After_the_burst_a_flood_gets_only_the_refill_rate()
     {
-        using var guard = new UnknownCodeGuard(Options.Create(new UnknownCodeOptions { Burst = 30, PerMinute = 60 }));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var guard = new UnknownCodeGuard(Options.Create(new UnknownCodeOptions { Burst = 30, PerMinute = 60 }), clock);
         var client = IPAddress.Parse("203.0.113.7");
         var allowed = 0;
-        var started = Stopwatch.GetTimestamp();
-        // Polls on this thread with Thread.Sleep, not Task.Delay: while the other tests keep the thread pool busy,
-        // each Task.Delay continuation waited up to half a second for a thread, and the loop saw only 6 or 7 polls.
-        while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(3.5))
+        // A flood: a request every 10 ms for 3.5 s.
+        for (var i = 0; i < 350; i++)
         {
             if (guard.MayLookUp(client))
             {
@@ -62,13 +66,20 @@ public sealed class UnknownCodeGuardTests
                 guard.Missed(client);
             }
 
-            Thread.Sleep(1);
+            clock.Advance(TimeSpan.FromMilliseconds(10));
         }
 
-        // 30 at once, then one a second: 33 or 34 in 3.5 s. On a busy machine the loop may run late, so the
-        // bounds follow the time that really passed: never more than one miss per elapsed second on top of the
-        // burst (plus one for a refill that just ticked), and at least the refills of two whole seconds.
-        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        Assert.InRange(allowed, 32, 30 + (int)Math.Ceiling(elapsed) + 1);
+        // 30 at once, then one a second.
+        Assert.Equal(33, allowed);
+        Assert.Equal(TimeSpan.FromSeconds(1), guard.RetryAfter);
+        // An IPv6 client is its /64: another address of the same subscriber shares the bucket.
+        var v6 = IPAddress.Parse("2001:db8:1:2::1");
+        for (var i = 0; i < 30; i++)
+        {
+            guard.Missed(v6);
+        }
+
+        Assert.False(guard.MayLookUp(IPAddress.Parse("2001:db8:1:2:ffff::9")));
+        Assert.True(guard.MayLookUp(IPAddress.Parse("2001:db8:1:3::1")));
     }
 }

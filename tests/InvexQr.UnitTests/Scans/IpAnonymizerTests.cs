@@ -1,3 +1,4 @@
+using InvexQr.Abstractions;
 using InvexQr.Grains.Scans;
 
 namespace InvexQr.UnitTests.Scans;

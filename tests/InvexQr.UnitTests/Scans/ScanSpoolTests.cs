@@ -1,7 +1,8 @@
-using InvexQr.Grains.Enrichment;
-using InvexQr.Grains.Enrichment.Geo;
+using InvexQr.Abstractions;
+using InvexQr.Enrichment;
+using InvexQr.Enrichment.Geo;
 using InvexQr.Grains.Scans;
-using InvexQr.Silo.Scans;
+using InvexQr.Silo.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace InvexQr.UnitTests.Scans;

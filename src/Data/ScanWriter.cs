@@ -1,0 +1,134 @@
+using InvexQr.Abstractions;
+using InvexQr.Grains.Scans;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace InvexQr.Data;
+
+/// <summary>
+/// Writes batches of raw scans into <c>qr_scans</c>: binary COPY into a per-connection staging
+/// table, then one <c>INSERT … ON CONFLICT DO NOTHING</c>, in one transaction. COPY alone is
+/// fastest but cannot skip rows already present; the staging step makes a replayed batch (after
+/// a commit whose outcome was lost with the connection) harmless instead of failing it.
+/// </summary>
+public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
+{
+    private const string ColumnList =
+        "id, qr_code_id, scanned_at, ip_address, user_agent, referer, " +
+        "country_code, country, subdivision, city, latitude, longitude, device_type, os, browser, is_bot, is_repeat, visitor_hash";
+
+    private NpgsqlConnection? _connection;
+
+    /// <summary>Writes the batch; returns the number of rows that were new.</summary>
+    public async Task<int> WriteAsync(IReadOnlyList<ScanRecord> batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var connection = await EnsureConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using (var importer = await connection.BeginBinaryImportAsync(
+                $"COPY qr_scans_stage ({ColumnList}) FROM STDIN (FORMAT BINARY)", cancellationToken))
+            {
+                foreach (var scan in batch)
+                {
+                    await importer.StartRowAsync(cancellationToken);
+                    await importer.WriteAsync(scan.Id, NpgsqlDbType.Uuid, cancellationToken);
+                    await importer.WriteAsync(scan.CodeId, NpgsqlDbType.Bigint, cancellationToken);
+                    await importer.WriteAsync(scan.ScannedAt, NpgsqlDbType.TimestampTz, cancellationToken);
+                    await WriteTextAsync(importer, scan.IpAddress, cancellationToken);
+                    await WriteTextAsync(importer, scan.UserAgent, cancellationToken);
+                    await WriteTextAsync(importer, scan.Referer, cancellationToken);
+                    await WriteTextAsync(importer, scan.Location?.CountryCode, cancellationToken);
+                    await WriteTextAsync(importer, scan.Location?.CountryName, cancellationToken);
+                    await WriteTextAsync(importer, scan.Location?.Subdivision, cancellationToken);
+                    await WriteTextAsync(importer, scan.Location?.City, cancellationToken);
+                    await WriteDoubleAsync(importer, scan.Location?.Latitude, cancellationToken);
+                    await WriteDoubleAsync(importer, scan.Location?.Longitude, cancellationToken);
+                    await WriteTextAsync(importer, scan.Client?.DeviceType, cancellationToken);
+                    await WriteTextAsync(importer, scan.Client?.Os, cancellationToken);
+                    await WriteTextAsync(importer, scan.Client?.Browser, cancellationToken);
+                    await importer.WriteAsync(scan.Client?.IsBot ?? false, NpgsqlDbType.Boolean, cancellationToken);
+                    await importer.WriteAsync(scan.IsRepeat, NpgsqlDbType.Boolean, cancellationToken);
+                    if (scan.VisitorHash is { } visitor)
+                    {
+                        await importer.WriteAsync(visitor, NpgsqlDbType.Bigint, cancellationToken);
+                    }
+                    else
+                    {
+                        await importer.WriteNullAsync(cancellationToken);
+                    }
+                }
+
+                await importer.CompleteAsync(cancellationToken);
+            }
+
+            await using var insert = new NpgsqlCommand(
+                // Scans of a code deleted while they waited in the sink are dropped, not left behind as orphans.
+                $"INSERT INTO qr_scans ({ColumnList}) SELECT {ColumnList} FROM qr_scans_stage s " +
+                "WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = s.qr_code_id) ON CONFLICT DO NOTHING",
+                connection, transaction);
+            var inserted = await insert.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return inserted;
+        }
+        catch
+        {
+            // The connection's state is unknown after any failure: start over with a fresh one.
+            await ResetAsync();
+            throw;
+        }
+    }
+
+    /// <summary>This database's identity (migration 0009), which the local spool is stamped with.</summary>
+    public async Task<Guid> ReadInstanceAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id FROM invexqr_instance");
+        return (Guid)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    public ValueTask DisposeAsync() => ResetAsync();
+
+    private static Task WriteDoubleAsync(NpgsqlBinaryImporter importer, double? value, CancellationToken cancellationToken) =>
+        value is { } v ? importer.WriteAsync(v, NpgsqlDbType.Double, cancellationToken) : importer.WriteNullAsync(cancellationToken);
+
+    /// <summary>PostgreSQL text cannot hold NUL characters; a header carrying one must not poison a batch.</summary>
+    private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
+        value is null
+            ? importer.WriteNullAsync(cancellationToken)
+            : importer.WriteAsync(value.Contains('\0') ? value.Replace("\0", string.Empty) : value, NpgsqlDbType.Text, cancellationToken);
+
+    /// <summary>
+    /// True for errors caused by the rows themselves (data exceptions, constraint violations): retrying
+    /// the same batch can never succeed, so the sink splits it to isolate the offending row.
+    /// </summary>
+    public static bool IsCausedByData(Exception exception) =>
+        exception is PostgresException { SqlState: var state } && (state.StartsWith("22", StringComparison.Ordinal) || state.StartsWith("23", StringComparison.Ordinal));
+
+    private async Task<NpgsqlConnection> EnsureConnectionAsync(CancellationToken cancellationToken)
+    {
+        if (_connection is { State: System.Data.ConnectionState.Open })
+        {
+            return _connection;
+        }
+
+        await ResetAsync();
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var create = new NpgsqlCommand(
+            "CREATE TEMP TABLE IF NOT EXISTS qr_scans_stage (LIKE qr_scans INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", connection))
+        {
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        _connection = connection;
+        return connection;
+    }
+
+    private async ValueTask ResetAsync()
+    {
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+            _connection = null;
+        }
+    }
+}

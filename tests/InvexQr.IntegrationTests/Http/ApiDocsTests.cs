@@ -1,0 +1,92 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using InvexQr.IntegrationTests.Infrastructure;
+
+namespace InvexQr.IntegrationTests.Http;
+
+/// <summary>The OpenAPI document and the interactive page, as a newcomer fetches them.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed partial class ApiDocsTests(PostgresServer postgres, SharedGatewayHost shared) : IClassFixture<SharedGatewayHost>, IAsyncLifetime
+{
+    private GatewayHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await shared.GetAsync(postgres);
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task The_openapi_document_lists_every_endpoint_with_its_errors_and_the_key_schemes()
+    {
+        using var anonymous = new HttpClient { BaseAddress = _host.BaseAddress };
+        using var response = await anonymous.GetAsync("/openapi/v1.json");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.StartsWith("3.", document.GetProperty("openapi").GetString());
+
+        var paths = document.GetProperty("paths");
+        var expected = new (string Path, string Method, string[] Statuses)[]
+        {
+            ("/r/{code}", "get", ["302", "404", "410", "429", "503"]),
+            ("/api/codes", "post", ["201", "400", "401", "409", "413", "415"]),
+            ("/api/codes", "get", ["200", "400", "401"]),
+            ("/api/codes/{code}", "get", ["200", "401", "404"]),
+            ("/api/codes/{code}", "patch", ["200", "400", "401", "404"]),
+            ("/api/codes/{code}", "delete", ["204", "401", "404"]),
+            ("/api/codes/{code}/qr.png", "get", ["200", "400", "401", "404"]),
+            ("/api/codes/{code}/qr.svg", "get", ["200", "400", "401", "404"]),
+            ("/api/codes/{code}/stats", "get", ["200", "400", "401", "404"]),
+            ("/api/stats", "get", ["200", "400", "401"]),
+            ("/api/codes/{code}/scans.csv", "get", ["200", "400", "401", "404"]),
+            ("/api/keys", "get", ["200", "401"]),
+            ("/api/keys", "post", ["201", "400", "401"]),
+            ("/api/keys/{keyId}", "delete", ["204", "401", "404"]),
+            ("/api/owners", "post", ["201", "400", "401", "403", "409"]),
+            ("/api/owners/{ownerId}", "delete", ["204", "401", "403", "404", "409"]),
+        };
+        foreach (var (path, method, statuses) in expected)
+        {
+            Assert.True(paths.TryGetProperty(path, out var item), $"{path} missing; paths: {string.Join(", ", paths.EnumerateObject().Select(p => p.Name))}");
+            Assert.True(item.TryGetProperty(method, out var operation), $"{method} {path} missing");
+            Assert.False(string.IsNullOrEmpty(operation.GetProperty("summary").GetString()), $"{method} {path} has no summary");
+            var responses = operation.GetProperty("responses").EnumerateObject().Select(r => r.Name).ToHashSet();
+            Assert.True(statuses.All(responses.Contains), $"{method} {path}: documents {string.Join(",", responses)}, expected {string.Join(",", statuses)}");
+        }
+
+        Assert.True(paths.GetProperty("/api/codes").GetProperty("post").TryGetProperty("requestBody", out _));
+        var schemes = document.GetProperty("components").GetProperty("securitySchemes");
+        Assert.Equal("bearer", schemes.GetProperty("bearer").GetProperty("scheme").GetString());
+        Assert.Equal("X-Api-Key", schemes.GetProperty("apiKey").GetProperty("name").GetString());
+        Assert.False(paths.TryGetProperty("/metrics", out _)); // operators' endpoints are not part of the public API
+    }
+
+    [Fact]
+    public async Task The_interactive_page_is_served_locally_with_no_inline_script()
+    {
+        using var anonymous = new HttpClient { BaseAddress = _host.BaseAddress };
+        using var page = await anonymous.GetAsync("/docs");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        var html = await page.Content.ReadAsStringAsync();
+        var csp = page.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("script-src 'self'", csp);
+        Assert.DoesNotContain("unsafe-inline' ", csp.Split("style-src")[0]);
+
+        // Every script is a same-origin file; nothing comes from a CDN.
+        var scripts = ScriptTag().Matches(html).Select(m => m.Groups["src"].Value).ToList();
+        Assert.Equal(ScriptOpening().Matches(html).Count, scripts.Count);
+        Assert.NotEmpty(scripts);
+        Assert.DoesNotContain("http", html.Replace("http-equiv", ""), StringComparison.OrdinalIgnoreCase);
+        foreach (var asset in scripts.Append("/docs/swagger-ui.css"))
+        {
+            using var file = await anonymous.GetAsync(asset);
+            Assert.True(file.StatusCode == HttpStatusCode.OK, asset);
+            Assert.True((await file.Content.ReadAsByteArrayAsync()).Length > 20, asset);
+        }
+    }
+
+    [GeneratedRegex("<script src=\"(?<src>/[^\"]+)\"></script>")]
+    private static partial Regex ScriptTag();
+
+    [GeneratedRegex("<script")]
+    private static partial Regex ScriptOpening();
+}
