@@ -9,18 +9,26 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
 {
     private const string Columns = "id, code, target_url, title, status, created_at, updated_at, owner_id, tags, expires_at, max_scans, throttle_burst, throttle_per_minute";
 
-    public async Task<CodeRecord?> FindAsync(string code, CancellationToken cancellationToken = default)
-    {
-        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM qr_codes WHERE code = $1");
-        command.Parameters.Add(new() { Value = code });
-        return await ReadSingleAsync(command, cancellationToken);
-    }
+    private static string ColumnsOf(string alias) => string.Join(", ", Columns.Split(", ").Select(c => $"{alias}.{c}"));
 
-    public async Task<bool> ExistsAsync(string code, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyDictionary<string, StoredCode>> LoadAsync(IReadOnlyCollection<string> codes, CancellationToken cancellationToken = default)
     {
-        await using var command = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM qr_codes WHERE code = $1)");
-        command.Parameters.Add(new() { Value = code });
-        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        // One statement for any number of codes: their rows and lifetime totals (qr_code_totals, written by the rollup sinks).
+        await using var command = dataSource.CreateCommand($"""
+            SELECT {ColumnsOf("c")}, COALESCE(t.total_scans, 0), t.last_scan_at
+              FROM qr_codes c LEFT JOIN qr_code_totals t ON t.qr_code_id = c.id
+             WHERE c.code = ANY($1)
+            """);
+        command.Parameters.Add(new() { Value = codes as string[] ?? codes.ToArray() });
+        var found = new Dictionary<string, StoredCode>(codes.Count, StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var record = Read(reader);
+            found[record.Code] = new StoredCode(record, reader.GetInt64(13), reader.IsDBNull(14) ? null : reader.GetFieldValue<DateTimeOffset>(14));
+        }
+
+        return found;
     }
 
     public async Task<CodeRecord?> InsertAsync(string code, CreateCodeCommand create, CancellationToken cancellationToken = default)
@@ -75,7 +83,7 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
     }
 
     /// <summary>The tables that hold a code's scans and stats, in the order their writers lock them.</summary>
-    private const string ChildTables = "qr_scans, qr_rollup_hourly, qr_rollup_dims_hourly, qr_rollup_dims_daily, qr_rollup_visitor_registers";
+    private const string ChildTables = "qr_scans, qr_rollup_hourly, qr_code_totals, qr_rollup_dims_hourly, qr_rollup_dims_daily, qr_rollup_visitor_registers";
 
     /// <summary>
     /// Deletes a code with its scans and stats. The scan and rollup writers check that the code exists when they
@@ -95,6 +103,7 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
             WITH gone AS (DELETE FROM qr_codes WHERE code = $1 RETURNING id),
                  scans AS (DELETE FROM qr_scans WHERE qr_code_id IN (SELECT id FROM gone)),
                  hourly AS (DELETE FROM qr_rollup_hourly WHERE qr_code_id IN (SELECT id FROM gone)),
+                 totals AS (DELETE FROM qr_code_totals WHERE qr_code_id IN (SELECT id FROM gone)),
                  dims_h AS (DELETE FROM qr_rollup_dims_hourly WHERE qr_code_id IN (SELECT id FROM gone)),
                  dims_d AS (DELETE FROM qr_rollup_dims_daily WHERE qr_code_id IN (SELECT id FROM gone)),
                  uniques AS (DELETE FROM qr_rollup_visitor_registers WHERE qr_code_id IN (SELECT id FROM gone))
@@ -118,6 +127,7 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         await using (var stragglers = new NpgsqlCommand("""
             WITH scans AS (DELETE FROM qr_scans WHERE qr_code_id = $1),
                  hourly AS (DELETE FROM qr_rollup_hourly WHERE qr_code_id = $1),
+                 totals AS (DELETE FROM qr_code_totals WHERE qr_code_id = $1),
                  dims_h AS (DELETE FROM qr_rollup_dims_hourly WHERE qr_code_id = $1),
                  dims_d AS (DELETE FROM qr_rollup_dims_daily WHERE qr_code_id = $1)
             DELETE FROM qr_rollup_visitor_registers WHERE qr_code_id = $1

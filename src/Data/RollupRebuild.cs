@@ -93,6 +93,17 @@ public sealed class RollupRebuild(NpgsqlDataSource dataSource)
             ON CONFLICT (qr_code_id, hour) DO UPDATE SET
                 scans = excluded.scans, humans = excluded.humans, bots = excluded.bots, repeats = excluded.repeats
             """,
+            // Lifetime totals of the codes in scope follow their hourly counters (all time: rebuilt days included).
+            $"""
+            INSERT INTO qr_code_totals AS t (qr_code_id, total_scans, last_scan_at)
+            SELECT h.qr_code_id, sum(h.scans),
+                   (SELECT max(s.scanned_at) FROM qr_scans s WHERE s.qr_code_id = h.qr_code_id AND s.scanned_at >= max(h.hour))
+              FROM qr_rollup_hourly h
+             WHERE h.qr_code_id IN (SELECT qr_code_id FROM qr_rollup_hourly WHERE {HourScope})
+             GROUP BY h.qr_code_id
+            ON CONFLICT (qr_code_id) DO UPDATE SET
+                total_scans = excluded.total_scans, last_scan_at = GREATEST(t.last_scan_at, excluded.last_scan_at)
+            """,
             $"DELETE FROM qr_rollup_dims_hourly WHERE {HourScope}",
             $"""
             INSERT INTO qr_rollup_dims_hourly (qr_code_id, hour, dim, value, scans, latitude, longitude)
@@ -271,6 +282,12 @@ public sealed class RollupRebuild(NpgsqlDataSource dataSource)
               FULL JOIN ({string.Format(RawDims, ScanScope)}) w
                 ON w.qr_code_id = r.qr_code_id AND w.hour = r.hour AND w.dim = r.dim AND w.value = r.value
              WHERE r.scans IS DISTINCT FROM w.scans
+            UNION ALL
+            SELECT 'total ' || h.qr_code_id || ': ' || coalesce(t.total_scans, 0) || ' stored, hourly rollups ' || h.scans
+              FROM (SELECT qr_code_id, sum(scans) AS scans FROM qr_rollup_hourly
+                     WHERE qr_code_id IN (SELECT qr_code_id FROM qr_rollup_hourly WHERE {HourScope}) GROUP BY 1) h
+              LEFT JOIN qr_code_totals t ON t.qr_code_id = h.qr_code_id
+             WHERE coalesce(t.total_scans, 0) <> h.scans
             LIMIT {limit}
             """;
         await using var command = dataSource.CreateCommand(sql);

@@ -114,6 +114,29 @@ public sealed class RollupRepository(NpgsqlDataSource dataSource) : IRollupStore
         command.Parameters.Add(new() { Value = repeats });
         command.Parameters.Add(new() { Value = throttled });
         await command.ExecuteNonQueryAsync(cancellationToken);
+
+        // The codes' lifetime totals, added to as the hours are (after them: writers lock the child tables in the
+        // order CodeRepository.DeleteAsync waits for them).
+        var lastScans = new DateTimeOffset?[hours.Count];
+        i = 0;
+        foreach (var (_, hour) in hours)
+        {
+            lastScans[i++] = hour.Counts.LastScanTicks > 0 ? new DateTimeOffset(hour.Counts.LastScanTicks, TimeSpan.Zero) : null;
+        }
+
+        await using var totals = new NpgsqlCommand("""
+            INSERT INTO qr_code_totals AS t (qr_code_id, total_scans, last_scan_at)
+            SELECT id, sum(scans), max(last_scan) FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS u (id, scans, last_scan)
+             WHERE scans > 0 AND EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = u.id)
+             GROUP BY id
+            ON CONFLICT (qr_code_id) DO UPDATE SET
+                total_scans  = t.total_scans + excluded.total_scans,
+                last_scan_at = GREATEST(t.last_scan_at, excluded.last_scan_at)
+            """, connection, transaction);
+        totals.Parameters.Add(new() { Value = ids });
+        totals.Parameters.Add(new() { Value = scans });
+        totals.Parameters.Add(new() { Value = lastScans, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        await totals.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>

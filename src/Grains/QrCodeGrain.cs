@@ -17,8 +17,8 @@ namespace InvexQr.Grains;
 /// never run in parallel with each other within the activation.
 /// </summary>
 public sealed class QrCodeGrain(
-    [PersistentState("totals")] IPersistentState<QrCodeTotals> totals,
     ICodeRepository codes,
+    CodeLoader loader,
     IScanSink sink,
     IRollupSink rollups,
     IDailySalts salts,
@@ -27,21 +27,12 @@ public sealed class QrCodeGrain(
     TimeProvider clock,
     ILogger<QrCodeGrain> logger) : Grain, IQrCodeGrain
 {
-    // Totals are written a second after an activation's first scan (a crash soon after loses little), then
-    // at most every 30 s: each write is a grain-storage round trip of its own.
-    private static readonly TimeSpan FirstTotalsFlushDelay = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan TotalsFlushPeriod = TimeSpan.FromSeconds(30);
-
     private readonly ThrottleOptions _throttle = throttleOptions.Value;
     private readonly PrivacyOptions _privacy = privacyOptions.Value;
     private ClientTracker? _clients;
     private CodeRecord? _code;
     private long _totalScans;
     private DateTimeOffset? _lastScanAt;
-    private bool _totalsDirty;
-    private IGrainTimer? _totalsTimer;
-    private bool _totalsTimerArmed;
-    private bool _totalsWrittenOnce;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -74,40 +65,18 @@ public sealed class QrCodeGrain(
 
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
-        _code = await codes.FindAsync(this.GetPrimaryKeyString(), cancellationToken);
-        _totalScans = totals.State.TotalScans;
-        _lastScanAt = totals.State.LastScanAt;
-    }
-
-    private void StartCounting()
-    {
-        _clients = new ClientTracker(_throttle.MaxTrackedClients);
-        // One timer for the totals, disarmed while nothing happens: an active code nobody scans costs no CPU
-        // (100,000 idle codes with two periodic timers each kept a core 86 % busy). A scan arms it.
-        _totalsTimer ??= this.RegisterGrainTimer(OnTotalsTimerAsync, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-    }
-
-    private void ArmTotalsFlush()
-    {
-        if (!_totalsTimerArmed && _totalsTimer is not null)
+        // One read, batched with the other activations of the moment: the row and the lifetime totals, to which the
+        // silo's rollup sink adds what it counted and has not written yet (a reactivation right after a deactivation).
+        if (await loader.LoadAsync(this.GetPrimaryKeyString()).AsTask().WaitAsync(cancellationToken) is { } stored)
         {
-            _totalsTimerArmed = true;
-            _totalsTimer.Change(_totalsWrittenOnce ? TotalsFlushPeriod : FirstTotalsFlushDelay, Timeout.InfiniteTimeSpan);
+            _code = stored.Record;
+            _totalScans = stored.TotalScans + rollups.UnwrittenScans(stored.Record.Id);
+            _lastScanAt = stored.LastScanAt;
         }
     }
 
-    private async Task OnTotalsTimerAsync(CancellationToken cancellationToken)
-    {
-        _totalsTimerArmed = false;
-        await FlushTotalsAsync(cancellationToken);
-        if (_totalsDirty)
-        {
-            ArmTotalsFlush(); // the write failed, or scans came meanwhile: persist them later, even if no scan comes
-        }
-    }
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
-        FlushTotalsAsync(cancellationToken);
+    // No timer and nothing to write: an active code nobody scans costs no CPU; its totals are the rollup sink's.
+    private void StartCounting() => _clients = new ClientTracker(_throttle.MaxTrackedClients);
 
     public ValueTask<ScanResult> Scan(ScanRequest request)
     {
@@ -162,9 +131,7 @@ public sealed class QrCodeGrain(
 
         rollups.Count(code.Id, new ScanFacts(scannedAt, isBot, isRepeat, location, request.Client, visitor));
         _totalScans++;
-        _lastScanAt = scannedAt;
-        _totalsDirty = true;
-        ArmTotalsFlush();
+        _lastScanAt = scannedAt > _lastScanAt || _lastScanAt is null ? scannedAt : _lastScanAt;
         // Buffered: answered now. Committed: answered when the scan's batch is committed; the method is
         // interleaved, so other scans go on meanwhile.
         return written.IsCompletedSuccessfully ? ValueTask.FromResult(result) : AfterWrittenAsync(written, result);
@@ -188,6 +155,7 @@ public sealed class QrCodeGrain(
         }
 
         var created = await codes.InsertAsync(this.GetPrimaryKeyString(), command);
+        loader.Forget(this.GetPrimaryKeyString());
         if (created is null)
         {
             return null;
@@ -207,6 +175,7 @@ public sealed class QrCodeGrain(
         }
 
         var updated = await codes.UpdateAsync(_code.Code, command);
+        loader.Forget(_code.Code);
         _code = updated;
         return updated is null ? null : ToDetails(updated);
     }
@@ -220,12 +189,11 @@ public sealed class QrCodeGrain(
 
         // Rollups the sink still holds for it are not written: every rollup write skips codes that no longer exist.
         var deleted = await codes.DeleteAsync(_code.Code);
+        loader.Forget(_code.Code);
         logger.LogInformation("Code {Code} deleted with its scans", _code.Code);
         _code = null;
         _totalScans = 0;
         _lastScanAt = null;
-        _totalsDirty = false;
-        await totals.ClearStateAsync();
         this.DeactivateOnIdle();
         return deleted;
     }
@@ -249,27 +217,4 @@ public sealed class QrCodeGrain(
         code.Code, code.TargetUrl, code.Title, code.Status, code.CreatedAt, code.UpdatedAt,
         _totalScans, _lastScanAt, code.OwnerId, code.Tags, code.ExpiresAt, code.MaxScans,
         code.GoneAt(clock.GetUtcNow(), _totalScans), code.ThrottleBurst, code.ThrottlePerMinute);
-
-    private async Task FlushTotalsAsync(CancellationToken cancellationToken)
-    {
-        if (!_totalsDirty)
-        {
-            return;
-        }
-
-        // Copy the live counters into a fresh state object: scans that interleave with the write
-        // keep counting in the fields and are picked up by the next flush.
-        _totalsDirty = false;
-        _totalsWrittenOnce = true;
-        totals.State = new QrCodeTotals { TotalScans = _totalScans, LastScanAt = _lastScanAt };
-        try
-        {
-            await totals.WriteStateAsync(cancellationToken);
-        }
-        catch (Exception ex)
-        {
-            _totalsDirty = true;
-            logger.LogWarning(ex, "Could not persist totals of {Code}; will retry", this.GetPrimaryKeyString());
-        }
-    }
 }

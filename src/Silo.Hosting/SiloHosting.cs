@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using InvexQr.Abstractions;
 using System.Data.Common;
 using System.Net;
@@ -26,6 +27,8 @@ public static class SiloHosting
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddSingleton<MigrationRunner>();
         builder.Services.AddSingleton<ICodeRepository, CodeRepository>();
+        builder.Services.AddSingleton<CodeLoader>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IAccountRepository, AccountRepository>();
         builder.Services.AddSingleton<ScanRetention>();
         builder.Services.AddSingleton<ScanPartitions>();

@@ -25,11 +25,14 @@ public sealed class HourCounts
 
     public long Throttled { get; set; }
 
+    /// <summary>When the latest recorded scan counted here was made (UTC ticks; 0: none).</summary>
+    public long LastScanTicks { get; set; }
+
     public bool IsEmpty => Scans == 0 && Throttled == 0;
 
     public void Reset()
     {
-        Scans = Humans = Bots = Repeats = Throttled = 0;
+        Scans = Humans = Bots = Repeats = Throttled = LastScanTicks = 0;
     }
 
     public void Add(HourCounts other)
@@ -39,6 +42,7 @@ public sealed class HourCounts
         Bots += other.Bots;
         Repeats += other.Repeats;
         Throttled += other.Throttled;
+        LastScanTicks = Math.Max(LastScanTicks, other.LastScanTicks);
     }
 }
 
@@ -133,6 +137,9 @@ public interface IRollupSink
 
     /// <summary>Counts a scan of <paramref name="codeId"/> that its throttle refused (counted, not recorded).</summary>
     void CountThrottled(long codeId, DateTimeOffset at);
+
+    /// <summary>Scans of <paramref name="codeId"/> counted here and not yet written (added to its stored total on activation).</summary>
+    long UnwrittenScans(long codeId);
 }
 
 /// <summary>Where the rollup sink writes its batches (PostgreSQL: <c>RollupRepository</c>).</summary>

@@ -22,6 +22,7 @@ public sealed class ScanCounters
         var hour = HourOf(scan.At);
         var counts = hour.Counts;
         counts.Scans++;
+        counts.LastScanTicks = Math.Max(counts.LastScanTicks, scan.At.UtcTicks);
         if (scan.IsBot)
         {
             counts.Bots++;
@@ -63,6 +64,21 @@ public sealed class ScanCounters
     {
         _counted = true;
         HourOf(at).Counts.Throttled++;
+    }
+
+    /// <summary>Recorded scans counted since the last take.</summary>
+    public long UntakenScans
+    {
+        get
+        {
+            long scans = 0;
+            foreach (var hour in _hours.Values)
+            {
+                scans += hour.Counts.Scans;
+            }
+
+            return scans;
+        }
     }
 
     /// <summary>True when nothing was counted since the last take and nothing is held for later: the sink may drop this object.</summary>

@@ -25,3 +25,6 @@ public sealed record CodeRecord(
         : scans >= MaxScans ? GoneReason.Exhausted
         : null;
 }
+
+/// <summary>A code's row with its lifetime totals as the rollup sinks last wrote them.</summary>
+public sealed record StoredCode(CodeRecord Record, long TotalScans, DateTimeOffset? LastScanAt);

@@ -5,9 +5,8 @@ namespace InvexQr.Grains.Codes;
 /// <summary>The code registry (<c>qr_codes</c>). Implemented with Npgsql in the silo.</summary>
 public interface ICodeRepository
 {
-    Task<CodeRecord?> FindAsync(string code, CancellationToken cancellationToken = default);
-
-    Task<bool> ExistsAsync(string code, CancellationToken cancellationToken = default);
+    /// <summary>The codes that exist among <paramref name="codes"/>, with their lifetime totals, in one round trip.</summary>
+    Task<IReadOnlyDictionary<string, StoredCode>> LoadAsync(IReadOnlyCollection<string> codes, CancellationToken cancellationToken = default);
 
     /// <summary>Inserts the code; null when the code is already taken.</summary>
     Task<CodeRecord?> InsertAsync(string code, CreateCodeCommand command, CancellationToken cancellationToken = default);

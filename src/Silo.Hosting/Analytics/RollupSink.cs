@@ -85,6 +85,31 @@ public sealed class RollupSink : BackgroundService, IRollupSink
         }
     }
 
+    public long UnwrittenScans(long codeId)
+    {
+        long scans = 0;
+        var stripe = StripeOf(codeId);
+        lock (stripe.Gate)
+        {
+            if (stripe.Codes.TryGetValue(codeId, out var counters))
+            {
+                scans += counters.UntakenScans;
+            }
+        }
+
+        // A batch whose write failed is written again before anything new (a batch being written is not counted:
+        // at worst an activation that races a flush misses its scans, for maxScans a few scans of leeway).
+        if (Volatile.Read(ref _unwritten) is { } retry)
+        {
+            foreach (var (id, hour) in retry.Hours)
+            {
+                scans += id == codeId ? hour.Counts.Scans : 0;
+            }
+        }
+
+        return scans;
+    }
+
     /// <summary>Writes everything counted so far; false when the write failed (it is kept and written first next time).</summary>
     public async Task<bool> FlushAsync(CancellationToken cancellationToken)
     {

@@ -18,16 +18,10 @@ public sealed class CountingCodeRepository(ICodeRepository inner, CountingCodeRe
         public void Increment() => Interlocked.Increment(ref _value);
     }
 
-    public Task<CodeRecord?> FindAsync(string code, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyDictionary<string, StoredCode>> LoadAsync(IReadOnlyCollection<string> codes, CancellationToken cancellationToken = default)
     {
         reads.Increment();
-        return inner.FindAsync(code, cancellationToken);
-    }
-
-    public Task<bool> ExistsAsync(string code, CancellationToken cancellationToken = default)
-    {
-        reads.Increment();
-        return inner.ExistsAsync(code, cancellationToken);
+        return inner.LoadAsync(codes, cancellationToken);
     }
 
     public Task<CodeRecord?> InsertAsync(string code, CreateCodeCommand command, CancellationToken cancellationToken = default) =>
