@@ -78,11 +78,18 @@ public static class SiloHosting
     {
         var cluster = ClusterSettings.From(builder.Configuration);
         var connectionString = PostgresConnection.Resolve(builder.Configuration);
+        var transport = builder.AddClusterTransport(ClusterRole.Silo, cluster);
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(cluster.ApplyTo);
+            // The advertised address only, unless asked: other silos and the gateways reach this silo there.
             silo.ConfigureEndpoints(
-                IPAddress.Parse(cluster.AdvertisedIP), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
+                IPAddress.Parse(cluster.AdvertisedIP), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: cluster.ListenOnAnyAddress);
+            if (transport.Credentials is { } credentials)
+            {
+                silo.UseClusterTls(credentials);
+            }
+
             if (!string.IsNullOrWhiteSpace(cluster.SiloName))
             {
                 silo.Configure<SiloOptions>(o => o.SiloName = cluster.SiloName);
