@@ -3,6 +3,7 @@
 using InvexQr.Gateway.Analytics;
 using InvexQr.Gateway.ApiDocs;
 using InvexQr.Gateway.Api;
+using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.Dashboard;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Gateway.Redirects;
@@ -51,6 +52,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
     app.UseAuthentication();
     app.UseDashboardCsrfCheck();
     app.UseAuthorization();
+    app.UseGrainCaller();
 
     app.MapRedirects();
     app.MapCodesApi();

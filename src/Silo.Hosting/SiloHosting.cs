@@ -100,6 +100,8 @@ public static class SiloHosting
             silo.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
             silo.AddDashboardIfEnabled(builder.Configuration);
             silo.AddIncomingGrainCallFilter<DatabaseErrorFilter>();
+            // Management calls must carry a caller the gateway signed, acting for the owner id they pass.
+            silo.AddIncomingGrainCallFilter<GrainCallerFilter>();
             // Grain-state reads during activation fail with Orleans' storage exception wrapping the driver's:
             // let the driver's exceptions cross the wire too, or the caller gets a codec error instead.
             silo.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));

@@ -117,10 +117,18 @@ public static class ClusterTls
 }
 
 /// <summary>Logs at start how the Orleans ports are protected; loudly when TLS is off by choice, or a certificate is close to expiry.</summary>
-public sealed class ClusterTransportLog(ClusterTransport transport, ILogger<ClusterTransportLog> logger, TimeProvider clock) : IHostedService
+public sealed class ClusterTransportLog(ClusterTransport transport, GrainCallerTokens callers, ILogger<ClusterTransportLog> logger, TimeProvider clock) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        if (!callers.Shared)
+        {
+            logger.Log(
+                transport.Role == ClusterRole.Client ? LogLevel.Warning : LogLevel.Information,
+                "No admin key (Auth:ApiKey): grain caller tokens are signed with a key of this process only, so management calls " +
+                "between this and other processes are refused (a gateway that co-hosts its only silo is unaffected)");
+        }
+
         switch (transport.Mode)
         {
             case ClusterTransportMode.MutualTls:
@@ -158,6 +166,7 @@ public static class ClusterTransportRegistration
     {
         var transport = ClusterTls.Resolve(builder.Configuration, role, cluster);
         builder.Services.AddSingleton(transport);
+        builder.AddGrainCallerTokens();
         builder.Services.AddHostedService<ClusterTransportLog>();
         return transport;
     }
