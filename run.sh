@@ -67,6 +67,11 @@ export DATABASE_URL="$database_url"
 export Orleans__ClusterId=invexqr-local Orleans__ServiceId=invexqr
 export Orleans__SiloPort=$silo_port Orleans__GatewayPort=$silo_gateway_port
 export Auth__ApiKey="$api_key"
+# Cluster TLS (issue 19, docs/security.md): a local CA and node certificates in .data/tls (mode 600), made once.
+bash scripts/cluster-certs.sh "$data/tls" >/dev/null
+export Orleans__Tls__CaPath="$data/tls/ca.crt"
+export Orleans__Tls__CertificatePath="$data/tls/silo.crt" Orleans__Tls__KeyPath="$data/tls/silo.key"
+gateway_tls=silo   # a co-hosting gateway is a silo; a separate gateway gets the client-only certificate below
 export Gateway__PublicBaseUrl="${PUBLIC_BASE_URL:-$gateway_url}"
 
 echo "==> migrations"
@@ -94,6 +99,7 @@ if [[ "$separate_silo" == 1 ]]; then
     dotnet src/Silo/bin/Release/net10.0/InvexQr.Silo.dll > "$data/silo.log" 2>&1 &
   pids+=($!)
   echo "==> gateway (log: .data/gateway.log)"
+  gateway_tls=gateway
   operator_url="http://127.0.0.1:$silo_http_port/orleans/"
 else
   echo "==> gateway with its own silo (log: .data/gateway.log)"
@@ -101,6 +107,7 @@ else
   operator_url="$gateway_url/orleans/"
 fi
 ASPNETCORE_URLS="http://127.0.0.1:$gateway_port" Database__MigrateOnStartup=false \
+  Orleans__Tls__CertificatePath="$data/tls/$gateway_tls.crt" Orleans__Tls__KeyPath="$data/tls/$gateway_tls.key" \
   dotnet src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll > "$data/gateway.log" 2>&1 &
 pids+=($!)
 

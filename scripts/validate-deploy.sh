@@ -65,6 +65,7 @@ for overlay in dev prod; do
   secret_files=(secrets.env); [ "$overlay" = dev ] && secret_files+=(postgres.env)
   needed=("${secret_files[@]}"); [ "$overlay" = prod ] && needed+=(gateway.env)
   missing=()
+  needed+=(cluster-tls/ca.crt cluster-tls/silo.crt cluster-tls/silo.key cluster-tls/gateway.crt cluster-tls/gateway.key)
   for f in "${needed[@]}"; do [ -f "$dir/$f" ] || missing+=("$f"); done
   if [ ${#missing[@]} -eq 0 ]; then
     render "$dir" "$out/$overlay.yaml"
@@ -73,6 +74,7 @@ for overlay in dev prod; do
     copy="$out/k8s-$overlay"
     cp -r "$root/k8s" "$copy"
     for f in "${secret_files[@]}"; do rm -f "$copy/overlays/$overlay/$f"; done
+    rm -rf "$copy/overlays/$overlay/cluster-tls"
     INVEXQR_POSTGRES_CONNECTION="Host=postgres.validate.invalid;Port=5432;Database=invexqr;Username=invexqr;Password=$(random_hex);SSL Mode=Require" \
       bash "$root/scripts/k8s-secrets.sh" "$overlay" --dir "$copy" >/dev/null
     [ "$overlay" = prod ] && [ ! -f "$copy/overlays/prod/gateway.env" ] && cp "$copy/overlays/prod/gateway.env.example" "$copy/overlays/prod/gateway.env"
@@ -84,6 +86,7 @@ for overlay in dev prod; do
   weak="$out/k8s-weak-$overlay"
   cp -r "$root/k8s" "$weak"
   cp "$tool/fixtures/k8s-weak/$overlay/"*.env "$weak/overlays/$overlay/"
+  [ -f "$weak/overlays/$overlay/cluster-tls/ca.crt" ] || bash "$root/scripts/cluster-certs.sh" "$weak/overlays/$overlay/cluster-tls" >/dev/null
   render "$weak/overlays/$overlay" "$out/$overlay-weak.yaml"
 done
 

@@ -33,6 +33,7 @@ export const KNOWN_ENV = {
     "Throttle__Burst", "Throttle__PerMinute", "Throttle__MaxTrackedClients", "Throttle__RepeatWindow",
     // The Orleans dashboard (/orleans) is served by the silo and needs the admin key.
     "Auth__ApiKey", "Dashboard__Enabled",
+    /^Orleans__Tls__(CertificatePath|KeyPath|CaPath|CertificatePassword|Disabled)$/, "Orleans__ListenOnAnyAddress",
   ],
   gateway: [
     ...COMMON_ENV,
@@ -40,6 +41,7 @@ export const KNOWN_ENV = {
     "Orleans__ResponseTimeoutSeconds", "Gateway__RandomCodeLength", "Gateway__CoHostSilo",
     "Geo__DatabasePath", "UserAgents__RegexesPath", "Docs__SwaggerUiPath",
     /^Network__UnknownCodes__(Burst|PerMinute)$/, "Geo__CacheSize", "UserAgents__CacheSize",
+    /^Orleans__Tls__(CertificatePath|KeyPath|CaPath|CertificatePassword|Disabled)$/,
   ],
 };
 /** Downward-API helpers: never read by the apps, only expanded into Orleans__SiloName / Orleans__AdvertisedIP. */
@@ -485,6 +487,27 @@ export async function checkManifests(objects, overlay, { namespace = "invexqr" }
     for (const a of silos) {
       const v = containerEnv(objects, a.container, a.where).get("Database__MigrateOnStartup")?.value;
       if (v !== "false") err(`${a.where}: Database__MigrateOnStartup must be "false" (the migrate Job applies migrations), is ${v ?? "unset (true)"}`);
+    }
+  });
+
+  r.check("cluster TLS: silos and gateways mount their certificate and the CA from the Secret invexqr-cluster-tls (silo.* / gateway.*) where Orleans__Tls__* point; TLS is never disabled", (err) => {
+    const secret = find(objects, "Secret", "invexqr-cluster-tls");
+    if (!secret) err("no Secret invexqr-cluster-tls (scripts/k8s-secrets.sh makes its files)");
+    for (const a of apps.filter((x) => x.role && x.owner.kind !== "Job")) {
+      const env = containerEnv(objects, a.container, a.where);
+      if (["true", "True"].includes(String(env.get("Orleans__Tls__Disabled")?.value))) err(`${a.where}: Orleans__Tls__Disabled=true runs the Orleans ports in clear`);
+      const volume = (a.template.spec?.volumes ?? []).find((v) => v.secret?.secretName === "invexqr-cluster-tls");
+      if (!volume) { err(`${a.where}: no volume from the Secret invexqr-cluster-tls`); continue; }
+      const mount = (a.container.volumeMounts ?? []).find((m) => m.name === volume.name);
+      if (!mount) { err(`${a.where}: the volume ${volume.name} is not mounted`); continue; }
+      const paths = new Map((volume.secret.items ?? []).map((i) => [`${mount.mountPath}/${i.path}`, i.key]));
+      const want = { Orleans__Tls__CertificatePath: `${a.role}.crt`, Orleans__Tls__KeyPath: `${a.role}.key`, Orleans__Tls__CaPath: "ca.crt" };
+      for (const [name, key] of Object.entries(want)) {
+        const value = env.get(name)?.value;
+        if (!value) err(`${a.where}: ${name} is not set`);
+        else if (paths.get(value) !== key) err(`${a.where}: ${name}=${value} is not the Secret's ${key} (items: ${[...paths].map(([p, k]) => `${k}->${p}`).join(", ") || "none"})`);
+        if (secret && !secretKeys(secret).has(key)) err(`Secret/invexqr-cluster-tls has no ${key}`);
+      }
     }
   });
 

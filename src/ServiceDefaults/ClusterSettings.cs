@@ -22,6 +22,12 @@ public sealed class ClusterSettings
     /// <summary>The address other silos and clients use to reach this silo (the pod IP on Kubernetes).</summary>
     public string AdvertisedIP { get; set; } = "127.0.0.1";
 
+    /// <summary>
+    /// Listen on every address instead of the advertised one only. Off by default: the advertised address is the one
+    /// peers use (the pod IP on Kubernetes). Needed only where the advertised address is not local (behind NAT).
+    /// </summary>
+    public bool ListenOnAnyAddress { get; set; }
+
     /// <summary>Silo name; defaults to the machine name (POD_NAME on Kubernetes).</summary>
     public string? SiloName { get; set; }
 

@@ -81,11 +81,18 @@ public static class SiloHosting
     {
         var cluster = ClusterSettings.From(builder.Configuration);
         var connectionString = PostgresConnection.Resolve(builder.Configuration);
+        var transport = builder.AddClusterTransport(ClusterRole.Silo, cluster);
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(cluster.ApplyTo);
+            // The advertised address only, unless asked: other silos and the gateways reach this silo there.
             silo.ConfigureEndpoints(
-                IPAddress.Parse(cluster.AdvertisedIP), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
+                IPAddress.Parse(cluster.AdvertisedIP), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: cluster.ListenOnAnyAddress);
+            if (transport.Credentials is { } credentials)
+            {
+                silo.UseClusterTls(credentials);
+            }
+
             if (!string.IsNullOrWhiteSpace(cluster.SiloName))
             {
                 silo.Configure<SiloOptions>(o => o.SiloName = cluster.SiloName);
@@ -96,6 +103,8 @@ public static class SiloHosting
             silo.Configure<ClusterMembershipOptions>(builder.Configuration.GetSection("Orleans:Membership"));
             silo.AddDashboardIfEnabled(builder.Configuration);
             silo.AddIncomingGrainCallFilter<DatabaseErrorFilter>();
+            // Management calls must carry a caller the gateway signed, acting for the owner id they pass.
+            silo.AddIncomingGrainCallFilter<GrainCallerFilter>();
             // Grain-state reads during activation fail with Orleans' storage exception wrapping the driver's:
             // let the driver's exceptions cross the wire too, or the caller gets a codec error instead.
             silo.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));

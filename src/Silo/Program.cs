@@ -9,30 +9,34 @@ using InvexQr.ServiceDefaults.Telemetry;
 using InvexQr.Data;
 using InvexQr.Silo.Hosting;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddInvexQrLoggingDefaults();
-builder.AddInvexQrDatabase();
-builder.AddScanSink();      // before Orleans: stops after it, so the sink drains last
-builder.AddInvexQrOrleans();
-builder.AddInvexQrMetrics();
-builder.AddOperatorAuthentication();
-
-var app = builder.Build();
-
-var command = SiloCommands.IsCommand(args);
-if (command || app.Configuration.GetValue("Database:MigrateOnStartup", true))
+// A setting it refuses (weak admin key, cluster TLS missing or broken) ends it with one line on stderr and exit code 78.
+return await StartupConfigurationException.GuardAsync("InvexQr.Silo", async () =>
 {
-    var applied = await app.Services.GetRequiredService<MigrationRunner>().ApplyAsync();
-    app.Logger.LogInformation("Database schema up to date ({Applied} migrations applied now)", applied);
-}
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddInvexQrLoggingDefaults();
+    builder.AddInvexQrDatabase();
+    builder.AddScanSink();      // before Orleans: stops after it, so the sink drains last
+    builder.AddInvexQrOrleans();
+    builder.AddInvexQrMetrics();
+    builder.AddOperatorAuthentication();
 
-if (command)
-{
-    return await SiloCommands.RunAsync(args, app.Services);
-}
+    var app = builder.Build();
 
-app.MapInvexQrHealth();
-app.MapInvexQrMetrics();
-app.MapOrleansDashboardForOperators();
-await app.RunAsync();
-return 0;
+    var command = SiloCommands.IsCommand(args);
+    if (command || app.Configuration.GetValue("Database:MigrateOnStartup", true))
+    {
+        var applied = await app.Services.GetRequiredService<MigrationRunner>().ApplyAsync();
+        app.Logger.LogInformation("Database schema up to date ({Applied} migrations applied now)", applied);
+    }
+
+    if (command)
+    {
+        return await SiloCommands.RunAsync(args, app.Services);
+    }
+
+    app.MapInvexQrHealth();
+    app.MapInvexQrMetrics();
+    app.MapOrleansDashboardForOperators();
+    await app.RunAsync();
+    return 0;
+});

@@ -1,6 +1,7 @@
 using InvexQr.Abstractions;
 using System.Security.Cryptography;
 using InvexQr.Grains.Accounts;
+using InvexQr.Silo.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace InvexQr.Gateway.Auth;
@@ -10,13 +11,16 @@ namespace InvexQr.Gateway.Auth;
 /// compared by hash) or a stored key through <see cref="IAccountsGrain.Authenticate"/>, both behind
 /// <see cref="ApiKeyCache"/>. Used for API keys in headers and for dashboard sessions alike.
 /// </summary>
-public sealed class ApiKeyAuthenticator(IClusterClient cluster, ApiKeyCache cache, IOptionsMonitor<ApiKeyAuthenticationOptions> options)
+public sealed class ApiKeyAuthenticator(
+    IClusterClient cluster, ApiKeyCache cache, IOptionsMonitor<ApiKeyAuthenticationOptions> options, GrainCallerTokens tokens)
 {
     public Task<Principal?> FindAsync(byte[] keyHash) => cache.GetOrLookupAsync(keyHash, async () =>
     {
         var bootstrap = options.Get(ApiKeyAuthenticationHandler.SchemeName).ApiKey;
         if (!string.IsNullOrEmpty(bootstrap) && CryptographicOperations.FixedTimeEquals(keyHash, ApiKeys.Hash(bootstrap)))
         {
+            // The operator's key matched: only now may this flow act as the operator (GrainCallerRules: EnsureOwner is admin-only).
+            using var operatorCall = GrainCaller.Act(GrainCaller.Operator, tokens);
             var admin = await cluster.GetGrain<IAccountsGrain>(0).EnsureOwner(ApiKeyAuthenticationHandler.BootstrapAdminName, Roles.Admin);
             return new Principal(admin.Id, admin.Role, KeyId: 0);
         }

@@ -32,9 +32,15 @@ public static class GatewayHosting
         }
         else
         {
+            var transport = builder.AddClusterTransport(ClusterRole.Client, cluster);
             builder.UseOrleansClient(client =>
             {
                 client.Configure<ClusterOptions>(cluster.ApplyTo);
+                if (transport.Credentials is { } credentials)
+                {
+                    client.UseClusterTls(credentials);
+                }
+
                 client.UseAdoNetClustering(o =>
                 {
                     o.Invariant = "Npgsql";
@@ -74,6 +80,7 @@ public static class GatewayHosting
 
     public static WebApplicationBuilder AddInvexQrApi(this WebApplicationBuilder builder)
     {
+        AdminKeyPolicy.EnsureStrong(builder.Configuration);
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection(GatewayOptions.Section));
         builder.Services.AddProblemDetails();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)

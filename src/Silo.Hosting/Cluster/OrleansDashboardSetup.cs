@@ -1,4 +1,5 @@
 using InvexQr.Abstractions;
+using InvexQr.ServiceDefaults;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
@@ -38,6 +39,7 @@ public static class OrleansDashboardSetup
     /// </summary>
     public static IHostApplicationBuilder AddOperatorAuthentication(this IHostApplicationBuilder builder)
     {
+        AdminKeyPolicy.EnsureStrong(builder.Configuration);
         builder.Services.AddAuthentication()
             .AddScheme<OperatorKeyOptions, OperatorKeyHandler>(Scheme, o => o.Key = builder.Configuration["Auth:ApiKey"]);
         builder.Services.AddAuthorization();

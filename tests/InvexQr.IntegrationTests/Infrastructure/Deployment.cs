@@ -6,10 +6,12 @@ namespace InvexQr.IntegrationTests.Infrastructure;
 
 /// <summary>
 /// A whole InvexQR deployment on this machine: silos and a gateway as real processes, on their own
-/// database of the shared test PostgreSQL, with their own cluster id and free ports.
+/// database of the shared test PostgreSQL, with their own cluster id and free ports, and the cluster's mutual TLS
+/// (<see cref="ClusterCertificates"/>) between them.
 /// </summary>
 public sealed class Deployment : IAsyncDisposable
 {
+    /// <summary>The admin key; strong enough for the processes' start-up check (ServiceDefaults/AdminKeyPolicy).</summary>
     public const string ApiKey = "test-admin-key-0123456789";
 
     private readonly List<ServiceProcess> _silos = [];
@@ -20,6 +22,9 @@ public sealed class Deployment : IAsyncDisposable
     private Deployment(string connectionString) => ConnectionString = connectionString;
 
     public string ConnectionString { get; }
+
+    /// <summary>The Orleans cluster id the processes share (with the membership table, what an Orleans client needs to find them).</summary>
+    public string ClusterId => _clusterId;
 
     public ServiceProcess Gateway { get; private set; } = null!;
 
@@ -47,6 +52,12 @@ public sealed class Deployment : IAsyncDisposable
         }
 
         deployment._coHosted = gatewayEnvironment.TryGetValue("Gateway__CoHostSilo", out var coHost) && coHost == "true";
+        foreach (var (key, value) in ClusterCertificates.AsEnvironment(
+                     deployment._coHosted ? ClusterCertificates.Cluster.SiloSettings() : ClusterCertificates.Cluster.GatewaySettings()))
+        {
+            gatewayEnvironment.TryAdd(key, value);
+        }
+
         deployment.Gateway = ServiceProcess.Start("gateway", "Gateway", Shell.FreePort(), gatewayEnvironment);
         await Task.WhenAll(starting.Cast<Task>().Append(deployment.Gateway.WaitReadyAsync()));
         deployment.Http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, MaxConnectionsPerServer = 256 })
@@ -65,6 +76,11 @@ public sealed class Deployment : IAsyncDisposable
         environment["Orleans__SiloPort"] = Shell.FreePort().ToString();
         environment["Orleans__GatewayPort"] = Shell.FreePort().ToString();
         environment["Orleans__SiloName"] = $"silo-{_silos.Count}-{Guid.NewGuid().ToString("N")[..4]}";
+        foreach (var (key, value) in ClusterCertificates.AsEnvironment(ClusterCertificates.Cluster.SiloSettings()))
+        {
+            environment[key] = value;
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             environment[key] = value;
@@ -190,7 +206,13 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>One more gateway process on the same cluster and database (as behind a load balancer).</summary>
     public async Task<ServiceProcess> StartExtraGatewayAsync()
     {
-        var gateway = ServiceProcess.Start($"gateway{_extraGateways.Count + 1}", "Gateway", Shell.FreePort(), CommonEnvironment());
+        var environment = CommonEnvironment();
+        foreach (var (key, value) in ClusterCertificates.AsEnvironment(ClusterCertificates.Cluster.GatewaySettings()))
+        {
+            environment[key] = value;
+        }
+
+        var gateway = ServiceProcess.Start($"gateway{_extraGateways.Count + 1}", "Gateway", Shell.FreePort(), environment);
         _extraGateways.Add(gateway);
         await gateway.WaitReadyAsync();
         return gateway;

@@ -13,7 +13,7 @@ namespace InvexQr.IntegrationTests.Infrastructure;
 /// The gateway as <c>./run.sh</c> runs it, a gateway that co-hosts its silo, started inside the test process
 /// (<see cref="WebApplicationFactory{TEntryPoint}"/> on real Kestrel, loopback, a free port) on a database of its own
 /// in the shared test PostgreSQL. Everything below HTTP is real: Orleans with its ADO.NET clustering and grain storage,
-/// the scan and rollup sinks, the migrations. One host serves a whole test class (<see cref="IClassFixture{TFixture}"/>).
+/// the scan and rollup sinks, the migrations, the cluster's mutual TLS. One host serves a whole test class (<see cref="IClassFixture{TFixture}"/>).
 /// </summary>
 public sealed class GatewayHost : IAsyncDisposable
 {
@@ -73,6 +73,12 @@ public sealed class GatewayHost : IAsyncDisposable
             ["Throttle:Burst"] = "1000000",
             ["Throttle:PerMinute"] = "1000000",
         };
+        // Its silo's Orleans ports run the cluster's mutual TLS, as in every deployment.
+        foreach (var (key, value) in ClusterCertificates.Cluster.SiloSettings())
+        {
+            configuration[key] = value;
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             configuration[key] = value;

@@ -8,7 +8,7 @@ namespace InvexQr.IntegrationTests.Processes;
 
 /// <summary>
 /// The operators' endpoints of a separate silo process, the layout Kubernetes runs: its own HTTP port serves health,
-/// Prometheus metrics and the Orleans dashboard. The same endpoints on a co-hosting gateway: Http/OperationsEndpointsTests.
+/// Prometheus metrics and the Orleans dashboard; its Orleans ports take only the cluster's certificates (issue 19). The same endpoints on a co-hosting gateway: Http/OperationsEndpointsTests.
 /// </summary>
 [Collection(ProcessesCollection.Name)]
 public sealed class SeparateSiloEndpointsTests(PostgresServer postgres)
@@ -69,5 +69,8 @@ public sealed class SeparateSiloEndpointsTests(PostgresServer postgres)
         using var page = await http.GetAsync("/orleans/");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("html", page.Content.Headers.ContentType?.MediaType ?? "");
+
+        // Its Orleans gateway port, which the gateway process reached over mutual TLS above, refuses anyone else.
+        await Http.ClusterTransportChecks.AssertOnlyClusterMembersConnectAsync(deployment.ConnectionString, deployment.ClusterId, () => silo.Output);
     }
 }
