@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace InvexQr.Gateway.Api;
 
 /// <summary>
-/// <c>GET /api/codes/{code}/qr.png</c> and <c>qr.svg</c>: the code's public short URL as a QR image.
+/// <c>GET /api/codes/{code}/qr.png</c>, <c>qr.svg</c> and <c>qr.txt</c> (for a terminal): the code's public short URL as a QR image.
 /// Query: <c>size</c> (pixels, 64–4096), <c>margin</c> (modules, 0–16), <c>ecc</c> (L/M/Q/H),
 /// <c>fg</c>/<c>bg</c> (hex colours with at least 3:1 contrast), <c>download=true</c> for an attachment.
 /// </summary>
@@ -22,6 +22,10 @@ public static class QrImagesApi
         api.MapGet("/{code}/qr.svg", (string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options) =>
                 RenderAsync(code, "svg", request, cluster, lookup, options.Value))
             .WithSummary("The code as an SVG QR image.").Produces(StatusCodes.Status200OK, contentType: "image/svg+xml");
+        api.MapGet("/{code}/qr.txt", (string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options) =>
+                RenderAsync(code, "txt", request, cluster, lookup, options.Value))
+            .WithSummary("The code as text for a terminal (Unicode half blocks; margin and ecc apply).")
+            .Produces(StatusCodes.Status200OK, contentType: "text/plain");
         return endpoints;
     }
 
@@ -44,8 +48,11 @@ public static class QrImagesApi
         var shortUrl = CodesApi.ShortUrl(details.Code, request, options);
         var download = string.Equals(query["download"], "true", StringComparison.OrdinalIgnoreCase)
             ? $"{details.Code}.{format}" : null;
-        return format == "png"
-            ? Results.File(QrRenderer.Png(shortUrl, imageOptions), "image/png", download)
-            : Results.File(System.Text.Encoding.UTF8.GetBytes(QrRenderer.Svg(shortUrl, imageOptions)), "image/svg+xml", download);
+        return format switch
+        {
+            "png" => Results.File(QrRenderer.Png(shortUrl, imageOptions), "image/png", download),
+            "svg" => Results.File(System.Text.Encoding.UTF8.GetBytes(QrRenderer.Svg(shortUrl, imageOptions)), "image/svg+xml", download),
+            _ => Results.File(System.Text.Encoding.UTF8.GetBytes(QrRenderer.Text(shortUrl, imageOptions)), "text/plain; charset=utf-8", download),
+        };
     }
 }

@@ -81,6 +81,40 @@ public static class QrRenderer
         return $"""<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total} {total}" width="{options.Size}" height="{options.Size}" shape-rendering="crispEdges"><rect width="{total}" height="{total}" fill="{options.Background.Hex}"/><path fill="{options.Foreground.Hex}" d="{path}"/></svg>""";
     }
 
+    /// <summary>
+    /// The code as text for a terminal: each character is two modules stacked (Unicode half blocks), dark modules
+    /// drawn as ink; <see cref="QrImageOptions.Margin"/> applies, size and colours do not.
+    /// </summary>
+    public static string Text(string text, QrImageOptions options)
+    {
+        var (modules, count) = Modules(text, options.ErrorCorrection);
+        var total = count + (2 * options.Margin);
+        bool Dark(int y, int x)
+        {
+            var (my, mx) = (y - options.Margin, x - options.Margin);
+            return my >= 0 && my < count && mx >= 0 && mx < count && modules[my][mx];
+        }
+
+        var lines = new StringBuilder();
+        for (var y = 0; y < total; y += 2)
+        {
+            for (var x = 0; x < total; x++)
+            {
+                lines.Append((Dark(y, x), y + 1 < total && Dark(y + 1, x)) switch
+                {
+                    (true, true) => '\u2588',   // full block
+                    (true, false) => '\u2580',  // upper half
+                    (false, true) => '\u2584',  // lower half
+                    _ => ' ',
+                });
+            }
+
+            lines.Append('\n');
+        }
+
+        return lines.ToString();
+    }
+
     private static (bool[][] Modules, int Count) Modules(string text, char errorCorrection)
     {
         var level = errorCorrection switch

@@ -32,6 +32,16 @@ public sealed class QrRendererTests
         Assert.Equal(Url, await QrDecoder.DecodeSvgAsync(QrRenderer.Svg(Url, options)));
     }
 
+    [Theory]
+    [InlineData('M', 4)]
+    [InlineData('H', 1)]
+    public async Task Text_decodes_to_the_url(char ecc, int margin)
+    {
+        var text = QrRenderer.Text(Url, QrImageOptions.Default with { ErrorCorrection = ecc, Margin = margin });
+
+        Assert.Equal(Url, await QrDecoder.DecodeTextAsync(text));
+    }
+
     [Fact]
     public void The_png_is_the_largest_whole_module_rendering_within_the_requested_size()
     {
