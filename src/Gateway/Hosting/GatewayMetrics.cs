@@ -29,6 +29,9 @@ public sealed class GatewayMetrics
         _scans = meter.CreateCounter<long>(InvexQrMeters.Scans, "{scan}", "Scans answered by outcome: redirect, bot (redirected), not_found, gone, throttled, unavailable");
         _duration = meter.CreateHistogram<double>(InvexQrMeters.RedirectDuration, "s", "Time to answer GET /r/{code}");
         _retries = meter.CreateCounter<long>(InvexQrMeters.ScanRetries, "{retry}", "Scan calls sent again because Orleans rejected the first one undelivered");
+        meter.CreateObservableGauge(InvexQrMeters.GeoDatabaseBuildTimestamp, () => geo.BuildDate is { } built
+            ? [new Measurement<long>(built.ToUnixTimeSeconds())]
+            : Array.Empty<Measurement<long>>(), "s", "When the loaded GeoLite2/GeoIP2 City database was built (Unix time); absent without one");
         meter.CreateObservableCounter(InvexQrMeters.EnrichmentCacheLookups, () => new[]
         {
             Lookups("geo", "hit", geo.Cache.Hits),

@@ -42,6 +42,22 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres, SharedGate
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
             var checks = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("checks");
             Assert.Equal("Healthy", checks.GetProperty("postgres").GetProperty("status").GetString());
+
+            // Older than Geo:MaxAgeDays (60) by its build date, the database is Degraded with the reason.
+            var geo = checks.GetProperty("geolocation");
+            var built = _deployment.Get<InvexQr.Enrichment.Geo.GeoLocator>().BuildDate!.Value;
+            if ((DateTimeOffset.UtcNow - built).TotalDays > 60)
+            {
+                Assert.Equal("Degraded", geo.GetProperty("status").GetString());
+                Assert.Contains("days old, more than Geo:MaxAgeDays (60)", geo.GetProperty("description").GetString());
+            }
+            else
+            {
+                Assert.Equal("Healthy", geo.GetProperty("status").GetString());
+            }
+
+            var metrics = await plain.GetStringAsync("/metrics");
+            Assert.Matches($@"invexqr_geo_database_build_timestamp_seconds({{[^}}]*}})? {built.ToUnixTimeSeconds()}\b", metrics);
         }
 
         // Meters may be shared by every host of the test process: the counts are compared before and after.

