@@ -58,6 +58,23 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres, SharedGate
 
             var metrics = await plain.GetStringAsync("/metrics");
             Assert.Matches($@"invexqr_geo_database_build_timestamp_seconds({{[^}}]*}})? {built.ToUnixTimeSeconds()}\b", metrics);
+
+            // Every counter is a series from start, errors that never fired included.
+            foreach (var outcome in InvexQr.Gateway.Hosting.GatewayMetrics.Outcomes)
+            {
+                Assert.Matches($@"invexqr_scans_total{{[^}}]*outcome=""{outcome}""", metrics);
+            }
+
+            foreach (var writer in InvexQr.Silo.Hosting.SiloMetrics.Writers)
+            {
+                Assert.Matches($@"invexqr_db_errors_total{{[^}}]*writer=""{writer}""", metrics);
+            }
+
+            foreach (var counter in new[] { "invexqr_scan_retries_total", "invexqr_scan_sink_refused_total", "invexqr_scan_spool_full_total",
+                "invexqr_scan_spool_appended_total", "invexqr_scan_spool_replayed_total", "invexqr_scan_sink_written_total" })
+            {
+                Assert.Contains(counter + "{", metrics);
+            }
         }
 
         // Meters may be shared by every host of the test process: the counts are compared before and after.
