@@ -52,6 +52,9 @@ const INT_ENV = [
 ];
 const ENUM_ENV = { ScanSink__Durability: ["Buffered", "Committed"], Privacy__IpMode: ["truncate", "hash", "none", "drop"], Database__MigrateOnStartup: ["true", "false"] };
 export const DEFAULT_SHUTDOWN_TIMEOUT = 30;
+/** ScanSink:SpoolCapacityBytes' default, and ScanSink:SpoolDirectory as the images set it (src/Silo/Dockerfile). */
+export const DEFAULT_SPOOL_CAPACITY = 1073741824;
+export const IMAGE_SPOOL_DIRECTORY = "/var/lib/invexqr/spool";
 const RBAC_KINDS = ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"];
 const CLUSTER_SCOPED = ["Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass", "IngressClass"];
 
@@ -420,6 +423,34 @@ export async function checkManifests(objects, overlay, { namespace = "invexqr" }
       const timeout = Number(env.get("ShutdownTimeoutSeconds")?.value ?? DEFAULT_SHUTDOWN_TIMEOUT);
       const grace = a.template.spec?.terminationGracePeriodSeconds ?? 30;
       if (!(grace > timeout)) err(`${a.where}: terminationGracePeriodSeconds ${grace} must be larger than ShutdownTimeoutSeconds ${timeout}`);
+    }
+  });
+
+  r.check("spool: each silo's ScanSink__SpoolDirectory is on a persistent volume of its own (a StatefulSet volumeClaimTemplate, kept on scale-in and delete) at least ScanSink__SpoolCapacityBytes large", (err) => {
+    for (const a of silos) {
+      const env = containerEnv(objects, a.container, a.where);
+      const capacity = Number(env.get("ScanSink__SpoolCapacityBytes")?.value ?? DEFAULT_SPOOL_CAPACITY);
+      if (capacity === 0) continue; // spool off: nothing on disk to keep
+      const dir = env.get("ScanSink__SpoolDirectory")?.value ?? IMAGE_SPOOL_DIRECTORY;
+      const mount = (a.container.volumeMounts ?? [])
+        .filter((m) => dir === m.mountPath || dir.startsWith(m.mountPath.replace(/\/$/, "") + "/"))
+        .sort((x, y) => y.mountPath.length - x.mountPath.length)[0];
+      if (!mount) { err(`${a.where}: spool ${dir} is on the container's own filesystem (no volume mounted there): lost with the container`); continue; }
+      const claim = (a.owner.spec?.volumeClaimTemplates ?? []).find((v) => v.metadata?.name === mount.name);
+      const volume = (a.template.spec?.volumes ?? []).find((v) => v.name === mount.name);
+      if (!claim) {
+        if (volume?.persistentVolumeClaim && (a.owner.spec?.replicas ?? 1) > 1) err(`${a.where}: spool ${dir} on PersistentVolumeClaim ${volume.persistentVolumeClaim.claimName}, shared by ${a.owner.spec.replicas} silos (one spool per silo: give each its claim with volumeClaimTemplates)`);
+        else if (volume?.persistentVolumeClaim) err(`${a.where}: spool ${dir} on a single PersistentVolumeClaim: a second silo (scale-out, a surge) cannot have its own; use volumeClaimTemplates`);
+        else err(`${a.where}: spool ${dir} is on volume ${mount.name} (${Object.keys(volume ?? { missing: 1 }).filter((k) => k !== "name").join(", ")}), which is lost with its pod: spooled scans of a deleted pod would be lost`);
+        continue;
+      }
+      const size = parseQuantity(claim.spec?.resources?.requests?.storage ?? "0");
+      if (!(size >= capacity)) err(`${a.where}: spool claim ${mount.name} requests ${claim.spec?.resources?.requests?.storage ?? "nothing"}, less than ScanSink__SpoolCapacityBytes ${capacity}`);
+      if (!(claim.spec?.accessModes ?? []).includes("ReadWriteOnce") && !(claim.spec?.accessModes ?? []).includes("ReadWriteOncePod")) err(`${a.where}: spool claim ${mount.name} is not ReadWriteOnce`);
+      const retention = a.owner.spec?.persistentVolumeClaimRetentionPolicy ?? {};
+      for (const when of ["whenScaled", "whenDeleted"]) {
+        if ((retention[when] ?? "Retain") !== "Retain") err(`${a.where}: persistentVolumeClaimRetentionPolicy.${when} ${retention[when]} deletes spools that may still hold scans`);
+      }
     }
   });
 

@@ -67,7 +67,7 @@ async function validateAll(opts) {
 
 // ---- self-test ------------------------------------------------------------------------------------------------
 const byKind = (objs, kind, name) => objs.find((o) => o.kind === kind && (!name || o.metadata.name === name));
-const siloContainer = (objs) => byKind(objs, "Deployment", "silo").spec.template.spec.containers[0];
+const siloContainer = (objs) => byKind(objs, "StatefulSet", "silo").spec.template.spec.containers[0];
 const gatewayContainer = (objs) => byKind(objs, "Deployment", "gateway").spec.template.spec.containers[0];
 /** Sets a Secret value the way kustomize's secretGenerator writes it (base64 data), or in stringData if it is there. */
 function setSecret(objs, name, key, value) {
@@ -78,21 +78,26 @@ function setSecret(objs, name, key, value) {
 const DEV_CS = (password) => `Host=postgres;Port=5432;Database=invexqr;Username=invexqr;Password=${password}`;
 
 const K8S_CASES = [
+  ["spool on an emptyDir", "spool", (o) => { const s = byKind(o, "StatefulSet", "silo"); delete s.spec.volumeClaimTemplates; s.spec.template.spec.volumes.push({ name: "spool", emptyDir: { sizeLimit: "1280Mi" } }); }],
+  ["spool directory moved off its claim", "spool", (o) => { siloContainer(o).env.find((e) => e.name === "ScanSink__SpoolDirectory").value = "/tmp/spool"; }],
+  ["every silo on one PersistentVolumeClaim", "spool", (o) => { const s = byKind(o, "StatefulSet", "silo"); delete s.spec.volumeClaimTemplates; s.spec.template.spec.volumes.push({ name: "spool", persistentVolumeClaim: { claimName: "spool" } }); }],
+  ["spool claim smaller than SpoolCapacityBytes", "spool", (o) => { byKind(o, "StatefulSet", "silo").spec.volumeClaimTemplates[0].spec.resources.requests.storage = "512Mi"; }],
+  ["spool claims deleted on scale-in", "spool", (o) => { byKind(o, "StatefulSet", "silo").spec.persistentVolumeClaimRetentionPolicy.whenScaled = "Delete"; }],
   ["Service selector matches no pod", "selectors", (o) => { byKind(o, "Service", "gateway").spec.selector["app.kubernetes.io/component"] = "gatewy"; }],
   ["PDB selector matches no pod", "selectors", (o) => { byKind(o, "PodDisruptionBudget", "silo").spec.selector.matchLabels["app.kubernetes.io/component"] = "silos"; }],
-  ["Deployment selector differs from its template", "selectors", (o) => { byKind(o, "Deployment", "silo").spec.template.metadata.labels["app.kubernetes.io/component"] = "silo-x"; }],
+  ["StatefulSet selector differs from its template", "selectors", (o) => { byKind(o, "StatefulSet", "silo").spec.template.metadata.labels["app.kubernetes.io/component"] = "silo-x"; }],
   ["readiness probe on /healthz", "probes", (o) => { siloContainer(o).readinessProbe.httpGet.path = "/healthz"; }],
   ["liveness probe on the silo port instead of HTTP", "probes", (o) => { gatewayContainer(o).livenessProbe.httpGet.port = 8081; }],
   ["startup probe missing", "probes", (o) => { delete gatewayContainer(o).startupProbe; }],
   ["/metrics routed by the Ingress", "Ingress routes", (o) => { byKind(o, "Ingress").spec.rules[0].http.paths.push({ path: "/metrics", pathType: "Prefix", backend: { service: { name: "gateway", port: { name: "http" } } } }); }],
   ["/orleans routed by the Ingress", "Ingress routes", (o) => { byKind(o, "Ingress").spec.rules[0].http.paths.push({ path: "/orleans", pathType: "Prefix", backend: { service: { name: "gateway", port: { name: "http" } } } }); }],
   ["/ as Prefix (exposes everything)", "Ingress routes", (o) => { byKind(o, "Ingress").spec.rules[0].http.paths.find((p) => p.path === "/").pathType = "Prefix"; }],
-  ["schema: replicas is a string", "OpenAPI schema", (o) => { byKind(o, "Deployment", "silo").spec.replicas = "two"; }],
+  ["schema: replicas is a string", "OpenAPI schema", (o) => { byKind(o, "StatefulSet", "silo").spec.replicas = "two"; }],
   ["schema: containerPort is a string", "OpenAPI schema", (o) => { siloContainer(o).ports[0].containerPort = "8081"; }],
   ["schema: misspelt field readinesProbe", "OpenAPI schema", (o) => { const c = siloContainer(o); c.readinesProbe = c.readinessProbe; delete c.readinessProbe; }],
   ["unknown kind", "OpenAPI schema", (o) => { o.push({ apiVersion: "v1", kind: "Frobnicator", metadata: { name: "x", namespace: "invexqr" } }); }],
   ["RBAC Role present", "RBAC", (o) => { o.push({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "pods", namespace: "invexqr" }, rules: [] }); }],
-  ["grace period 20 s < ShutdownTimeoutSeconds 30", "terminationGracePeriodSeconds", (o) => { byKind(o, "Deployment", "silo").spec.template.spec.terminationGracePeriodSeconds = 20; }],
+  ["grace period 20 s < ShutdownTimeoutSeconds 30", "terminationGracePeriodSeconds", (o) => { byKind(o, "StatefulSet", "silo").spec.template.spec.terminationGracePeriodSeconds = 20; }],
   ["ShutdownTimeoutSeconds raised above the grace period", "terminationGracePeriodSeconds", (o) => { byKind(o, "ConfigMap", "invexqr-silo").data.ShutdownTimeoutSeconds = "60"; }],
   ["Orleans__SiloPort differs from containerPort", "ports", (o) => { siloContainer(o).env.find((e) => e.name === "Orleans__SiloPort").value = "11112"; }],
   ["gateway listens on 5000", "ports", (o) => { gatewayContainer(o).env.find((e) => e.name === "ASPNETCORE_URLS").value = "http://+:5000"; }],
