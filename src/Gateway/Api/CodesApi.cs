@@ -71,24 +71,48 @@ public static class CodesApi
                 return JsonBody.Invalid($"code '{body.Code}' is reserved.", "code");
             }
 
-            var created = await cluster.GetGrain<IQrCodeGrain>(body.Code).Create(command);
-            return created is null
-                ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Code taken.", detail: $"The code '{body.Code}' already exists.")
-                : Created(created, request, lookup, options.Value);
+            var created = await CreateOrRefuseAsync(cluster.GetGrain<IQrCodeGrain>(body.Code), command);
+            if (created.Refused is { } refused)
+            {
+                return refused;
+            }
+
+            return created.Details is null
+                ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Code taken.",
+                    detail: $"The code '{body.Code}' exists already (codes are unique whatever their case), or was another owner's.")
+                : Created(created.Details, request, lookup, options.Value);
         }
 
         // Random codes: a collision is astronomically rare at the default length, but retried anyway.
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var code = CodeGenerator.NewCode(options.Value.RandomCodeLength);
-            var created = await cluster.GetGrain<IQrCodeGrain>(code).Create(command);
-            if (created is not null)
+            var created = await CreateOrRefuseAsync(cluster.GetGrain<IQrCodeGrain>(code), command);
+            if (created.Refused is { } refused)
             {
-                return Created(created, request, lookup, options.Value);
+                return refused;
+            }
+
+            if (created.Details is not null)
+            {
+                return Created(created.Details, request, lookup, options.Value);
             }
         }
 
         return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Could not allocate a free code; try again.");
+    }
+
+    private static async Task<(CodeDetails? Details, IResult? Refused)> CreateOrRefuseAsync(IQrCodeGrain grain, CreateCodeCommand command)
+    {
+        try
+        {
+            return (await grain.Create(command), null);
+        }
+        catch (OwnerErasingException)
+        {
+            return (null, Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Owner being erased.",
+                detail: "This owner is being erased: its keys are revoked and it can create no codes."));
+        }
     }
 
     public static async Task<IResult> GetAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)

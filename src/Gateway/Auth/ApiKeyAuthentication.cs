@@ -27,7 +27,7 @@ public sealed class ApiKeyAuthenticationHandler(
     : AuthenticationHandler<ApiKeyAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
-    public const string BootstrapAdminName = "admin";
+    public const string BootstrapAdminName = Roles.BootstrapAdminName;
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
