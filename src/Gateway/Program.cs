@@ -25,6 +25,7 @@ builder.AddScanEnrichment();
 builder.AddInvexQrMetrics();
 builder.AddHttpHardening();
 builder.AddApiDocs();
+builder.AddOperatorEndpoints();
 builder.Services.AddExceptionHandler<BadRequestErrors>();
 builder.Services.AddExceptionHandler<ClusterErrors>();
 
@@ -46,6 +47,7 @@ app.UseRequestTimeBudget();
 app.UseStatusCodePages();
 app.UseDashboardFiles();
 app.UseAuthentication();
+app.UseOperatorEndpoints();
 app.UseDashboardCsrfCheck();
 app.UseAuthorization();
 

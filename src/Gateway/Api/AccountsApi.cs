@@ -52,9 +52,9 @@ public static class AccountsApi
             return error!;
         }
 
-        if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 200)
+        if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 200 || CodeFieldRules.HasControlCharacters(body.Name))
         {
-            return JsonBody.Invalid("name is required, at most 200 characters.", "name");
+            return JsonBody.Invalid("name is required, at most 200 characters, without control characters.", "name");
         }
 
         var role = body.Role ?? Roles.Owner;
@@ -137,9 +137,9 @@ public static class AccountsApi
             return error!;
         }
 
-        if (body.Name is { Length: > 200 })
+        if (body.Name is { Length: > 200 } || CodeFieldRules.HasControlCharacters(body.Name))
         {
-            return JsonBody.Invalid("name must be at most 200 characters.", "name");
+            return JsonBody.Invalid("name must be at most 200 characters, without control characters.", "name");
         }
 
         var key = await cluster.GetGrain<IAccountsGrain>(0).CreateKey(ownerId, body.Name?.Trim() ?? string.Empty);

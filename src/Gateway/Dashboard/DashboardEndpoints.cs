@@ -155,8 +155,15 @@ public static class DashboardEndpoints
         return endpoints;
     }
 
-    public static async Task<IResult> SignInAsync(HttpContext context, ApiKeyAuthenticator authenticator, DashboardSessions sessions)
+    public static async Task<IResult> SignInAsync(
+        HttpContext context, ApiKeyAuthenticator authenticator, DashboardSessions sessions, FailedAuthThrottle failures)
     {
+        var address = InvexQr.Gateway.Hosting.ClientIpSetup.ClientAddress(context);
+        if (failures.RetryAfter(address) is { } wait)
+        {
+            return ApiKeyAuthenticationHandler.TooManyFailures(context, wait);
+        }
+
         // JSON only: a cross-site HTML form cannot send application/json, so no one can sign a victim in.
         var (body, error) = await JsonBody.ReadAsync<SignInRequest>(context.Request);
         if (body is null)
@@ -174,6 +181,7 @@ public static class DashboardEndpoints
         var principal = key.Length is 0 or > 200 ? null : await authenticator.FindAsync(ApiKeys.Hash(key));
         if (principal is null)
         {
+            failures.RecordFailure(address);
             return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Invalid API key.");
         }
 

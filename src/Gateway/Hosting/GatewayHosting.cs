@@ -61,6 +61,7 @@ public static class GatewayHosting
         // Stats and CSV exports read PostgreSQL directly (rollups, raw scans): reads need no grain.
         builder.Services.AddSingleton<StatsQueries>();
         builder.Services.AddSingleton<ScanExportQueries>();
+        builder.Services.AddSingleton<OwnerCodeCounts>();
         if (!coHosted)
         {
             // A co-hosted silo registered both already.
@@ -75,6 +76,9 @@ public static class GatewayHosting
     public static WebApplicationBuilder AddInvexQrApi(this WebApplicationBuilder builder)
     {
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection(GatewayOptions.Section));
+        builder.Services.AddOptions<Api.OwnerLimits>().Bind(builder.Configuration.GetSection(Api.OwnerLimits.Section))
+            .Validate(o => o.MaxCodes >= 1 && o.MaxThrottleBurst >= 1 && o.MaxThrottlePerMinute >= 1, "Owners:MaxCodes, MaxThrottleBurst and MaxThrottlePerMinute must be at least 1.")
+            .ValidateOnStart();
         builder.Services.AddProblemDetails();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(
@@ -83,6 +87,7 @@ public static class GatewayHosting
         builder.Services.AddSingleton<ApiKeyAuthenticator>();
         builder.Services.AddSingleton<DashboardSessions>(); // the handler also reads the dashboard's session cookie
         builder.Services.AddSingleton<SessionSignOuts>();
+        builder.Services.AddSingleton<FailedAuthThrottle>();
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AdminPolicy, policy => policy.RequireRole(InvexQr.Abstractions.Roles.Admin));
         builder.Services.Configure<Microsoft.AspNetCore.Http.Json.JsonOptions>(o =>

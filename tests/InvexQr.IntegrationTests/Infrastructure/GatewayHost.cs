@@ -79,6 +79,8 @@ public sealed class GatewayHost : IAsyncDisposable
             // Tests scan one code thousands of times from loopback; the throttling tests set realistic limits.
             ["Throttle:Burst"] = "1000000",
             ["Throttle:PerMinute"] = "1000000",
+            // Likewise wrong keys from loopback; the throttling test sets a realistic limit.
+            ["Auth:FailedAttemptsPerMinute"] = "1000000",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
