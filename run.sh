@@ -43,10 +43,16 @@ PGPASSWORD="$pg_password" psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d postgres
   || PGPASSWORD="$pg_password" psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d postgres -qc "CREATE DATABASE invexqr"
 
 database_url="postgresql://invexqr:$pg_password@127.0.0.1:$pg_port/invexqr"
+# Secrets of this checkout, readable by this user only: the admin key and the secret dashboard sessions rest on.
 if [[ ! -f "$data/api-key" ]]; then
-  echo "iqr_$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$data/api-key"
+  (umask 077; echo "iqr_$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$data/api-key")
 fi
+if [[ ! -f "$data/session-secret" ]]; then
+  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$data/session-secret")
+fi
+chmod 600 "$data/api-key" "$data/session-secret"
 api_key=$(cat "$data/api-key")
+session_secret=$(cat "$data/session-secret")
 
 gateway_port=$(pick_port "${GATEWAY_PORT:-8080}" 18080)
 silo_http_port=$(pick_port "${SILO_HTTP_PORT:-8081}" 18081)
@@ -66,7 +72,7 @@ dotnet build InvexQr.sln -c Release -nologo -clp:ErrorsOnly
 export DATABASE_URL="$database_url"
 export Orleans__ClusterId=invexqr-local Orleans__ServiceId=invexqr
 export Orleans__SiloPort=$silo_port Orleans__GatewayPort=$silo_gateway_port
-export Auth__ApiKey="$api_key"
+export Auth__ApiKey="$api_key" Auth__SessionSecret="$session_secret"
 export Gateway__PublicBaseUrl="${PUBLIC_BASE_URL:-$gateway_url}"
 
 echo "==> migrations"
@@ -113,11 +119,13 @@ for _ in $(seq 1 180); do
 done
 [[ "${ready:-}" == 1 ]] || { echo "run.sh: the gateway did not become ready; see .data/*.log" >&2; exit 1; }
 
-cat > "$data/run.env" <<ENV
+rm -f "$data/run.env"
+(umask 077; cat > "$data/run.env" <<ENV
 GATEWAY_URL=$gateway_url
 API_KEY=$api_key
 DATABASE_URL=$database_url
 ENV
+)
 
 cat <<INFO
 
