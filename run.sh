@@ -70,10 +70,16 @@ url_part() {
   if [[ "$2" == host ]]; then echo "$host"; else echo "$port"; fi
 }
 # --- settings: what the environment gives wins; run.sh fills in the rest ---------------------------------
-if [[ -f "$data/api-key" || -n "${Auth__ApiKey:-}" ]]; then :; else
-  echo "iqr_$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$data/api-key"
+# Secrets of this checkout, readable by this user only: the admin key and the secret dashboard sessions rest on.
+if [[ ! -f "$data/api-key" && -z "${Auth__ApiKey:-}" ]]; then
+  (umask 077; echo "iqr_$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$data/api-key")
 fi
+if [[ ! -f "$data/session-secret" && -z "${Auth__SessionSecret:-}" ]]; then
+  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$data/session-secret")
+fi
+for secret in "$data/api-key" "$data/session-secret"; do [[ ! -f "$secret" ]] || chmod 600 "$secret"; done
 api_key=${Auth__ApiKey:-$(cat "$data/api-key")}
+session_secret=${Auth__SessionSecret:-$(cat "$data/session-secret")}
 
 public_url=${Gateway__PublicBaseUrl:-${PUBLIC_BASE_URL:-}}
 public_url=${public_url%/}
@@ -125,7 +131,7 @@ silo_http_port=$(pick_port "${SILO_HTTP_PORT:-8081}" 18081)
 : "${Orleans__ClusterId:=invexqr-local}" "${Orleans__ServiceId:=invexqr}"
 : "${ScanSink__SpoolDirectory:=$data/spool}"
 export Orleans__SiloPort Orleans__GatewayPort Orleans__ClusterId Orleans__ServiceId ScanSink__SpoolDirectory
-export Auth__ApiKey="$api_key" Gateway__PublicBaseUrl="$public_url"
+export Auth__ApiKey="$api_key" Auth__SessionSecret="$session_secret" Gateway__PublicBaseUrl="$public_url"
 # Cluster TLS (docs/security.md): a local CA and node certificates in $data/tls (mode 600), made once. A co-hosting
 # gateway is a silo and uses the silo's certificate; a separate gateway gets the client-only one.
 bash scripts/cluster-certs.sh "$data/tls" >/dev/null
@@ -223,12 +229,14 @@ for _ in $(seq 1 180); do
 done
 [[ "${ready:-}" == 1 ]] || { echo "run.sh: the gateway did not become ready; see $data/*.log" >&2; exit 1; }
 
-cat > "$data/run.env" <<ENV
+rm -f "$data/run.env"
+(umask 077; cat > "$data/run.env" <<ENV
 GATEWAY_URL=$gateway_url
 PUBLIC_BASE_URL=$public_url
 API_KEY=$api_key
 DATABASE_URL=$database_url
 ENV
+)
 
 cat <<INFO
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Writes the secret files a Kubernetes overlay's secretGenerator reads (they are git-ignored; never commit them):
-#   dev:  k8s/overlays/dev/secrets.env   Auth__ApiKey + ConnectionStrings__Postgres (the in-cluster PostgreSQL)
+#   dev:  k8s/overlays/dev/secrets.env   Auth__ApiKey + Auth__SessionSecret + ConnectionStrings__Postgres (the in-cluster PostgreSQL)
 #         k8s/overlays/dev/postgres.env  POSTGRES_PASSWORD, the same password
 #   both: k8s/overlays/*/cluster-tls/     the Orleans cluster's CA and certificates (scripts/cluster-certs.sh)
-#   prod: k8s/overlays/prod/secrets.env  Auth__ApiKey + ConnectionStrings__Postgres taken from the environment
+#   prod: k8s/overlays/prod/secrets.env  Auth__ApiKey + Auth__SessionSecret + ConnectionStrings__Postgres taken from the environment
 #         variable INVEXQR_POSTGRES_CONNECTION (your database, Npgsql syntax)
 # Fresh random values (64 hex characters) from /dev/urandom; files are created mode 600 and never overwritten.
 #
@@ -54,7 +54,7 @@ else
   fi
   [[ $connection != *$'\n'* ]] || { echo "k8s-secrets: INVEXQR_POSTGRES_CONNECTION must be one line" >&2; exit 1; }
 fi
-printf 'Auth__ApiKey=%s\nConnectionStrings__Postgres=%s\n' "$key" "$connection" >"$dir/secrets.env"
+printf 'Auth__ApiKey=%s\nAuth__SessionSecret=%s\nConnectionStrings__Postgres=%s\n' "$key" "$(random_hex)" "$connection" >"$dir/secrets.env"
 for f in "${files[@]}"; do echo "k8s-secrets: wrote $f"; done
 # The cluster's CA and node certificates for the Secret invexqr-cluster-tls (kept if they exist).
 bash "$root/scripts/cluster-certs.sh" "$dir/cluster-tls"

@@ -42,6 +42,9 @@ export const KNOWN_ENV = {
     "Geo__DatabasePath", "UserAgents__RegexesPath", "Docs__SwaggerUiPath",
     /^Network__UnknownCodes__(Burst|PerMinute)$/, "Geo__CacheSize", "UserAgents__CacheSize",
     /^Orleans__Tls__(CertificatePath|KeyPath|CaPath|CertificatePassword|Disabled)$/,
+    // Issue 19: sessions, operator endpoints, proxy headers, HSTS, failed-key throttling, owner limits.
+    "Auth__SessionSecret", "Auth__SessionLifetimeHours", "Auth__FailedAttemptsPerMinute", /^Network__OperatorNetworks__\d+$/,
+    "Network__ForwardedHeaders", "Gateway__HstsMaxAgeDays", /^Owners__(MaxCodes|MaxThrottleBurst|MaxThrottlePerMinute)$/,
   ],
 };
 /** Downward-API helpers: never read by the apps, only expanded into Orleans__SiloName / Orleans__AdvertisedIP. */
@@ -398,6 +401,15 @@ export async function checkManifests(objects, overlay, { namespace = "invexqr" }
       for (const kind of ["startupProbe", "readinessProbe", "livenessProbe"]) {
         const probe = a.container[kind];
         if (!probe) { err(`${a.where}: no ${kind}`); continue; }
+        // A gateway answers /health/ready to direct callers from loopback (or Network__OperatorNetworks) only, so its
+        // readiness probe asks from inside the pod.
+        if (kind === "readinessProbe" && gateways.includes(a) && probe.exec) {
+          const command = (probe.exec.command ?? []).join(" ");
+          if (!command.includes("GET /health/ready ") || !command.includes(`/dev/tcp/127.0.0.1/${httpPort} `)) {
+            err(`${a.where}: readinessProbe exec must GET /health/ready from 127.0.0.1:${httpPort}`);
+          }
+          continue;
+        }
         if (!probe.httpGet) { err(`${a.where}: ${kind} is not an httpGet probe`); continue; }
         if (!HEALTH_PATHS.includes(probe.httpGet.path)) err(`${a.where}: ${kind} path "${probe.httpGet.path}" is not one of ${HEALTH_PATHS.join(", ")}`);
         if (kind === "readinessProbe" && probe.httpGet.path !== "/health/ready") err(`${a.where}: readinessProbe should use /health/ready`);

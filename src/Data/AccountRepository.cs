@@ -102,13 +102,34 @@ public sealed class AccountRepository(NpgsqlDataSource dataSource) : IAccountRep
         return (bool)(await command.ExecuteScalarAsync())!;
     }
 
+    public async Task BeginErasureAsync(long ownerId)
+    {
+        await using var batch = dataSource.CreateBatch();
+        var mark = new NpgsqlBatchCommand("UPDATE owners SET erasing_since = COALESCE(erasing_since, now()) WHERE id = $1");
+        mark.Parameters.Add(new() { Value = ownerId });
+        var revoke = new NpgsqlBatchCommand("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE owner_id = $1");
+        revoke.Parameters.Add(new() { Value = ownerId });
+        batch.BatchCommands.Add(mark);
+        batch.BatchCommands.Add(revoke);
+        await batch.ExecuteNonQueryAsync(); // a batch is one implicit transaction
+    }
+
     public async Task<bool> DeleteOwnerAsync(long ownerId)
     {
         // Keys go with the owner (ON DELETE CASCADE); codes must be gone first (qr_codes_owner_fk has no cascade on purpose).
         await using var command = dataSource.CreateCommand(
             "DELETE FROM owners o WHERE o.id = $1 AND NOT EXISTS (SELECT 1 FROM qr_codes c WHERE c.owner_id = o.id)");
         command.Parameters.Add(new() { Value = ownerId });
-        return await command.ExecuteNonQueryAsync() == 1;
+        try
+        {
+            return await command.ExecuteNonQueryAsync() == 1;
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.ForeignKeyViolation)
+        {
+            // A code inserted by a transaction that had checked the owner just before it was marked, committed after
+            // this statement's snapshot: the owner stays, and the caller deletes that code too.
+            return false;
+        }
     }
 
     private static async Task<OwnerInfo?> ReadOwnerAsync(NpgsqlCommand command)

@@ -33,10 +33,14 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
 
     public async Task<CodeRecord?> InsertAsync(string code, CreateCodeCommand create, CancellationToken cancellationToken = default)
     {
+        // Refused (null) when the slug is taken in any case, or was another owner's (qr_code_tombstones, migration 0151);
+        // refused with OwnerErasingException while the owner is being erased (AccountsGrain.DeleteOwner).
         await using var command = dataSource.CreateCommand($"""
             INSERT INTO qr_codes (code, target_url, title, owner_id, tags, expires_at, max_scans, throttle_burst, throttle_per_minute)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            ON CONFLICT (code) DO NOTHING
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+             WHERE NOT EXISTS (SELECT 1 FROM qr_code_tombstones t WHERE t.code_key = lower($1) AND t.owner_id IS DISTINCT FROM $4)
+               AND NOT EXISTS (SELECT 1 FROM owners o WHERE o.id = $4 AND o.erasing_since IS NOT NULL)
+            ON CONFLICT DO NOTHING
             RETURNING {Columns}
             """);
         command.Parameters.Add(new() { Value = code });
@@ -48,7 +52,18 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         command.Parameters.Add(new() { Value = (object?)create.MaxScans ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
         command.Parameters.Add(new() { Value = (object?)create.ThrottleBurst ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
         command.Parameters.Add(new() { Value = (object?)create.ThrottlePerMinute ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
-        return await ReadSingleAsync(command, cancellationToken);
+        var inserted = await ReadSingleAsync(command, cancellationToken);
+        if (inserted is null && create.OwnerId is { } ownerId)
+        {
+            await using var erasing = dataSource.CreateCommand("SELECT EXISTS (SELECT 1 FROM owners WHERE id = $1 AND erasing_since IS NOT NULL)");
+            erasing.Parameters.Add(new() { Value = ownerId });
+            if ((bool)(await erasing.ExecuteScalarAsync(cancellationToken))!)
+            {
+                throw new OwnerErasingException();
+            }
+        }
+
+        return inserted;
     }
 
     public async Task<CodeRecord?> UpdateAsync(string code, UpdateCodeCommand update, CancellationToken cancellationToken = default)
@@ -100,7 +115,9 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         long? id;
         await using (var delete = new NpgsqlCommand("""
-            WITH gone AS (DELETE FROM qr_codes WHERE code = $1 RETURNING id),
+            WITH gone AS (DELETE FROM qr_codes WHERE code = $1 RETURNING id, code, owner_id),
+                 reserved AS (INSERT INTO qr_code_tombstones (code_key, owner_id) SELECT lower(code), owner_id FROM gone
+                              ON CONFLICT (code_key) DO UPDATE SET owner_id = EXCLUDED.owner_id, deleted_at = now()),
                  scans AS (DELETE FROM qr_scans WHERE qr_code_id IN (SELECT id FROM gone)),
                  hourly AS (DELETE FROM qr_rollup_hourly WHERE qr_code_id IN (SELECT id FROM gone)),
                  totals AS (DELETE FROM qr_code_totals WHERE qr_code_id IN (SELECT id FROM gone)),

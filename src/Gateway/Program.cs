@@ -29,6 +29,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
     builder.AddInvexQrMetrics();
     builder.AddHttpHardening();
     builder.AddApiDocs();
+    builder.AddOperatorEndpoints();
     builder.Services.AddExceptionHandler<BadRequestErrors>();
     builder.Services.AddExceptionHandler<ClusterErrors>();
 
@@ -50,6 +51,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
     app.UseStatusCodePages();
     app.UseDashboardFiles();
     app.UseAuthentication();
+    app.UseOperatorEndpoints();
     app.UseDashboardCsrfCheck();
     app.UseAuthorization();
     app.UseGrainCaller();

@@ -25,8 +25,10 @@ public interface IAccountsGrain : IGrainWithIntegerKey
     Task<bool> IsSessionEnded(string sessionId);
 
     /// <summary>
-    /// Erases an owner: every code (each through its grain, which deletes the code, its raw scans and
-    /// its rollups), then the owner and its keys. The number of codes deleted, or null when there is no such owner.
+    /// Erases an owner: first marks it as being erased (no new code is accepted for it) and revokes its keys, then
+    /// deletes every code (each through its grain, which deletes the code, its raw scans and its rollups), then the
+    /// owner and its keys. <see cref="ErasureOutcome.Erased"/> only when all of that is gone; the bootstrap admin
+    /// (<see cref="Roles.BootstrapAdminName"/>) is refused.
     /// </summary>
-    Task<int?> DeleteOwner(long ownerId);
+    Task<OwnerErasure> DeleteOwner(long ownerId);
 }

@@ -37,6 +37,7 @@ public static class ScanCsvExport
         }
 
         http.Response.ContentType = "text/csv; charset=utf-8";
+        http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers.ContentDisposition = $"attachment; filename=\"{code}-scans.csv\"";
         await using var writer = new StreamWriter(http.Response.Body, new UTF8Encoding(false), bufferSize: 64 * 1024);
         await writer.WriteLineAsync(Header);
@@ -66,14 +67,17 @@ public static class ScanCsvExport
         }
     }
 
-    /// <summary>RFC 4180 quoting, plus neutralising spreadsheet formulas.</summary>
+    /// <summary>
+    /// RFC 4180 quoting, plus neutralising spreadsheet formulas. Semicolons and tabs are quoted too: spreadsheets in
+    /// locales whose list separator is ';' (or that sniff tabs) split on them, and the next cell could start a formula.
+    /// </summary>
     public static string Cell(string value)
     {
-        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r')
+        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or ';' or '\t' or '\r' or '\n')
         {
             value = "'" + value;
         }
 
-        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
+        return value.AsSpan().IndexOfAny(",;\"\t\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"") + "\"" : value;
     }
 }

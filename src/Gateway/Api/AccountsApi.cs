@@ -31,8 +31,9 @@ public static class AccountsApi
             .Accepts<CreateKeyRequest>("application/json").Produces<KeyResponse>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         owners.MapDelete("/{ownerId:long}", DeleteOwnerAsync)
-            .WithSummary("Erase an owner (admin): its codes, their raw scans and rollups, its keys. 409 for the caller's own owner.")
-            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+            .WithSummary("Erase an owner (admin): keys revoked first, then its codes, their raw scans and rollups, then the owner. 204 only when all are gone; 503 when it did not finish (send it again); 409 for the caller's own owner and the bootstrap admin.")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         var keys = endpoints.MapGroup("/api/keys").RequireAuthorization().WithTags("API keys").ProducesProblem(StatusCodes.Status401Unauthorized);
         keys.MapGet("/", ListKeysAsync).WithSummary("The caller's API keys (never their secrets).").Produces<KeyResponse[]>();
@@ -51,15 +52,21 @@ public static class AccountsApi
             return error!;
         }
 
-        if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 200)
+        if (string.IsNullOrWhiteSpace(body.Name) || body.Name.Length > 200 || CodeFieldRules.HasControlCharacters(body.Name))
         {
-            return JsonBody.Invalid("name is required, at most 200 characters.", "name");
+            return JsonBody.Invalid("name is required, at most 200 characters, without control characters.", "name");
         }
 
         var role = body.Role ?? Roles.Owner;
         if (role is not (Roles.Owner or Roles.Admin))
         {
             return JsonBody.Invalid("role must be 'owner' or 'admin'.", "role");
+        }
+
+        if (string.Equals(body.Name.Trim(), Roles.BootstrapAdminName, StringComparison.OrdinalIgnoreCase))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Owner name reserved.",
+                detail: $"'{Roles.BootstrapAdminName}' is the bootstrap admin key's owner.");
         }
 
         var created = await cluster.GetGrain<IAccountsGrain>(0).CreateOwner(body.Name.Trim(), role);
@@ -92,14 +99,23 @@ public static class AccountsApi
                 detail: "Erase this owner with another admin's key.");
         }
 
-        var deleted = await cluster.GetGrain<IAccountsGrain>(0).DeleteOwner(ownerId);
-        if (deleted is null)
+        var erasure = await cluster.GetGrain<IAccountsGrain>(0).DeleteOwner(ownerId);
+        cache.Clear(); // its keys (revoked first) stop working on this gateway now, elsewhere within the key cache's lifetime
+        switch (erasure.Outcome)
         {
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such owner.", detail: $"There is no owner {ownerId}.");
+            case ErasureOutcome.NotFound:
+                return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such owner.", detail: $"There is no owner {ownerId}.");
+            case ErasureOutcome.Refused:
+                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "This owner cannot be erased.",
+                    detail: $"The '{Roles.BootstrapAdminName}' owner is the bootstrap admin key's: it is kept.");
+            case ErasureOutcome.Incomplete:
+                http.Response.Headers.RetryAfter = "1";
+                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Erasure did not finish.",
+                    detail: $"Owner {ownerId}'s keys are revoked and it can create nothing, but {erasure.CodesLeft} of its codes " +
+                            $"(or the owner itself) remain after {erasure.CodesDeleted} were deleted. Send the DELETE again to finish.");
+            default:
+                return Results.NoContent();
         }
-
-        cache.Clear(); // its keys stop working on this gateway now, elsewhere within the key cache's lifetime
-        return Results.NoContent();
     }
 
     public static async Task<IResult> RevokeKeyAsync(long keyId, HttpContext http, IClusterClient cluster, ApiKeyCache cache)
@@ -121,9 +137,9 @@ public static class AccountsApi
             return error!;
         }
 
-        if (body.Name is { Length: > 200 })
+        if (body.Name is { Length: > 200 } || CodeFieldRules.HasControlCharacters(body.Name))
         {
-            return JsonBody.Invalid("name must be at most 200 characters.", "name");
+            return JsonBody.Invalid("name must be at most 200 characters, without control characters.", "name");
         }
 
         var key = await cluster.GetGrain<IAccountsGrain>(0).CreateKey(ownerId, body.Name?.Trim() ?? string.Empty);

@@ -23,9 +23,18 @@ public static partial class CodeFieldRules
             ?? CheckMaxScans(maxScans)
             ?? CheckThrottle(throttleBurst, throttlePerMinute);
 
-    public static IResult? CheckTitle(string? title) => title is { Length: > MaxTitleLength }
-        ? JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title")
-        : null;
+    public static IResult? CheckTitle(string? title) => title switch
+    {
+        { Length: > MaxTitleLength } => JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title"),
+        _ when HasControlCharacters(title) => JsonBody.Invalid("title must not contain control characters (NUL, line breaks, tabs).", "title"),
+        _ => null,
+    };
+
+    /// <summary>
+    /// True for text with control characters: NUL cannot be stored in PostgreSQL text at all (it would be a 500), and
+    /// the others have no place in a one-line name, title or search.
+    /// </summary>
+    public static bool HasControlCharacters(string? text) => text is not null && text.Any(char.IsControl);
 
     /// <summary>Tags: at most 20, each 1-40 letters, digits, spaces, '-', '_' or '.'; duplicates (ignoring case) removed.</summary>
     public static IResult? CheckTags(IReadOnlyList<string?>? tags, out IReadOnlyList<string>? normalised)

@@ -19,7 +19,7 @@ public static class CodesApi
         var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("Codes").ProducesProblem(StatusCodes.Status401Unauthorized);
         api.MapPost("/", CreateAsync).WithSummary("Create a code (random or custom slug).")
             .Accepts<CreateCodeRequest>("application/json").Produces<CodeResponse>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         api.MapGet("/", ListAsync).WithSummary("The caller's codes: limit (1-100), cursor, q (search), tag, sort (-createdAt|createdAt).")
             .Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesProblem(StatusCodes.Status400BadRequest);
@@ -35,7 +35,8 @@ public static class CodesApi
     }
 
     public static async Task<IResult> CreateAsync(
-        HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options, TimeProvider clock)
+        HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options, TimeProvider clock,
+        IOptions<OwnerLimits> limits, InvexQr.Data.OwnerCodeCounts counts)
     {
         var ownerId = request.HttpContext.User.OwnerId();
         var (body, error) = await JsonBody.ReadAsync<CreateCodeRequest>(request);
@@ -56,6 +57,17 @@ public static class CodesApi
             return fieldError;
         }
 
+        if (OverCeiling(request, limits.Value, body.ThrottleBurst, body.ThrottlePerMinute) is { } ceiling)
+        {
+            return ceiling;
+        }
+
+        if (!request.HttpContext.User.IsInRole(Roles.Admin) && await counts.CountAsync(ownerId, request.HttpContext.RequestAborted) >= limits.Value.MaxCodes)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Code quota reached.",
+                detail: $"An owner may have at most {limits.Value.MaxCodes} codes (Owners:MaxCodes); delete some first.");
+        }
+
         var command = new CreateCodeCommand(
             TargetUrl.Normalize(body.TargetUrl!), body.Title, ownerId, tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute);
         if (body.Code is not null)
@@ -71,24 +83,63 @@ public static class CodesApi
                 return JsonBody.Invalid($"code '{body.Code}' is reserved.", "code");
             }
 
-            var created = await cluster.GetGrain<IQrCodeGrain>(body.Code).Create(command);
-            return created is null
-                ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Code taken.", detail: $"The code '{body.Code}' already exists.")
-                : Created(created, request, lookup, options.Value);
+            var created = await CreateOrRefuseAsync(cluster.GetGrain<IQrCodeGrain>(body.Code), command);
+            if (created.Refused is { } refused)
+            {
+                return refused;
+            }
+
+            return created.Details is null
+                ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Code taken.",
+                    detail: $"The code '{body.Code}' exists already (codes are unique whatever their case), or was another owner's.")
+                : Created(created.Details, request, lookup, options.Value);
         }
 
         // Random codes: a collision is astronomically rare at the default length, but retried anyway.
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var code = CodeGenerator.NewCode(options.Value.RandomCodeLength);
-            var created = await cluster.GetGrain<IQrCodeGrain>(code).Create(command);
-            if (created is not null)
+            var created = await CreateOrRefuseAsync(cluster.GetGrain<IQrCodeGrain>(code), command);
+            if (created.Refused is { } refused)
             {
-                return Created(created, request, lookup, options.Value);
+                return refused;
+            }
+
+            if (created.Details is not null)
+            {
+                return Created(created.Details, request, lookup, options.Value);
             }
         }
 
         return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Could not allocate a free code; try again.");
+    }
+
+    /// <summary>An owner's throttle overrides may lower a code's limits, or raise them up to the operator's ceiling (admins: the hard bounds).</summary>
+    private static IResult? OverCeiling(HttpRequest request, OwnerLimits limits, int? burst, int? perMinute)
+    {
+        if (request.HttpContext.User.IsInRole(Roles.Admin))
+        {
+            return null;
+        }
+
+        return burst > limits.MaxThrottleBurst
+            ? JsonBody.Invalid($"throttleBurst may be at most {limits.MaxThrottleBurst} (the operator's ceiling, Owners:MaxThrottleBurst).", "throttleBurst")
+            : perMinute > limits.MaxThrottlePerMinute
+                ? JsonBody.Invalid($"throttlePerMinute may be at most {limits.MaxThrottlePerMinute} (the operator's ceiling, Owners:MaxThrottlePerMinute).", "throttlePerMinute")
+                : null;
+    }
+
+    private static async Task<(CodeDetails? Details, IResult? Refused)> CreateOrRefuseAsync(IQrCodeGrain grain, CreateCodeCommand command)
+    {
+        try
+        {
+            return (await grain.Create(command), null);
+        }
+        catch (OwnerErasingException)
+        {
+            return (null, Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Owner being erased.",
+                detail: "This owner is being erased: its keys are revoked and it can create no codes."));
+        }
     }
 
     public static async Task<IResult> GetAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
@@ -119,15 +170,15 @@ public static class CodesApi
         }
 
         var search = query["q"].ToString();
-        if (search.Length > 200)
+        if (search.Length > 200 || CodeFieldRules.HasControlCharacters(search))
         {
-            return JsonBody.Invalid("q must be at most 200 characters.", "q");
+            return JsonBody.Invalid("q must be at most 200 characters, without control characters.", "q");
         }
 
         var tag = query["tag"].ToString();
-        if (tag.Length > CodeFieldRules.MaxTagLength)
+        if (tag.Length > CodeFieldRules.MaxTagLength || CodeFieldRules.HasControlCharacters(tag))
         {
-            return JsonBody.Invalid($"tag must be at most {CodeFieldRules.MaxTagLength} characters.", "tag");
+            return JsonBody.Invalid($"tag must be at most {CodeFieldRules.MaxTagLength} characters, without control characters.", "tag");
         }
 
         var sort = query["sort"].ToString();
@@ -172,7 +223,8 @@ public static class CodesApi
     }
 
     public static async Task<IResult> UpdateAsync(
-        string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options, TimeProvider clock)
+        string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options, TimeProvider clock,
+        IOptions<OwnerLimits> limits)
     {
         var (body, fields, error) = await JsonBody.ReadWithFieldsAsync<UpdateCodeRequest>(request);
         if (body is null)
@@ -190,6 +242,11 @@ public static class CodesApi
         if (fieldError is not null)
         {
             return fieldError;
+        }
+
+        if (OverCeiling(request, limits.Value, body.ThrottleBurst, body.ThrottlePerMinute) is { } ceiling)
+        {
+            return ceiling;
         }
 
         if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))

@@ -23,11 +23,14 @@ public sealed class ApiKeyAuthenticationHandler(
     UrlEncoder encoder,
     ApiKeyAuthenticator authenticator,
     DashboardSessions sessions,
-    SessionSignOuts signOuts)
+    SessionSignOuts signOuts,
+    FailedAuthThrottle failures)
     : AuthenticationHandler<ApiKeyAuthenticationOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
-    public const string BootstrapAdminName = "admin";
+    public const string BootstrapAdminName = Roles.BootstrapAdminName;
+
+    private const string ThrottledItem = "InvexQr.FailedAuthThrottled";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -37,13 +40,21 @@ public sealed class ApiKeyAuthenticationHandler(
             return await AuthenticateSessionAsync();
         }
 
-        if (presented.Length is 0 or > 200)
+        var address = InvexQr.Gateway.Hosting.ClientIpSetup.ClientAddress(Context);
+        if (failures.RetryAfter(address) is { } wait)
         {
+            Context.Items[ThrottledItem] = wait;
+            return AuthenticateResult.Fail("Too many wrong API keys from this address.");
+        }
+
+        var principal = presented.Length is 0 or > 200 ? null : await authenticator.FindAsync(ApiKeys.Hash(presented));
+        if (principal is null)
+        {
+            failures.RecordFailure(address);
             return AuthenticateResult.Fail("Invalid API key.");
         }
 
-        var principal = await authenticator.FindAsync(ApiKeys.Hash(presented));
-        return principal is null ? AuthenticateResult.Fail("Invalid API key.") : Success(principal, "key");
+        return Success(principal, "key");
     }
 
     private async Task<AuthenticateResult> AuthenticateSessionAsync()
@@ -84,6 +95,12 @@ public sealed class ApiKeyAuthenticationHandler(
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Context.Items[ThrottledItem] is TimeSpan wait)
+        {
+            await TooManyFailures(Context, wait).ExecuteAsync(Context);
+            return;
+        }
+
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = "Bearer";
         await Results.Problem(
@@ -96,6 +113,14 @@ public sealed class ApiKeyAuthenticationHandler(
     {
         Response.StatusCode = StatusCodes.Status403Forbidden;
         await Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Not allowed for this key's role.").ExecuteAsync(Context);
+    }
+
+    /// <summary>429 with Retry-After for an address that presented too many wrong keys (<see cref="FailedAuthThrottle"/>).</summary>
+    public static IResult TooManyFailures(HttpContext context, TimeSpan wait)
+    {
+        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many wrong API keys.",
+            detail: "This address presented too many wrong API keys; wait for the time in Retry-After.");
     }
 
     private static string? PresentedKey(HttpRequest request)

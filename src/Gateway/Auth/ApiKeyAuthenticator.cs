@@ -21,8 +21,9 @@ public sealed class ApiKeyAuthenticator(
         {
             // The operator's key matched: only now may this flow act as the operator (GrainCallerRules: EnsureOwner is admin-only).
             using var operatorCall = GrainCaller.Act(GrainCaller.Operator, tokens);
-            var admin = await cluster.GetGrain<IAccountsGrain>(0).EnsureOwner(ApiKeyAuthenticationHandler.BootstrapAdminName, Roles.Admin);
-            return new Principal(admin.Id, admin.Role, KeyId: 0);
+            var admin = await cluster.GetGrain<IAccountsGrain>(0).EnsureOwner(Roles.BootstrapAdminName, Roles.Admin);
+            // Admin whatever the row says: the bootstrap key must never lose its role to a re-created owner.
+            return new Principal(admin.Id, Roles.Admin, KeyId: 0);
         }
 
         return await cluster.GetGrain<IAccountsGrain>(0).Authenticate(keyHash);

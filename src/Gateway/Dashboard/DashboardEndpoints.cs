@@ -29,6 +29,15 @@ public static class DashboardEndpoints
     public static WebApplicationBuilder AddDashboard(this WebApplicationBuilder builder)
     {
         var dataProtection = builder.Services.AddDataProtection().SetApplicationName("InvexQR");
+        var sessions = DashboardSessionSettings.From(builder.Configuration);
+        builder.Services.AddSingleton(sessions);
+        if (sessions.Secret is { } secret)
+        {
+            // The key ring is encrypted at rest with a key from configuration: reading dashboard_keys is not enough to forge a cookie.
+            builder.Services.AddSingleton(secret);
+            builder.Services.Configure<KeyManagementOptions>(options => options.XmlEncryptor = new SessionSecretXmlEncryptor(secret));
+        }
+
         string? keysProblem = null;
         var keysPath = builder.Configuration["Dashboard:KeysPath"];
         if (string.IsNullOrEmpty(keysPath))
@@ -65,6 +74,12 @@ public static class DashboardEndpoints
             app.Logger.LogWarning(
                 "Dashboard: cannot keep data-protection keys in {Path} ({Problem}); sessions last until this gateway restarts and work on it alone. Set Dashboard:KeysPath to a writable directory shared by all gateways.",
                 keys.Path, keys.Problem);
+        }
+
+        if (!app.Services.GetRequiredService<DashboardSessions>().Enabled)
+        {
+            app.Logger.LogWarning("Dashboard: sign-in is off until {Setting} is set (at least {Length} random characters); API keys work as usual.",
+                SessionSecret.Setting, SessionSecret.MinLength);
         }
 
         app.Use(async (context, next) =>
@@ -140,8 +155,15 @@ public static class DashboardEndpoints
         return endpoints;
     }
 
-    public static async Task<IResult> SignInAsync(HttpContext context, ApiKeyAuthenticator authenticator, DashboardSessions sessions)
+    public static async Task<IResult> SignInAsync(
+        HttpContext context, ApiKeyAuthenticator authenticator, DashboardSessions sessions, FailedAuthThrottle failures)
     {
+        var address = InvexQr.Gateway.Hosting.ClientIpSetup.ClientAddress(context);
+        if (failures.RetryAfter(address) is { } wait)
+        {
+            return ApiKeyAuthenticationHandler.TooManyFailures(context, wait);
+        }
+
         // JSON only: a cross-site HTML form cannot send application/json, so no one can sign a victim in.
         var (body, error) = await JsonBody.ReadAsync<SignInRequest>(context.Request);
         if (body is null)
@@ -149,10 +171,17 @@ public static class DashboardEndpoints
             return error!;
         }
 
+        if (!sessions.Enabled)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Dashboard sign-in is not configured.",
+                detail: $"The operator has not set {SessionSecret.Setting}; use the API with your key meanwhile.");
+        }
+
         var key = body.ApiKey?.Trim() ?? string.Empty;
         var principal = key.Length is 0 or > 200 ? null : await authenticator.FindAsync(ApiKeys.Hash(key));
         if (principal is null)
         {
+            failures.RecordFailure(address);
             return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Invalid API key.");
         }
 

@@ -16,7 +16,8 @@ public static class ClientIpSetup
     {
         var proxies = builder.Configuration.GetSection("Network:TrustedProxies").Get<string[]>() ?? [];
         var networks = builder.Configuration.GetSection("Network:TrustedNetworks").Get<string[]>() ?? [];
-        builder.Services.AddSingleton(new TrustedProxies(proxies.Length + networks.Length > 0));
+        var mode = builder.Configuration.GetValue("Network:ForwardedHeaders", ForwardedHeaderMode.Auto);
+        builder.Services.AddSingleton(new TrustedProxies(proxies.Length + networks.Length > 0, mode));
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
         {
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
@@ -43,16 +44,30 @@ public static class ClientIpSetup
     {
         // With no known proxies ASP.NET Core's middleware would trust every peer's headers, so it is
         // only added when some proxy is trusted.
-        if (app.Services.GetRequiredService<TrustedProxies>().Any)
+        var trusted = app.Services.GetRequiredService<TrustedProxies>();
+        if (trusted.Any)
         {
-            app.Use(TranslateForwardedHeader);
+            app.Use((http, next) => TranslateForwardedHeader(http, next, trusted.Mode));
             app.UseForwardedHeaders();
         }
 
         return app;
     }
 
-    private sealed record TrustedProxies(bool Any);
+    /// <summary>Which header the trusted proxies speak (<c>Network:ForwardedHeaders</c>).</summary>
+    public enum ForwardedHeaderMode
+    {
+        /// <summary>X-Forwarded-For/-Proto; RFC 7239 <c>Forwarded</c> only on requests without X-Forwarded-For.</summary>
+        Auto,
+
+        /// <summary>X-Forwarded-For/-Proto only: a <c>Forwarded</c> header is the client's own and ignored.</summary>
+        XForwardedFor,
+
+        /// <summary>RFC 7239 <c>Forwarded</c> only (for= and proto=): X-Forwarded-* headers are the client's own and dropped.</summary>
+        Forwarded,
+    }
+
+    private sealed record TrustedProxies(bool Any, ForwardedHeaderMode Mode);
 
     /// <summary>The peer address, with IPv4-mapped IPv6 (::ffff:a.b.c.d) shown as plain IPv4.</summary>
     public static IPAddress? ClientAddress(this HttpContext http)
@@ -62,18 +77,34 @@ public static class ClientIpSetup
     }
 
     /// <summary>
-    /// ASP.NET Core reads X-Forwarded-For only; proxies speaking RFC 7239 send <c>Forwarded</c>. Its
-    /// <c>for=</c> values are copied into X-Forwarded-For (when that is absent) and then go through
-    /// the same trust checks.
+    /// ASP.NET Core reads X-Forwarded-For/-Proto only; proxies speaking RFC 7239 send <c>Forwarded</c>. Its <c>for=</c>
+    /// and <c>proto=</c> values are copied into X-Forwarded-For/-Proto and then go through the same trust checks. With a
+    /// proxy that speaks <c>Forwarded</c> (mode <see cref="ForwardedHeaderMode.Forwarded"/>) the X-Forwarded-* headers
+    /// can only be the client's, so they are replaced; in <see cref="ForwardedHeaderMode.Auto"/> they win.
     /// </summary>
-    private static Task TranslateForwardedHeader(HttpContext http, RequestDelegate next)
+    private static Task TranslateForwardedHeader(HttpContext http, RequestDelegate next, ForwardedHeaderMode mode)
     {
-        var forwarded = http.Request.Headers["Forwarded"];
-        if (forwarded.Count > 0 && !http.Request.Headers.ContainsKey(ForwardedHeadersDefaults.XForwardedForHeaderName))
+        var headers = http.Request.Headers;
+        if (mode == ForwardedHeaderMode.XForwardedFor)
+        {
+            return next(http);
+        }
+
+        if (mode == ForwardedHeaderMode.Forwarded)
+        {
+            headers.Remove(ForwardedHeadersDefaults.XForwardedForHeaderName);
+            headers.Remove(ForwardedHeadersDefaults.XForwardedProtoHeaderName);
+            headers.Remove(ForwardedHeadersDefaults.XForwardedHostHeaderName);
+        }
+
+        var forwarded = headers["Forwarded"];
+        if (forwarded.Count > 0 && !headers.ContainsKey(ForwardedHeadersDefaults.XForwardedForHeaderName))
         {
             var addresses = new List<string>();
+            var protocols = new List<string>();
             foreach (var element in string.Join(',', forwarded.ToArray()).Split(','))
             {
+                string? proto = null;
                 foreach (var pair in element.Split(';'))
                 {
                     var kv = pair.Trim();
@@ -81,12 +112,26 @@ public static class ClientIpSetup
                     {
                         addresses.Add(NormalizeForwardedNode(kv[4..].Trim('"')));
                     }
+                    else if (kv.StartsWith("proto=", StringComparison.OrdinalIgnoreCase))
+                    {
+                        proto = kv[6..].Trim('"').ToLowerInvariant();
+                    }
+                }
+
+                if (proto is "http" or "https")
+                {
+                    protocols.Add(proto);
                 }
             }
 
             if (addresses.Count > 0)
             {
-                http.Request.Headers[ForwardedHeadersDefaults.XForwardedForHeaderName] = string.Join(", ", addresses);
+                headers[ForwardedHeadersDefaults.XForwardedForHeaderName] = string.Join(", ", addresses);
+                // Only when every hop said which scheme it received, so that the two lists line up.
+                if (protocols.Count == addresses.Count && !headers.ContainsKey(ForwardedHeadersDefaults.XForwardedProtoHeaderName))
+                {
+                    headers[ForwardedHeadersDefaults.XForwardedProtoHeaderName] = string.Join(", ", protocols);
+                }
             }
         }
 

@@ -67,6 +67,7 @@ public static class GatewayHosting
         // Stats and CSV exports read PostgreSQL directly (rollups, raw scans): reads need no grain.
         builder.Services.AddSingleton<StatsQueries>();
         builder.Services.AddSingleton<ScanExportQueries>();
+        builder.Services.AddSingleton<OwnerCodeCounts>();
         if (!coHosted)
         {
             // A co-hosted silo registered both already.
@@ -84,6 +85,9 @@ public static class GatewayHosting
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection(GatewayOptions.Section));
         builder.Services.Configure<QrImages.QrImageLimits>(builder.Configuration.GetSection(QrImages.QrImageLimits.Section));
         builder.Services.AddSingleton<QrImages.QrRenderGate>();
+        builder.Services.AddOptions<Api.OwnerLimits>().Bind(builder.Configuration.GetSection(Api.OwnerLimits.Section))
+            .Validate(o => o.MaxCodes >= 1 && o.MaxThrottleBurst >= 1 && o.MaxThrottlePerMinute >= 1, "Owners:MaxCodes, MaxThrottleBurst and MaxThrottlePerMinute must be at least 1.")
+            .ValidateOnStart();
         builder.Services.AddProblemDetails();
         // A query parameter that does not parse (size=abc) throws, so BadRequestErrors answers 400 problem+json naming it.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -94,6 +98,7 @@ public static class GatewayHosting
         builder.Services.AddSingleton<ApiKeyAuthenticator>();
         builder.Services.AddSingleton<DashboardSessions>(); // the handler also reads the dashboard's session cookie
         builder.Services.AddSingleton<SessionSignOuts>();
+        builder.Services.AddSingleton<FailedAuthThrottle>();
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AdminPolicy, policy => policy.RequireRole(InvexQr.Abstractions.Roles.Admin));
         builder.Services.Configure<Microsoft.AspNetCore.Http.Json.JsonOptions>(o =>

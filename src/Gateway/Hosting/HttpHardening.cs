@@ -36,14 +36,34 @@ public static class HttpHardening
 
     public static WebApplication UseHttpHardening(this WebApplication app)
     {
+        // Gateway:HstsMaxAgeDays (default 0, off): browsers that reached us over HTTPS keep to it. Off by default
+        // because it binds the whole host name for that long; set it once HTTPS is there to stay.
+        var hstsDays = app.Configuration.GetValue("Gateway:HstsMaxAgeDays", 0);
+        if (hstsDays is < 0 or > 730)
+        {
+            throw new InvalidOperationException("Gateway:HstsMaxAgeDays must be from 0 (off) to 730.");
+        }
+
+        var hsts = hstsDays > 0 ? $"max-age={hstsDays * 86400}" : null;
         app.Use((context, next) =>
         {
             var headers = context.Response.Headers;
             context.Response.OnStarting(() =>
             {
+                if (hsts is not null && context.Request.IsHttps)
+                {
+                    headers.StrictTransportSecurity = hsts;
+                }
+
                 headers.XContentTypeOptions = "nosniff";
                 headers["Referrer-Policy"] = "no-referrer";
                 headers.XFrameOptions = "DENY";
+                // API answers carry keys, codes and scan data: no cache may keep them unless an endpoint says otherwise.
+                if (!headers.ContainsKey("Cache-Control") && context.Request.Path.StartsWithSegments("/api"))
+                {
+                    headers.CacheControl = "no-store";
+                }
+
                 if (!headers.ContainsKey("Content-Security-Policy"))
                 {
                     headers.ContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";

@@ -43,35 +43,62 @@ public sealed class AccountsGrain(IAccountRepository accounts) : Grain, IAccount
 
     public Task<bool> IsSessionEnded(string sessionId) => accounts.IsSessionEndedAsync(sessionId);
 
-    public async Task<int?> DeleteOwner(long ownerId)
+    /// <summary>Rounds of "delete every code, then the owner": a code whose insert raced the erasure mark needs a second one.</summary>
+    private const int ErasureRounds = 5;
+
+    public async Task<OwnerErasure> DeleteOwner(long ownerId)
     {
-        if (await accounts.FindOwnerAsync(ownerId) is null)
+        var owner = await accounts.FindOwnerAsync(ownerId);
+        if (owner is null)
         {
-            return null;
+            return new OwnerErasure(ErasureOutcome.NotFound, 0, 0);
         }
+
+        if (string.Equals(owner.Name, Roles.BootstrapAdminName, StringComparison.OrdinalIgnoreCase))
+        {
+            return new OwnerErasure(ErasureOutcome.Refused, 0, 0);
+        }
+
+        // From here on no new code is accepted for the owner and its keys are revoked: the codes can only get fewer.
+        await accounts.BeginErasureAsync(ownerId);
 
         // Through the code grains, not one SQL statement: an active grain holds the code in memory and
         // must forget it, or it would keep redirecting (and recording) until it deactivates.
         var deleted = 0;
         var catalog = GrainFactory.GetGrain<ICodeCatalogGrain>(0);
-        while (true)
+        for (var round = 0; round < ErasureRounds; round++)
         {
-            var page = await catalog.List(ownerId, new CodeListQuery(100, null, null, null));
-            if (page.Items.Count == 0)
+            while (true)
             {
-                break;
+                var page = await catalog.List(ownerId, new CodeListQuery(100, null, null, null));
+                if (page.Items.Count == 0)
+                {
+                    break;
+                }
+
+                var progress = 0;
+                foreach (var code in page.Items)
+                {
+                    if (await GrainFactory.GetGrain<IQrCodeGrain>(code.Code).Delete(ownerId))
+                    {
+                        progress++;
+                    }
+                }
+
+                deleted += progress;
+                if (progress == 0)
+                {
+                    break; // codes that no grain would delete: reported below, never looped on
+                }
             }
 
-            foreach (var code in page.Items)
+            if (await accounts.DeleteOwnerAsync(ownerId))
             {
-                if (await GrainFactory.GetGrain<IQrCodeGrain>(code.Code).Delete(ownerId))
-                {
-                    deleted++;
-                }
+                return new OwnerErasure(ErasureOutcome.Erased, deleted, 0);
             }
         }
 
-        await accounts.DeleteOwnerAsync(ownerId);
-        return deleted;
+        var left = await catalog.List(ownerId, new CodeListQuery(100, null, null, null));
+        return new OwnerErasure(ErasureOutcome.Incomplete, deleted, left.Items.Count);
     }
 }

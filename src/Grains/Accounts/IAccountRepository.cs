@@ -24,6 +24,9 @@ public interface IAccountRepository
     /// <summary>True when the dashboard session was signed out.</summary>
     Task<bool> IsSessionEndedAsync(string sessionId);
 
+    /// <summary>Marks the owner as being erased (no new code is accepted for it) and revokes all its keys, in one transaction.</summary>
+    Task BeginErasureAsync(long ownerId);
+
     /// <summary>Deletes an owner that has no codes left, with its keys; false when there is no such owner (or it still has codes).</summary>
     Task<bool> DeleteOwnerAsync(long ownerId);
 }

@@ -8,13 +8,16 @@ public interface ICodeRepository
     /// <summary>The codes that exist among <paramref name="codes"/>, with their lifetime totals, in one round trip.</summary>
     Task<IReadOnlyDictionary<string, StoredCode>> LoadAsync(IReadOnlyCollection<string> codes, CancellationToken cancellationToken = default);
 
-    /// <summary>Inserts the code; null when the code is already taken.</summary>
+    /// <summary>
+    /// Inserts the code; null when the code is taken in any case, or is a deleted code of another owner (slugs stay
+    /// reserved to their owner). Throws <see cref="OwnerErasingException"/> while the owner is being erased.
+    /// </summary>
     Task<CodeRecord?> InsertAsync(string code, CreateCodeCommand command, CancellationToken cancellationToken = default);
 
     /// <summary>Applies the non-null fields; null when the code does not exist.</summary>
     Task<CodeRecord?> UpdateAsync(string code, UpdateCodeCommand command, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes the code and all its raw scans; false when it did not exist.</summary>
+    /// <summary>Deletes the code and all its raw scans, keeping its slug reserved to its owner; false when it did not exist.</summary>
     Task<bool> DeleteAsync(string code, CancellationToken cancellationToken = default);
 
     /// <summary>One page of the owner's codes, newest first.</summary>

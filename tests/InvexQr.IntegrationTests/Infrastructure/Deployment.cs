@@ -218,12 +218,15 @@ public sealed class Deployment : IAsyncDisposable
         return gateway;
     }
 
+    private readonly string _sessionSecret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     private Dictionary<string, string> CommonEnvironment() => new()
     {
         ["ConnectionStrings__Postgres"] = ConnectionString,
         ["Orleans__ClusterId"] = _clusterId,
         ["Orleans__ServiceId"] = "invexqr-tests",
         ["Auth__ApiKey"] = ApiKey,
+        ["Auth__SessionSecret"] = _sessionSecret,
         ["Gateway__PublicBaseUrl"] = "https://qr.example.com",
         ["ShutdownTimeoutSeconds"] = "30",
         // A killed silo is declared dead after two missed probes of 2 s instead of three of 5 s: failover tests

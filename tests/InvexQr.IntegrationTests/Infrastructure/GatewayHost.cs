@@ -19,6 +19,8 @@ public sealed class GatewayHost : IAsyncDisposable
 {
     public const string ApiKey = Deployment.ApiKey;
 
+    private const string SessionSecretSetting = "Auth:SessionSecret";
+
     private readonly Factory _factory;
     private readonly string _spool;
 
@@ -31,6 +33,9 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     public string ConnectionString { get; }
+
+    /// <summary>This host's <c>Auth:SessionSecret</c> (null when a test turned sessions off).</summary>
+    public string? SessionSecret { get; private init; }
 
     public string ClusterId { get; }
 
@@ -63,6 +68,8 @@ public sealed class GatewayHost : IAsyncDisposable
             ["Orleans:GatewayPort"] = Shell.FreePort().ToString(),
             ["Orleans:SiloName"] = "cohost-" + Guid.NewGuid().ToString("N")[..6],
             ["Auth:ApiKey"] = ApiKey,
+            // Hosts of one deployment share it, like the key ring they share through the database.
+            [SessionSecretSetting] = joining?.SessionSecret ?? Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
             ["Gateway:PublicBaseUrl"] = "https://qr.example.com",
             ["ScanSink:SpoolDirectory"] = spool,
             ["Geo:DatabasePath"] = Path.Combine(Repo.Root, ".data", "geo", "GeoLite2-City.mmdb"),
@@ -72,6 +79,8 @@ public sealed class GatewayHost : IAsyncDisposable
             // Tests scan one code thousands of times from loopback; the throttling tests set realistic limits.
             ["Throttle:Burst"] = "1000000",
             ["Throttle:PerMinute"] = "1000000",
+            // Likewise wrong keys from loopback; the throttling test sets a realistic limit.
+            ["Auth:FailedAttemptsPerMinute"] = "1000000",
         };
         // Its silo's Orleans ports run the cluster's mutual TLS, as in every deployment.
         foreach (var (key, value) in ClusterCertificates.Cluster.SiloSettings())
@@ -85,8 +94,9 @@ public sealed class GatewayHost : IAsyncDisposable
         }
 
         var factory = new Factory(configuration);
+        var sessionSecret = configuration[SessionSecretSetting];
         factory.UseKestrel(0);
-        var host = new GatewayHost(factory, connectionString, clusterId, spool);
+        var host = new GatewayHost(factory, connectionString, clusterId, spool) { SessionSecret = sessionSecret };
         await Task.Run(factory.StartServer);
         host.BaseAddress = factory.ClientOptions.BaseAddress;
         host.Http = host.CreateClient(ApiKey);

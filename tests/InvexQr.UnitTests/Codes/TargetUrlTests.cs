@@ -34,6 +34,41 @@ public sealed class TargetUrlTests
     public void Our_own_short_urls_are_refused_as_redirect_loops(string url) =>
         Assert.Contains("loop", TargetUrl.Validate(url, ["qr.example.com", "localhost:8080"]));
 
+    [Theory]
+    [InlineData("http://localhost/r/x")]
+    [InlineData("http://LOCALHOST.:8080/r/x")]
+    [InlineData("http://127.0.0.1./r/x")]
+    [InlineData("http://127.1.2.3:9/r/x")]
+    [InlineData("http://[::ffff:127.0.0.1]:8080/r/x")]
+    [InlineData("http://[::1]/r/x")]
+    [InlineData("http://2130706433/r/x")]
+    [InlineData("http://0x7f000001/r/x")]
+    [InlineData("http://0.0.0.0:8080/r/x")]
+    [InlineData("http://app.localhost/r/x")]
+    [InlineData("https://qr.example.com./r/x")]
+    [InlineData("https://qr.example.com/R/x")]
+    [InlineData("https://qr.example.com//r/x")]
+    [InlineData("https://qr.example.com/%72/x")]
+    [InlineData("https://qr.example.com:443/r/x")]
+    public void Other_spellings_of_our_own_host_are_refused_too(string url) =>
+        Assert.Contains("loop", TargetUrl.Validate(url, ["qr.example.com"]));
+
+    [Fact]
+    public void Our_host_given_as_an_address_matches_every_spelling_of_it()
+    {
+        Assert.Contains("loop", TargetUrl.Validate("http://[::ffff:192.0.2.7]/r/x", ["192.0.2.7:8080"]));
+        Assert.Contains("loop", TargetUrl.Validate("http://3221225991/r/x", ["192.0.2.7"]));
+        Assert.Null(TargetUrl.Validate("http://192.0.2.8/r/x", ["192.0.2.7"]));
+    }
+
+    [Fact]
+    public void A_url_under_the_limit_but_over_it_once_percent_encoded_is_refused()
+    {
+        var url = "https://example.org/" + new string('é', 700); // 720 characters, 4,220 once encoded
+        Assert.True(url.Length < TargetUrl.MaxLength);
+        Assert.Contains("percent-encoded", TargetUrl.Validate(url));
+    }
+
     [Fact]
     public void Other_paths_on_our_host_and_other_hosts_with_r_paths_are_fine()
     {
