@@ -533,7 +533,7 @@ def check_k8s(generated, dash, rules, write):
     deployments = {}
     for f in ("silo.yaml", "gateway.yaml"):
         for d in yaml.safe_load_all(open(os.path.join(K8S_BASE, f), encoding="utf-8")):
-            if d and d.get("kind") == "Deployment":
+            if d and d.get("kind") in ("Deployment", "StatefulSet"):  # the silos are a StatefulSet (spool claims)
                 deployments[d["metadata"]["name"]] = d
     jobs = set()
     for m in monitors:
@@ -541,7 +541,7 @@ def check_k8s(generated, dash, rules, write):
         sel = m["spec"]["selector"]["matchLabels"]
         match = [d for d in deployments.values() if sel.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
         if len(match) != 1:
-            problems.append(f"PodMonitor {name}: selector {sel} matches {len(match)} Deployments of k8s/base, not 1")
+            problems.append(f"PodMonitor {name}: selector {sel} matches {len(match)} workloads of k8s/base, not 1")
             continue
         pod = match[0]["spec"]["template"]
         ports = {p["name"] for c in pod["spec"]["containers"] for p in c.get("ports", [])}
