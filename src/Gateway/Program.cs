@@ -51,6 +51,7 @@ app.UseAuthorization();
 
 app.MapRedirects();
 app.MapCodesApi();
+app.MapRoutingApi();
 app.MapQrImagesApi();
 app.MapStatsApi();
 app.MapAccountsApi();
