@@ -163,8 +163,10 @@ public sealed class QrCodeGrain(
             return null;
         }
 
-        // A split stays sticky on the day's visitor hash; one who opted out is hashed in memory only, never stored.
-        var key = visitor ?? VisitorHash.Of(salt, request.ClientIp, request.UserAgent) ?? (ulong)request.ScanId.GetHashCode();
+        // A split stays sticky on the day's visitor hash; one who opted out is hashed in memory only, never stored
+        // (and without the day's salt, on address and user agent, in memory only too).
+        var key = visitor ?? VisitorHash.Of(salt, request.ClientIp, request.UserAgent)
+            ?? RoutingTable.VisitorKeyOf($"{request.ClientIp}\n{request.UserAgent}");
         var decision = routing.Route(
             new ScanContext(request.Client?.DeviceType, request.Client?.Os, request.Location?.CountryCode, request.AcceptLanguage, request.QueryString, key), at);
         result = result with { TargetUrl = decision.Target };

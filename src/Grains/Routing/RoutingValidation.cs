@@ -64,6 +64,7 @@ public static partial class RoutingValidation
 
             string? target = null;
             List<SplitVariant>? split = null;
+            var weights = 1L;
             if ((rule.Target is null) == (rule.Split is null))
             {
                 Fail(path, "a rule needs exactly one of target or split.");
@@ -75,7 +76,7 @@ public static partial class RoutingValidation
             }
             else
             {
-                split = CheckSplit(rule.Split!, path + ".split", ownHosts, warnings);
+                split = CheckSplit(rule.Split!, path + ".split", ownHosts, warnings, out weights);
             }
 
             var when = rule.When is null ? null : CheckConditions(rule.When, path + ".when", zone, now, warnings);
@@ -83,7 +84,7 @@ public static partial class RoutingValidation
             {
                 warnings.Add(new(path, $"never matches: rule '{catchAll}' before it matches every scan."));
             }
-            else if (when is null || IsEmpty(when))
+            else if ((when is null || IsEmpty(when)) && weights > 0)
             {
                 catchAll = id;
             }
@@ -106,7 +107,8 @@ public static partial class RoutingValidation
     private static bool IsEmpty(RuleConditions when) =>
         when.Device is null && when.Os is null && when.Country is null && when.Language is null && when.Time is null;
 
-    private static List<SplitVariant> CheckSplit(IReadOnlyList<SplitVariant> variants, string path, IReadOnlyCollection<string> ownHosts, List<RoutingProblem> warnings)
+    private static List<SplitVariant> CheckSplit(
+        IReadOnlyList<SplitVariant> variants, string path, IReadOnlyCollection<string> ownHosts, List<RoutingProblem> warnings, out long total)
     {
         if (variants.Count is 0 or > MaxVariants)
         {
@@ -115,7 +117,7 @@ public static partial class RoutingValidation
 
         var result = new List<SplitVariant>(variants.Count);
         var ids = new HashSet<string>(StringComparer.Ordinal);
-        long total = 0;
+        total = 0;
         for (var i = 0; i < variants.Count; i++)
         {
             var variantPath = $"{path}[{i}]";
