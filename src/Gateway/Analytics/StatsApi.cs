@@ -118,7 +118,8 @@ public static class StatsApi
             browsers = Top(data, Dimensions.Browser, TopOthers).Select(d => new { name = d.Value, scans = d.Scans }),
             // peakHours[d][h]: scans on ISO weekday d (0 = Monday) at local hour h.
             peakHours = peak,
-            routes = Routes(data),
+            // Rule ids are a code's own: summed over several codes they would mean nothing.
+            routes = code is null ? null : Routes(data),
             topCodes,
         };
     }

@@ -532,7 +532,7 @@ function renderRoutes(routes, figure) {
   const splits = [...new Set(routes.filter((r) => r.variant).map((r) => r.rule))];
   figure.summary.textContent = splits.length
     ? splits.map((rule) => {
-      const variants = routes.filter((r) => r.rule === rule);
+      const variants = routes.filter((r) => r.rule === rule).sort((x, y) => x.variant.localeCompare(y.variant));
       const n = variants.reduce((s, v) => s + v.scans, 0);
       const shares = variants.map((v) => `${v.variant} ${pct(v.share)} ± ${pct(v.margin95)}`).join(', ');
       const sure = n < 100 ? 'too few scans yet to compare' : 'differences smaller than the ± margins (95 %) may be chance';
