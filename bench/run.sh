@@ -42,7 +42,7 @@
 # CODES (10000), COLD_CODES (10000), ACTIVE_CODES (100000), ACTIVATION_BUDGET (s for the activation pass; 150,
 # smoke 40), MIX_CODES (1000000, smoke 100000), MIX_ZIPF_S (1.1), COLLECTION_AGE (s an idle grain stays active
 # in the realistic mix; 10, smoke 4), TIME_LIMIT (s, whole script; default 1500, smoke 600), KEEP_LOGS (set:
-# keep the processes' logs).
+# keep the processes' logs), ROUTING (1: every code carries 5 routing rules, issue 23; compare with a run without).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -251,8 +251,12 @@ say "PostgreSQL 127.0.0.1:$pg_port (pid $postmaster), silo $silo_url (pid $silo_
 # ------------------------------------------------------------------------------------------- 3. codes
 step "codes"
 auth=(-H "Authorization: Bearer $api_key")
+# ROUTING=1: 5 rules of every kind on every code (stored normalised, as the API would store them).
+routing_json='{"timeZone":"Europe/Paris","rules":[{"id":"ios","when":{"device":["mobile","tablet"],"os":["ios"]},"target":"https://apps.apple.com/app/id1"},{"id":"android","when":{"os":["android"]},"target":"https://play.google.com/store/apps/details?id=x"},{"id":"fr","when":{"country":["FR","BE","CH"],"language":["fr"]},"target":"https://example.fr/"},{"id":"hours","when":{"time":{"days":["mon","tue","wed","thu","fri"],"from":"09:00","to":"18:00"}},"target":"https://example.org/open"},{"id":"ab","when":{"device":["desktop"]},"split":[{"id":"a","target":"https://example.org/a","weight":50},{"id":"b","target":"https://example.org/b","weight":50}]}],"passQuery":false}'
+if [[ ${ROUTING:-0} == 1 ]]; then routing_body=",\"routing\":$routing_json"; routing_sql="'$routing_json'::jsonb"; else routing_body=""; routing_sql="NULL::jsonb"; fi
+export ROUTING_CFG=${routing_body//\"/\\\"}   # for curl's config file: every quote escaped
 status=$(curl -sS -o "$work/hot.json" -w '%{http_code}' "${auth[@]}" -H 'Content-Type: application/json' \
-  -X POST "$gateway/api/codes" -d '{"targetUrl":"https://example.org/hot","code":"hot"}') || die "POST /api/codes failed"
+  -X POST "$gateway/api/codes" -d '{"targetUrl":"https://example.org/hot","code":"hot"'"$routing_body"'}') || die "POST /api/codes failed"
 [[ $status == 201 ]] || { cat "$work/hot.json"; die "POST /api/codes answered $status (expected 201)"; }
 
 # b00000 … : created through the API, several requests at a time on kept-alive connections (one curl).
@@ -261,7 +265,7 @@ awk -v n="$codes" -v url="$gateway/api/codes" -v key="$api_key" 'BEGIN {
   for (i = 0; i < n; i++) {
     code = sprintf("b%05d", i)
     printf "url = \"%s\"\nheader = \"Authorization: Bearer %s\"\nheader = \"Content-Type: application/json\"\n", url, key
-    printf "data = \"{\\\"targetUrl\\\":\\\"https://example.org/%s\\\",\\\"code\\\":\\\"%s\\\"}\"\n", code, code
+    printf "data = \"{\\\"targetUrl\\\":\\\"https://example.org/%s\\\",\\\"code\\\":\\\"%s\\\"%s}\"\n", code, code, ENVIRON["ROUTING_CFG"]
     printf "output = \"/dev/null\"\nwrite-out = \"%%{http_code}\\\\n\"\n"
     if (i < n - 1) print "next"
   }
@@ -276,11 +280,11 @@ say "$codes codes b00000… + 'hot' created through POST /api/codes in $(calc %.
 # Cold and activation sets: straight into qr_codes (no grain has ever seen them), owned by the bootstrap admin.
 started=$(now_s)
 sql <<SQL >/dev/null || die "inserting the cold and activation codes failed"
-INSERT INTO qr_codes (code, owner_id, target_url)
-SELECT 'c' || lpad(g::text, 5, '0'), (SELECT id FROM owners WHERE name = 'admin'), 'https://example.org/c' || g
+INSERT INTO qr_codes (code, owner_id, target_url, routing)
+SELECT 'c' || lpad(g::text, 5, '0'), (SELECT id FROM owners WHERE name = 'admin'), 'https://example.org/c' || g, $routing_sql
   FROM generate_series(0, $cold_codes - 1) AS g;
-INSERT INTO qr_codes (code, owner_id, target_url)
-SELECT 'm' || lpad(g::text, 7, '0'), (SELECT id FROM owners WHERE name = 'admin'), 'https://example.org/m' || g
+INSERT INTO qr_codes (code, owner_id, target_url, routing)
+SELECT 'm' || lpad(g::text, 7, '0'), (SELECT id FROM owners WHERE name = 'admin'), 'https://example.org/m' || g, $routing_sql
   FROM generate_series(0, $active_codes - 1) AS g;
 ANALYZE qr_codes;
 SQL
@@ -621,8 +625,8 @@ started=$(now_s)
 # machine busy with other work.
 for ((chunk = 0; chunk < 10; chunk++)); do
   sql <<SQL >/dev/null || die "inserting the realistic mix's codes failed (chunk $chunk of 10)"
-INSERT INTO qr_codes (code, owner_id, target_url)
-SELECT 'r' || lpad(g::text, 7, '0'), (SELECT id FROM owners WHERE name = 'admin'), 'https://example.org/r' || g
+INSERT INTO qr_codes (code, owner_id, target_url, routing)
+SELECT 'r' || lpad(g::text, 7, '0'), (SELECT id FROM owners WHERE name = 'admin'), 'https://example.org/r' || g, $routing_sql
   FROM generate_series($chunk * $mix_codes / 10, ($chunk + 1) * $mix_codes / 10 - 1) AS g;
 SQL
 done

@@ -1,5 +1,6 @@
 using InvexQr.Abstractions;
 using InvexQr.Grains.Codes;
+using InvexQr.Grains.Routing;
 using Npgsql;
 
 namespace InvexQr.Data;
@@ -7,9 +8,13 @@ namespace InvexQr.Data;
 /// <summary>All SQL on <c>qr_codes</c>.</summary>
 public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepository
 {
-    private const string Columns = "id, code, target_url, title, status, created_at, updated_at, owner_id, tags, expires_at, max_scans, throttle_burst, throttle_per_minute";
+    private const string TableColumns = "id, code, target_url, title, status, created_at, updated_at, owner_id, tags, expires_at, max_scans, throttle_burst, throttle_per_minute, routing";
 
-    private static string ColumnsOf(string alias) => string.Join(", ", Columns.Split(", ").Select(c => $"{alias}.{c}"));
+    // The owner's fallback URL rides along with every row a grain loads (a scalar subquery also works in RETURNING).
+    private const string Columns = TableColumns + ", (SELECT o.fallback_url FROM owners o WHERE o.id = owner_id)";
+
+    private static string ColumnsOf(string alias) =>
+        string.Join(", ", TableColumns.Split(", ").Select(c => $"{alias}.{c}")) + $", (SELECT o.fallback_url FROM owners o WHERE o.id = {alias}.owner_id)";
 
     public async Task<IReadOnlyDictionary<string, StoredCode>> LoadAsync(IReadOnlyCollection<string> codes, CancellationToken cancellationToken = default)
     {
@@ -25,7 +30,7 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         while (await reader.ReadAsync(cancellationToken))
         {
             var record = Read(reader);
-            found[record.Code] = new StoredCode(record, reader.GetInt64(13), reader.IsDBNull(14) ? null : reader.GetFieldValue<DateTimeOffset>(14));
+            found[record.Code] = new StoredCode(record, reader.GetInt64(15), reader.IsDBNull(16) ? null : reader.GetFieldValue<DateTimeOffset>(16));
         }
 
         return found;
@@ -36,8 +41,8 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         // Refused (null) when the slug is taken in any case, or was another owner's (qr_code_tombstones, migration 0151);
         // refused with OwnerErasingException while the owner is being erased (AccountsGrain.DeleteOwner).
         await using var command = dataSource.CreateCommand($"""
-            INSERT INTO qr_codes (code, target_url, title, owner_id, tags, expires_at, max_scans, throttle_burst, throttle_per_minute)
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9
+            INSERT INTO qr_codes (code, target_url, title, owner_id, tags, expires_at, max_scans, throttle_burst, throttle_per_minute, routing)
+            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
              WHERE NOT EXISTS (SELECT 1 FROM qr_code_tombstones t WHERE t.code_key = lower($1) AND t.owner_id IS DISTINCT FROM $4)
                AND NOT EXISTS (SELECT 1 FROM owners o WHERE o.id = $4 AND o.erasing_since IS NOT NULL)
             ON CONFLICT DO NOTHING
@@ -52,6 +57,7 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         command.Parameters.Add(new() { Value = (object?)create.MaxScans ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
         command.Parameters.Add(new() { Value = (object?)create.ThrottleBurst ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
         command.Parameters.Add(new() { Value = (object?)create.ThrottlePerMinute ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        command.Parameters.Add(new() { Value = (object?)create.RoutingJson ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb });
         var inserted = await ReadSingleAsync(command, cancellationToken);
         if (inserted is null && create.OwnerId is { } ownerId)
         {
@@ -78,6 +84,7 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
                    max_scans  = CASE WHEN $9 THEN NULL ELSE COALESCE($8, max_scans) END,
                    throttle_burst      = COALESCE($10, throttle_burst),
                    throttle_per_minute = COALESCE($11, throttle_per_minute),
+                   routing    = CASE WHEN $13 THEN NULL ELSE COALESCE($12, routing) END,
                    updated_at = now()
              WHERE code = $1
             RETURNING {Columns}
@@ -94,6 +101,8 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         command.Parameters.Add(new() { Value = update.ClearMaxScans });
         command.Parameters.Add(new() { Value = (object?)update.ThrottleBurst ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
         command.Parameters.Add(new() { Value = (object?)update.ThrottlePerMinute ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+        command.Parameters.Add(new() { Value = (object?)update.RoutingJson ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb });
+        command.Parameters.Add(new() { Value = update.ClearRouting });
         return await ReadSingleAsync(command, cancellationToken);
     }
 
@@ -163,7 +172,7 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         // Keyset pagination on (created_at, id), either direction, served by qr_codes_owner_created.
         var (after, order) = query.OldestFirst ? (">", "ASC") : ("<", "DESC");
         await using var command = dataSource.CreateCommand($"""
-            SELECT {Columns} FROM qr_codes
+            SELECT {TableColumns}, NULL FROM qr_codes
              WHERE owner_id = $1
                AND ($2::timestamptz IS NULL OR (created_at, id) {after} ($2::timestamptz, $3::bigint))
                AND ($4::text IS NULL OR code ILIKE $4 OR title ILIKE $4 OR target_url ILIKE $4)
@@ -183,7 +192,7 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var record = Read(reader);
+            var record = Read(reader, compileRouting: false);
             items.Add(new CodeSummary(
                 record.Id, record.Code, record.TargetUrl, record.Title, record.Status, record.CreatedAt, record.UpdatedAt,
                 record.Tags, record.ExpiresAt, record.MaxScans));
@@ -201,12 +210,13 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
     }
 
-    private static CodeRecord Read(NpgsqlDataReader reader)
+    private static CodeRecord Read(NpgsqlDataReader reader, bool compileRouting = true)
     {
+        var targetUrl = reader.GetString(2);
         return new CodeRecord(
             Id: reader.GetInt64(0),
             Code: reader.GetString(1),
-            TargetUrl: reader.GetString(2),
+            TargetUrl: targetUrl,
             Title: reader.IsDBNull(3) ? null : reader.GetString(3),
             Status: reader.GetString(4) == "disabled" ? CodeStatus.Disabled : CodeStatus.Active,
             CreatedAt: reader.GetFieldValue<DateTimeOffset>(5),
@@ -216,6 +226,9 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
             ExpiresAt: reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9),
             MaxScans: reader.IsDBNull(10) ? null : reader.GetInt64(10),
             ThrottleBurst: reader.IsDBNull(11) ? null : reader.GetInt32(11),
-            ThrottlePerMinute: reader.IsDBNull(12) ? null : reader.GetInt32(12));
+            ThrottlePerMinute: reader.IsDBNull(12) ? null : reader.GetInt32(12),
+            // Stored routing was validated when written; it is compiled once here, for the grain that loads it.
+            Routing: !compileRouting || reader.IsDBNull(13) ? null : RoutingTable.Compile(RoutingRules.FromJson(reader.GetString(13)), targetUrl),
+            OwnerFallbackUrl: reader.IsDBNull(14) ? null : reader.GetString(14));
     }
 }

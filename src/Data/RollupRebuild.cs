@@ -33,6 +33,9 @@ public sealed class RollupRebuild(NpgsqlDataSource dataSource)
         UNION ALL
         SELECT qr_code_id, date_trunc('hour', scanned_at, 'UTC'), 'browser', coalesce(browser, 'unknown'), count(*), NULL, NULL
           FROM qr_scans WHERE {0} GROUP BY 1, 2, 4
+        UNION ALL
+        SELECT qr_code_id, date_trunc('hour', scanned_at, 'UTC'), 'route', route, count(*), NULL, NULL
+          FROM qr_scans WHERE {0} AND route IS NOT NULL GROUP BY 1, 2, 4
         """;
 
     private const string RawHours = """

@@ -15,7 +15,7 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
 {
     private const string ColumnList =
         "id, qr_code_id, scanned_at, ip_address, user_agent, referer, " +
-        "country_code, country, subdivision, city, latitude, longitude, device_type, os, browser, is_bot, is_repeat, visitor_hash";
+        "country_code, country, subdivision, city, latitude, longitude, device_type, os, browser, is_bot, is_repeat, visitor_hash, route";
 
     private NpgsqlConnection? _connection;
 
@@ -57,6 +57,8 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
                     {
                         await importer.WriteNullAsync(cancellationToken);
                     }
+
+                    await WriteTextAsync(importer, scan.Route, cancellationToken);
                 }
 
                 await importer.CompleteAsync(cancellationToken);

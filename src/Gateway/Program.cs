@@ -58,6 +58,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
 
     app.MapRedirects();
     app.MapCodesApi();
+    app.MapRoutingApi();
     app.MapQrImagesApi();
     app.MapStatsApi();
     app.MapAccountsApi();

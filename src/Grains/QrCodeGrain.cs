@@ -2,6 +2,7 @@ using InvexQr.Abstractions;
 using InvexQr.Grains.Analytics;
 using InvexQr.Grains.Codes;
 using InvexQr.Grains.Protection;
+using InvexQr.Grains.Routing;
 using InvexQr.Grains.Scans;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -102,6 +103,7 @@ public sealed class QrCodeGrain(
         var salt = salts.SaltFor(DateOnly.FromDateTime(scannedAt.UtcDateTime));
         var optedOut = request.DoNotTrack && _privacy.HonorDoNotTrack;
         var visitor = optedOut ? null : VisitorHash.Of(salt, address, request.UserAgent);
+        var route = Route(code, request, scannedAt, salt, visitor, ref result);
         // An opted-out visitor keeps their country (coarse enough for the map) and nothing finer.
         var location = optedOut && request.Location is { } full
             ? full with { Subdivision = null, City = null, Latitude = null, Longitude = null }
@@ -116,7 +118,8 @@ public sealed class QrCodeGrain(
             location,
             request.Client,
             isRepeat,
-            (long?)visitor);
+            (long?)visitor,
+            route);
 
         if (!sink.TryEnqueue(scan, out var written))
         {
@@ -125,7 +128,7 @@ public sealed class QrCodeGrain(
             throw new ScanNotRecordedException(code.Code);
         }
 
-        rollups.Count(code.Id, new ScanFacts(scannedAt, isBot, isRepeat, location, request.Client, visitor));
+        rollups.Count(code.Id, new ScanFacts(scannedAt, isBot, isRepeat, location, request.Client, visitor, route));
         _totalScans++;
         _lastScanAt = scannedAt > _lastScanAt || _lastScanAt is null ? scannedAt : _lastScanAt;
         // Buffered: answered now. Committed: answered when the scan's batch is committed; the method is
@@ -139,7 +142,32 @@ public sealed class QrCodeGrain(
         return result;
     }
 
-    public ValueTask<ScanResult> Resolve() => ValueTask.FromResult(Decide());
+    // HEAD carries no scan details: rules on device, OS, country or language do not apply; time and schedule do.
+    public ValueTask<ScanResult> Resolve()
+    {
+        var result = Decide();
+        return ValueTask.FromResult(result.Outcome == ScanOutcome.Redirect && _code!.Routing is { } routing
+            ? result with { TargetUrl = routing.Route(ScanContext.None, clock.GetUtcNow()).Target }
+            : result);
+    }
+
+    /// <summary>Applies the code's routing rules (from memory, no I/O); the rule or variant that decided, null without rules.</summary>
+    private static string? Route(CodeRecord code, ScanRequest request, DateTimeOffset at, byte[]? salt, ulong? visitor, ref ScanResult result)
+    {
+        if (code.Routing is not { } routing)
+        {
+            return null;
+        }
+
+        // A split stays sticky on the day's visitor hash; one who opted out is hashed in memory only, never stored
+        // (and without the day's salt, on address and user agent, in memory only too).
+        var key = visitor ?? VisitorHash.Of(salt, request.ClientIp, request.UserAgent)
+            ?? RoutingTable.VisitorKeyOf($"{request.ClientIp}\n{request.UserAgent}");
+        var decision = routing.Route(
+            new ScanContext(request.Client?.DeviceType, request.Client?.Os, request.Location?.CountryCode, request.AcceptLanguage, request.QueryString, key), at);
+        result = result with { TargetUrl = decision.Target };
+        return decision.Route;
+    }
 
     public ValueTask<CodeDetails?> Get() => ValueTask.FromResult(_code is null ? null : ToDetails(_code));
 
@@ -202,7 +230,7 @@ public sealed class QrCodeGrain(
             return ScanResult.NotFound;
         }
 
-        return _code.GoneAt(clock.GetUtcNow(), _totalScans) is { } reason ? ScanResult.Gone(reason) : new ScanResult(ScanOutcome.Redirect, _code.TargetUrl);
+        return _code.GoneAt(clock.GetUtcNow(), _totalScans) is { } reason ? ScanResult.Gone(reason, _code.FallbackUrl) : new ScanResult(ScanOutcome.Redirect, _code.TargetUrl);
     }
 
     private string? StoredAddress(string? address, byte[]? salt) => _privacy.IpMode switch
@@ -216,5 +244,5 @@ public sealed class QrCodeGrain(
     private CodeDetails ToDetails(CodeRecord code) => new(
         code.Code, code.TargetUrl, code.Title, code.Status, code.CreatedAt, code.UpdatedAt,
         _totalScans, _lastScanAt, code.OwnerId, code.Tags, code.ExpiresAt, code.MaxScans,
-        code.GoneAt(clock.GetUtcNow(), _totalScans), code.ThrottleBurst, code.ThrottlePerMinute);
+        code.GoneAt(clock.GetUtcNow(), _totalScans), code.ThrottleBurst, code.ThrottlePerMinute, code.Routing?.Rules.ToJson());
 }

@@ -19,7 +19,8 @@ public sealed record CreateCodeCommand(
     [property: Id(4)] DateTimeOffset? ExpiresAt = null,
     [property: Id(5)] long? MaxScans = null,
     [property: Id(6)] int? ThrottleBurst = null,
-    [property: Id(7)] int? ThrottlePerMinute = null);
+    [property: Id(7)] int? ThrottlePerMinute = null,
+    [property: Id(8)] string? RoutingJson = null);
 
 /// <summary>
 /// A partial update: null fields stay as they are. Expiry and scan budget can also be removed, which
@@ -36,7 +37,9 @@ public sealed record UpdateCodeCommand(
     [property: Id(6)] long? MaxScans = null,
     [property: Id(7)] bool ClearMaxScans = false,
     [property: Id(8)] int? ThrottleBurst = null,
-    [property: Id(9)] int? ThrottlePerMinute = null);
+    [property: Id(9)] int? ThrottlePerMinute = null,
+    [property: Id(10)] string? RoutingJson = null,
+    [property: Id(11)] bool ClearRouting = false);
 
 /// <summary>A code as the API shows it.</summary>
 [GenerateSerializer, Immutable]
@@ -55,4 +58,5 @@ public sealed record CodeDetails(
     [property: Id(11)] long? MaxScans,
     [property: Id(12)] GoneReason? Gone,
     [property: Id(13)] int? ThrottleBurst = null,
-    [property: Id(14)] int? ThrottlePerMinute = null);
+    [property: Id(14)] int? ThrottlePerMinute = null,
+    [property: Id(15)] string? RoutingJson = null);

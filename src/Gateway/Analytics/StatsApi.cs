@@ -118,8 +118,36 @@ public static class StatsApi
             browsers = Top(data, Dimensions.Browser, TopOthers).Select(d => new { name = d.Value, scans = d.Scans }),
             // peakHours[d][h]: scans on ISO weekday d (0 = Monday) at local hour h.
             peakHours = peak,
+            // Rule ids are a code's own: summed over several codes they would mean nothing.
+            routes = code is null ? null : Routes(data),
             topCodes,
         };
+    }
+
+    /// <summary>
+    /// Scans per routing rule or A/B variant (<c>rule/variant</c>; <c>default</c> when no rule matched), with each one's
+    /// share of the routed scans and its 95 % margin (normal approximation), or, for the variants of a split, of that split.
+    /// </summary>
+    private static IEnumerable<object> Routes(StatsData data)
+    {
+        var rows = Top(data, Dimensions.Route, int.MaxValue).ToList();
+        var total = rows.Sum(r => r.Scans);
+        var bySplit = rows.Where(r => r.Value.Contains('/')).GroupBy(r => r.Value.Split('/')[0]).ToDictionary(g => g.Key, g => g.Sum(r => r.Scans));
+        return rows.Select(r =>
+        {
+            var rule = r.Value.Split('/')[0];
+            var of = r.Value.Contains('/') ? bySplit[rule] : total;
+            var share = of == 0 ? 0 : (double)r.Scans / of;
+            return new
+            {
+                route = r.Value,
+                rule,
+                variant = r.Value.Contains('/') ? r.Value[(rule.Length + 1)..] : null,
+                scans = r.Scans,
+                share,
+                margin95 = of == 0 ? 0 : 1.96 * Math.Sqrt(share * (1 - share) / of),
+            };
+        });
     }
 
     private static IEnumerable<DimRow> Top(StatsData data, string dim, int count) =>

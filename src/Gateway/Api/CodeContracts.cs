@@ -1,4 +1,5 @@
 using InvexQr.Abstractions;
+using InvexQr.Grains.Routing;
 
 namespace InvexQr.Gateway.Api;
 
@@ -11,11 +12,12 @@ public sealed record CreateCodeRequest(
     DateTimeOffset? ExpiresAt = null,
     long? MaxScans = null,
     int? ThrottleBurst = null,
-    int? ThrottlePerMinute = null);
+    int? ThrottlePerMinute = null,
+    RoutingRules? Routing = null);
 
 /// <summary>
 /// Body of <c>PATCH /api/codes/{code}</c>; absent fields stay unchanged, <c>"expiresAt": null</c> and
-/// <c>"maxScans": null</c> remove the expiry and the scan budget.
+/// <c>"maxScans": null</c> remove the expiry and the scan budget; <c>"routing"</c> replaces the whole routing, null removes it.
 /// </summary>
 public sealed record UpdateCodeRequest(
     string? TargetUrl,
@@ -25,9 +27,11 @@ public sealed record UpdateCodeRequest(
     DateTimeOffset? ExpiresAt = null,
     long? MaxScans = null,
     int? ThrottleBurst = null,
-    int? ThrottlePerMinute = null);
+    int? ThrottlePerMinute = null,
+    RoutingRules? Routing = null);
 
 /// <summary>A code as the API returns it.</summary>
+/// <param name="RoutingWarnings">On create and update: parts of the routing that can never match (allowed, shown to the owner).</param>
 /// <param name="Status"><c>active</c>, <c>disabled</c> (by its owner), <c>expired</c> or <c>exhausted</c> (scan budget spent).</param>
 public sealed record CodeResponse(
     string Code,
@@ -43,7 +47,9 @@ public sealed record CodeResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     long TotalScans,
-    DateTimeOffset? LastScanAt)
+    DateTimeOffset? LastScanAt,
+    RoutingRules? Routing = null,
+    IReadOnlyList<RoutingProblem>? RoutingWarnings = null)
 {
     public static CodeResponse From(CodeDetails details, string shortUrl) => new(
         details.Code,
@@ -59,7 +65,8 @@ public sealed record CodeResponse(
         details.CreatedAt,
         details.UpdatedAt,
         details.TotalScans,
-        details.LastScanAt);
+        details.LastScanAt,
+        details.RoutingJson is null ? null : RoutingRules.FromJson(details.RoutingJson));
 
     public static string StatusName(CodeStatus status, GoneReason? gone) => (status, gone) switch
     {

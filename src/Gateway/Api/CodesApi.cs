@@ -2,6 +2,7 @@ using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.Redirects;
 using InvexQr.Abstractions;
 using InvexQr.Grains.Codes;
+using InvexQr.Grains.Routing;
 using Microsoft.Extensions.Options;
 
 namespace InvexQr.Gateway.Api;
@@ -27,7 +28,7 @@ public static class CodesApi
             .Produces<CodeResponse>().ProducesProblem(StatusCodes.Status404NotFound);
         api.MapDelete("/{code}", DeleteAsync).WithSummary("Delete a code and all its scans.")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapPatch("/{code}", UpdateAsync).WithSummary("Change a code's target, title, tags, status, expiry or scan budget.")
+        api.MapPatch("/{code}", UpdateAsync).WithSummary("Change a code's target, title, tags, status, expiry, scan budget or routing.")
             .Accepts<UpdateCodeRequest>("application/json").Produces<CodeResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
@@ -52,9 +53,10 @@ public static class CodesApi
 
         var fieldError = CodeFieldRules.CheckOptionalFields(
             body.Title, body.Tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute, clock.GetUtcNow(), out var tags);
-        if (fieldError is not null)
+        var routingError = RoutingApi.CheckRouting(body.Routing, OwnHosts(request, options.Value), clock.GetUtcNow(), out var routing, out var warnings);
+        if ((fieldError ?? routingError) is { } problem)
         {
-            return fieldError;
+            return problem;
         }
 
         if (OverCeiling(request, limits.Value, body.ThrottleBurst, body.ThrottlePerMinute) is { } ceiling)
@@ -69,7 +71,8 @@ public static class CodesApi
         }
 
         var command = new CreateCodeCommand(
-            TargetUrl.Normalize(body.TargetUrl!), body.Title, ownerId, tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute);
+            TargetUrl.Normalize(body.TargetUrl!), body.Title, ownerId, tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute,
+            routing?.ToJson());
         if (body.Code is not null)
         {
             if (!CodeFormat.IsWellFormed(body.Code))
@@ -92,7 +95,7 @@ public static class CodesApi
             return created.Details is null
                 ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Code taken.",
                     detail: $"The code '{body.Code}' exists already (codes are unique whatever their case), or was another owner's.")
-                : Created(created.Details, request, lookup, options.Value);
+                : Created(created.Details, request, lookup, options.Value, warnings);
         }
 
         // Random codes: a collision is astronomically rare at the default length, but retried anyway.
@@ -107,7 +110,7 @@ public static class CodesApi
 
             if (created.Details is not null)
             {
-                return Created(created.Details, request, lookup, options.Value);
+                return Created(created.Details, request, lookup, options.Value, warnings);
             }
         }
 
@@ -239,9 +242,10 @@ public static class CodesApi
 
         var fieldError = CodeFieldRules.CheckOptionalFields(
             body.Title, body.Tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute, clock.GetUtcNow(), out var tags);
-        if (fieldError is not null)
+        var routingError = RoutingApi.CheckRouting(body.Routing, OwnHosts(request, options.Value), clock.GetUtcNow(), out var routing, out var warnings);
+        if ((fieldError ?? routingError) is { } problem)
         {
-            return fieldError;
+            return problem;
         }
 
         if (OverCeiling(request, limits.Value, body.ThrottleBurst, body.ThrottlePerMinute) is { } ceiling)
@@ -263,8 +267,12 @@ public static class CodesApi
                 MaxScans: body.MaxScans,
                 ClearMaxScans: body.MaxScans is null && fields.Contains("maxScans"),
                 ThrottleBurst: body.ThrottleBurst,
-                ThrottlePerMinute: body.ThrottlePerMinute));
-        return updated is null ? NotFound(code) : Results.Ok(CodeResponse.From(updated, ShortUrl(updated.Code, request, options.Value)));
+                ThrottlePerMinute: body.ThrottlePerMinute,
+                RoutingJson: routing?.ToJson(),
+                ClearRouting: body.Routing is null && fields.Contains("routing")));
+        return updated is null
+            ? NotFound(code)
+            : Results.Ok(CodeResponse.From(updated, ShortUrl(updated.Code, request, options.Value)) with { RoutingWarnings = warnings });
     }
 
     /// <summary>
@@ -282,17 +290,18 @@ public static class CodesApi
         return details?.OwnerId == ownerId ? details : null;
     }
 
-    private static IResult Created(CodeDetails created, HttpRequest request, CodeLookup lookup, GatewayOptions options)
+    private static IResult Created(CodeDetails created, HttpRequest request, CodeLookup lookup, GatewayOptions options, IReadOnlyList<RoutingProblem>? warnings)
     {
         lookup.MarkKnown(created.Code);
-        return Results.Created($"/api/codes/{created.Code}", CodeResponse.From(created, ShortUrl(created.Code, request, options)));
+        return Results.Created(
+            $"/api/codes/{created.Code}", CodeResponse.From(created, ShortUrl(created.Code, request, options)) with { RoutingWarnings = warnings });
     }
 
     public static IResult NotFound(string code) => Results.Problem(
         statusCode: StatusCodes.Status404NotFound, title: "Code not found.", detail: $"No code '{(code.Length > 80 ? code[..80] : code)}'.");
 
     /// <summary>Where our short URLs live: the configured public origin and the host this request came to.</summary>
-    private static string[] OwnHosts(HttpRequest request, GatewayOptions options)
+    internal static string[] OwnHosts(HttpRequest request, GatewayOptions options)
     {
         var hosts = new List<string> { request.Host.Value ?? string.Empty };
         if (Uri.TryCreate(options.PublicBaseUrl, UriKind.Absolute, out var publicBase))

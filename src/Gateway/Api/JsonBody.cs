@@ -52,7 +52,12 @@ public static class JsonBody
         }
         catch (JsonException ex)
         {
-            return (null, fields, Invalid($"The body is not valid JSON for this request: {ex.Message}"));
+            // Name the field when the parser knows it ("$.routing.rules[0].when.foo" → "routing.rules[0].when.foo").
+            var field = ex.Path is { Length: > 2 } path && path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : null;
+            var detail = field is not null && ex.Message.Contains("could not be mapped", StringComparison.Ordinal)
+                ? $"{field} is not a known field."
+                : $"The body is not valid JSON for this request: {ex.Message}";
+            return (null, fields, Invalid(detail, field));
         }
     }
 

@@ -66,6 +66,7 @@ public static class GatewayHosting
         builder.Services.AddSingleton<UnknownCodeGuard>();
         // Stats and CSV exports read PostgreSQL directly (rollups, raw scans): reads need no grain.
         builder.Services.AddSingleton<StatsQueries>();
+        builder.Services.AddSingleton<OwnerFallbacks>();
         builder.Services.AddSingleton<ScanExportQueries>();
         builder.Services.AddSingleton<OwnerCodeCounts>();
         if (!coHosted)

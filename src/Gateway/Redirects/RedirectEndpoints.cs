@@ -76,7 +76,7 @@ public static class RedirectEndpoints
                 var scannedAt = DateTimeOffset.UtcNow;
                 var request = new ScanRequest(
                     clientIp?.ToString(), userAgent, Header(http, HeaderNames.Referer), location, client, AsksNotToBeTracked(http.Request),
-                    ScanIds.NewId(scannedAt), scannedAt);
+                    ScanIds.NewId(scannedAt), scannedAt, Header(http, HeaderNames.AcceptLanguage, 256), ScanQuery(http.Request));
                 result = await ScanRetry.ScanAsync(grain, request, metrics, http.RequestAborted);
             }
 
@@ -88,6 +88,8 @@ public static class RedirectEndpoints
             (outcome, var answer) = result.Outcome switch
             {
                 ScanOutcome.Redirect => (isBot ? GatewayMetrics.Bot : GatewayMetrics.Redirect, Results.Redirect(result.TargetUrl!, permanent: false)),
+                // A gone code with a fallback URL (its own or its owner's) sends the scan there instead of the 410 page.
+                ScanOutcome.Gone when result.TargetUrl is { } fallback => (GatewayMetrics.Gone, Results.Redirect(fallback, permanent: false)),
                 ScanOutcome.Gone => (GatewayMetrics.Gone, ScanErrorPages.Gone(http, code, result.GoneReason)),
                 ScanOutcome.Throttled => (GatewayMetrics.Throttled, ScanErrorPages.TooManyScans(http, result.RetryAfter)),
                 _ => (GatewayMetrics.NotFound, ScanErrorPages.NotFound(http, code)),
@@ -104,11 +106,15 @@ public static class RedirectEndpoints
     private static bool AsksNotToBeTracked(HttpRequest request) =>
         request.Headers["Sec-GPC"].ToString().Trim() == "1" || request.Headers["DNT"].ToString().Trim() == "1";
 
-    private static string? Header(HttpContext http, string name)
+    private static string? Header(HttpContext http, string name, int max = 1024)
     {
         var value = http.Request.Headers[name].ToString();
-        return value.Length == 0 ? null : Truncate(value, 1024);
+        return value.Length == 0 ? null : Truncate(value, max);
     }
+
+    /// <summary>The scan's raw query for routing's pass-through; one too long to pass whole is not passed at all.</summary>
+    private static string? ScanQuery(HttpRequest request) =>
+        request.QueryString.Value is { Length: > 1 and <= 2048 } query ? query : null;
 
     private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 }

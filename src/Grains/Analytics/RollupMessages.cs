@@ -10,6 +10,9 @@ public static class Dimensions
     public const string Device = "device";
     public const string Os = "os";
     public const string Browser = "browser";
+
+    /// <summary>The routing rule or A/B variant that sent the scan (codes with routing only).</summary>
+    public const string Route = "route";
 }
 
 /// <summary>Counts of one hour: every recorded scan is a human or a bot; repeats are human re-scans.</summary>
@@ -115,7 +118,7 @@ public sealed class HourDelta(DateTimeOffset hour)
 /// <summary>What one recorded scan adds to its code's rollups.</summary>
 /// <param name="VisitorHash">The day's keyed hash of the visitor; null when they asked not to be tracked.</param>
 public readonly record struct ScanFacts(
-    DateTimeOffset At, bool IsBot, bool IsRepeat, GeoLocation? Location, ClientInfo? Client, ulong? VisitorHash);
+    DateTimeOffset At, bool IsBot, bool IsRepeat, GeoLocation? Location, ClientInfo? Client, ulong? VisitorHash, string? Route = null);
 
 /// <summary>A unique-visitor register of a code's UTC day raised to <paramref name="Rank"/> (merged by maximum).</summary>
 public readonly record struct VisitorRegister(DateOnly Day, short Register, byte Rank);

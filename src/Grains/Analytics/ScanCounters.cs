@@ -46,6 +46,10 @@ public sealed class ScanCounters
         hour.Count(new DimKey(Dimensions.Device, scan.Client?.DeviceType ?? Unknown), 1);
         hour.Count(new DimKey(Dimensions.Os, scan.Client?.Os ?? Unknown), 1);
         hour.Count(new DimKey(Dimensions.Browser, scan.Client?.Browser ?? Unknown), 1);
+        if (scan.Route is { } route)
+        {
+            hour.Count(new DimKey(Dimensions.Route, route), 1);
+        }
 
         // Bots are not visitors; the registers count people.
         if (scan.VisitorHash is { } hash && !scan.IsBot)

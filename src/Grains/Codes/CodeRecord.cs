@@ -1,4 +1,5 @@
 using InvexQr.Abstractions;
+using InvexQr.Grains.Routing;
 
 namespace InvexQr.Grains.Codes;
 
@@ -16,8 +17,13 @@ public sealed record CodeRecord(
     DateTimeOffset? ExpiresAt,
     long? MaxScans,
     int? ThrottleBurst = null,
-    int? ThrottlePerMinute = null)
+    int? ThrottlePerMinute = null,
+    RoutingTable? Routing = null,
+    string? OwnerFallbackUrl = null)
 {
+    /// <summary>Where a scan goes when the code no longer redirects: its own fallback, else its owner's; null for the 410 page.</summary>
+    public string? FallbackUrl => Routing?.FallbackUrl ?? OwnerFallbackUrl;
+
     /// <summary>Why the code no longer redirects at <paramref name="now"/> after <paramref name="scans"/> scans; null while it does.</summary>
     public GoneReason? GoneAt(DateTimeOffset now, long scans) =>
         Status == CodeStatus.Disabled ? GoneReason.Disabled

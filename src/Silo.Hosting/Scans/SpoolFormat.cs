@@ -24,7 +24,7 @@ public static class SpoolFormat
     /// <summary>No batch comes near this; a larger length can only be a torn or damaged frame.</summary>
     public const int MaxPayload = 256 * 1024 * 1024;
 
-    private const byte HasLocation = 1, HasClient = 2, IsBot = 4, IsRepeat = 8, HasVisitor = 16;
+    private const byte HasLocation = 1, HasClient = 2, IsBot = 4, IsRepeat = 8, HasVisitor = 16, HasRoute = 32;
 
     public static byte[] Header(Guid instance)
     {
@@ -114,7 +114,7 @@ public static class SpoolFormat
         writer.Write(scan.CodeId);
         writer.Write(scan.ScannedAt.UtcTicks);
         var flags = (byte)((scan.Location is null ? 0 : HasLocation) | (scan.Client is null ? 0 : HasClient)
-            | (scan.Client?.IsBot == true ? IsBot : 0) | (scan.IsRepeat ? IsRepeat : 0) | (scan.VisitorHash is null ? 0 : HasVisitor));
+            | (scan.Client?.IsBot == true ? IsBot : 0) | (scan.IsRepeat ? IsRepeat : 0) | (scan.VisitorHash is null ? 0 : HasVisitor) | (scan.Route is null ? 0 : HasRoute));
         writer.Write(flags);
         WriteText(writer, scan.IpAddress);
         WriteText(writer, scan.UserAgent);
@@ -139,6 +139,11 @@ public static class SpoolFormat
         if (scan.VisitorHash is { } visitor)
         {
             writer.Write(visitor);
+        }
+
+        if (scan.Route is { } route)
+        {
+            writer.Write(route);
         }
     }
 
@@ -165,7 +170,8 @@ public static class SpoolFormat
         }
 
         long? visitor = (flags & HasVisitor) != 0 ? reader.ReadInt64() : null;
-        return new ScanRecord(id, codeId, scannedAt, ip, userAgent, referer, location, client, (flags & IsRepeat) != 0, visitor);
+        var route = (flags & HasRoute) != 0 ? reader.ReadString() : null;
+        return new ScanRecord(id, codeId, scannedAt, ip, userAgent, referer, location, client, (flags & IsRepeat) != 0, visitor, route);
     }
 
     private static void WriteText(BinaryWriter writer, string? value)

@@ -27,7 +27,7 @@ public sealed class ScanSpoolTests : IDisposable
         var full = new ScanRecord(
             Guid.CreateVersion7(), 42, new DateTimeOffset(2026, 11, 25, 10, 30, 15, 123, TimeSpan.Zero), "203.0.113.0", "Mozilla/5.0 (iPhone) ü",
             "https://ref.example/", new GeoLocation("GB", "United Kingdom", "England", "Gamlingay", 52.1, -0.2),
-            new ClientInfo("Mobile Safari", "iOS", "mobile", false), IsRepeat: true, VisitorHash: -7);
+            new ClientInfo("Mobile Safari", "iOS", "mobile", false), IsRepeat: true, VisitorHash: -7, Route: "ab/b");
         var bare = new ScanRecord(Guid.CreateVersion7(), 43, DateTimeOffset.UnixEpoch, null, null, null);
         var bot = bare with { Id = Guid.CreateVersion7(), Client = new ClientInfo(null, null, "bot", true), Location = GeoLocation.Unknown };
 

@@ -46,5 +46,6 @@ export const createCode = (body) => api('POST', '/api/codes', body);
 export const updateCode = (c, body) => api('PATCH', code(c), body);
 export const deleteCode = (c) => api('DELETE', code(c));
 export const codeStats = (c, period) => api('GET', `${code(c)}/stats?${new URLSearchParams(period)}`);
+export const previewRouting = (c, body) => api('POST', `${code(c)}/routing/preview`, body);
 export const accountStats = (period) => api('GET', `/api/stats?${new URLSearchParams(period)}`);
 export const qrUrl = (c, format, download) => `${code(c)}/qr.${format}${download ? '?download=true' : '?size=256'}`;

@@ -180,7 +180,16 @@ async function editPage(code) {
   const expires = input('expiresAt', { type: 'datetime-local', value: existing?.expiresAt ? toLocalInput(existing.expiresAt) : '', help: true });
   const maxScans = input('maxScans', { type: 'number', min: '1', step: '1', value: existing?.maxScans ?? '', help: true });
   const enabled = h('input', { id: 'enabled', name: 'enabled', type: 'checkbox', checked: existing ? existing.status !== 'disabled' : null });
+  const routingText = existing?.routing ? JSON.stringify(withoutNulls(existing.routing), null, 2) : '';
+  const routing = h('textarea', { id: 'routing', name: 'routing', rows: '10', class: 'mono', spellcheck: 'false', 'aria-describedby': 'routing-help' });
+  routing.value = routingText;
   const error = h('p', { class: 'error', role: 'alert' });
+  const notice = h('p', { class: 'notice', role: 'status', id: 'routing-warnings', hidden: true });
+  const readRouting = () => {
+    const text = routing.value.trim();
+    if (!text) return null;
+    try { return JSON.parse(text); } catch (err) { throw new Error(`Routing rules: not valid JSON (${err.message}).`); }
+  };
 
   const form = h('form', { class: 'card form', novalidate: false, onsubmit: async (e) => {
     e.preventDefault();
@@ -192,8 +201,11 @@ async function editPage(code) {
       if (!existing) {
         const body = { targetUrl: target.value.trim(), title: title.value.trim() || null, tags: tagList, expiresAt, maxScans: max };
         if (slug.value.trim()) body.code = slug.value.trim();
+        const rules = readRouting();
+        if (rules) body.routing = rules;
         const created = await Api.createCode(body);
         announce(`Created ${created.code}.`);
+        if (showWarnings(created)) { go(`#/codes/${encodeURIComponent(created.code)}/edit`); return; }
         go(`#/codes/${encodeURIComponent(created.code)}`);
       } else {
         // Only what changed: an untouched past expiry must not be sent back (the API refuses past expiries).
@@ -204,8 +216,10 @@ async function editPage(code) {
         if (enabled.checked !== (existing.status !== 'disabled')) body.enabled = enabled.checked;
         if (expires.value !== (existing.expiresAt ? toLocalInput(existing.expiresAt) : '')) body.expiresAt = expiresAt;
         if (max !== (existing.maxScans ?? null)) body.maxScans = max;
-        await Api.updateCode(code, body);
+        if (routing.value.trim() !== routingText.trim()) body.routing = readRouting();
+        const saved = await Api.updateCode(code, body);
         announce('Saved.');
+        if (showWarnings(saved)) return;
         go(`#/codes/${encodeURIComponent(code)}`);
       }
     } catch (err) {
@@ -220,12 +234,70 @@ async function editPage(code) {
   field('expiresAt', 'Expires at (optional)', expires, 'Your local time. Empty: never.'),
   field('maxScans', 'Maximum scans (optional)', maxScans, 'The code stops redirecting after this many scans.'),
   existing ? h('div', { class: 'field check' }, enabled, h('label', { for: 'enabled', text: 'Enabled (redirects scans)' })) : null,
+  field('routing', 'Routing rules (optional, JSON)', routing,
+    'Rules tried in order, first match wins, else the target above. Example: {"timeZone":"Europe/Paris","rules":[{"id":"ios","when":{"os":["ios"]},"target":"https://apps.apple.com/…"},'
+    + '{"id":"ab","split":[{"id":"a","target":"https://example.org/a","weight":50},{"id":"b","target":"https://example.org/b","weight":50}]}],'
+    + '"schedule":[{"at":"2026-12-01T00:00:00+01:00","target":"https://example.org/winter"}],"utm":{"source":"poster","medium":"qr"},"passQuery":true,"fallbackUrl":"https://example.org/ended"}. '
+    + 'Conditions: device (mobile, tablet, desktop), os (ios, android, windows, macos, linux, chromeos), country (FR), language (fr), time {days, from, to, startDate, endDate, timeZone}.'),
+  existing ? routingPreview(code, readRouting, () => target.value.trim()) : null,
+  notice,
   error,
   h('div', { class: 'row' },
     h('button', { type: 'submit' }, existing ? 'Save' : 'Create'),
     h('a', { class: 'button secondary', href: existing ? `#/codes/${encodeURIComponent(code)}` : '#/' }, 'Cancel')));
   replace(main, form);
   target.focus();
+
+  // Saved, but parts of the routing can never match: say so and stay on the form.
+  function showWarnings(answer) {
+    const warnings = answer?.routingWarnings ?? [];
+    notice.hidden = warnings.length === 0;
+    notice.textContent = warnings.length ? `Saved. Never matches: ${warnings.map((w) => w.message).join(' ')}` : '';
+    return warnings.length > 0;
+  }
+}
+
+/** "A scan from an iPhone in France at 21:00 would go to …", computed by the gateway with the grain's own function. */
+function routingPreview(code, readRouting, readTarget) {
+  const select = (id, values) => h('select', { id, name: id }, ['', ...values].map((v) => h('option', { value: v, text: v || 'any' })));
+  const device = select('preview-device', ['mobile', 'tablet', 'desktop']);
+  const os = select('preview-os', ['ios', 'android', 'windows', 'macos', 'linux', 'chromeos']);
+  const country = h('input', { id: 'preview-country', type: 'text', maxlength: '2', size: '3', placeholder: 'FR', autocomplete: 'off' });
+  const language = h('input', { id: 'preview-language', type: 'text', maxlength: '35', size: '8', placeholder: 'fr', autocomplete: 'off' });
+  const at = h('input', { id: 'preview-at', type: 'datetime-local', value: toLocalInput(new Date().toISOString()) });
+  const result = h('p', { id: 'preview-result', role: 'status' });
+  const small = (id, label, input) => h('div', { class: 'field' }, h('label', { for: id, text: label }), input);
+  const run = async () => {
+    result.textContent = '…';
+    result.className = '';
+    try {
+      const body = { at: at.value ? new Date(at.value).toISOString() : undefined, routing: readRouting() ?? {}, targetUrl: readTarget() };
+      if (device.value) body.device = device.value;
+      if (os.value) body.os = os.value;
+      if (country.value.trim()) body.country = country.value.trim();
+      if (language.value.trim()) body.language = language.value.trim();
+      const answer = await Api.previewRouting(code, body);
+      const who = [device.value || 'any device', os.value, country.value.trim().toUpperCase(), language.value.trim()].filter(Boolean).join(', ');
+      const split = answer.split ? ` (A/B: ${answer.split.map((v) => `${v.route} ${Math.round(v.share * 100)}%`).join(', ')})` : '';
+      replace(result, `A scan from ${who} at ${new Date(answer.at).toLocaleString()} would go to `,
+        h('span', { class: 'mono', id: 'preview-target', text: answer.target }), ` by rule “${answer.route}”${split}.`);
+    } catch (err) {
+      result.className = 'error';
+      result.textContent = err.message;
+    }
+  };
+  return h('fieldset', { class: 'preview' }, h('legend', { text: 'Preview a scan' }),
+    h('div', { class: 'period-fields' }, small('preview-device', 'Device', device), small('preview-os', 'OS', os),
+      small('preview-country', 'Country', country), small('preview-language', 'Language', language), small('preview-at', 'Time (yours)', at)),
+    h('button', { type: 'button', class: 'secondary', onclick: run }, 'Preview'), result);
+}
+
+function withoutNulls(value) {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== false).map(([k, v]) => [k, withoutNulls(v)]));
+  }
+  return value;
 }
 
 function toLocalInput(iso) {
@@ -265,6 +337,7 @@ async function codePage(code) {
     os: chartFigure('os', 'Operating systems'),
     browsers: chartFigure('browsers', 'Browsers'),
     peak: chartFigure('peak', 'Peak hours (hour of day × weekday, your time zone)', 'tall'),
+    routes: chartFigure('routes', 'Routing: scans per rule and A/B variant'),
   };
 
   const refreshButton = h('button', { type: 'button', class: 'secondary', id: 'refresh' }, 'Refresh');
@@ -440,12 +513,34 @@ async function renderStats(stats, f, totals) {
     replace(f[key].table, table(['Name', 'Scans'], rows.map((r) => [r.name, r.scans])));
   }
 
+  renderRoutes(stats.routes ?? [], f.routes);
+
   draw(f.peak, Charts.heatMap(stats));
   let peak = null;
   stats.peakHours.forEach((hours, day) => hours.forEach((n, hour) => { if (n > 0 && (!peak || n > peak.n)) peak = { day, hour, n }; }));
   f.peak.summary.textContent = peak ? `Busiest: ${Charts.DAYS[peak.day]} ${String(peak.hour).padStart(2, '0')}:00 (${fmt(peak.n)} scans).` : 'No scans in this period.';
   replace(f.peak.table, table(['Weekday', ...[...Array(24).keys()].map((x) => String(x).padStart(2, '0'))],
     stats.peakHours.map((hours, day) => [Charts.DAYS[day], ...hours])));
+}
+
+// Counts and share per rule and variant, and for each A/B split a plain note on how sure its shares are.
+function renderRoutes(routes, figure) {
+  figure.figure.hidden = routes.length === 0;
+  if (!routes.length) return;
+  draw(figure, Charts.bars('routes', routes.map((r) => ({ name: r.route, scans: r.scans }))));
+  const pct = (x) => `${(x * 100).toFixed(1)} %`;
+  const splits = [...new Set(routes.filter((r) => r.variant).map((r) => r.rule))];
+  figure.summary.textContent = splits.length
+    ? splits.map((rule) => {
+      const variants = routes.filter((r) => r.rule === rule).sort((x, y) => x.variant.localeCompare(y.variant));
+      const n = variants.reduce((s, v) => s + v.scans, 0);
+      const shares = variants.map((v) => `${v.variant} ${pct(v.share)} ± ${pct(v.margin95)}`).join(', ');
+      const sure = n < 100 ? 'too few scans yet to compare' : 'differences smaller than the ± margins (95 %) may be chance';
+      return `Split ${rule}: ${shares} of ${fmt(n)} scans; ${sure}.`;
+    }).join(' ')
+    : routes.slice(0, 3).map((r) => `${r.route}: ${fmt(r.scans)} (${pct(r.share)})`).join(', ');
+  replace(figure.table, table(['Rule / variant', 'Scans', 'Share', '± (95 %)'],
+    routes.map((r) => [r.route, r.scans, pct(r.share), pct(r.margin95)])));
 }
 
 window.addEventListener('hashchange', route);
