@@ -13,6 +13,10 @@ namespace InvexQr.Data;
 /// </summary>
 public sealed class RollupRepository(NpgsqlDataSource dataSource) : IRollupStore
 {
+    // A batch (RollupSink.MaxCodesPerBatch codes) takes well under a second on a healthy server; on a starved one it
+    // may take longer than the data source's 30 s, and a write cut off there is only retried.
+    private const int WriteTimeoutSeconds = 120;
+
     /// <summary>Writes one batch under <paramref name="flushId"/>; false when that batch had been written already. Hour deltas must have distinct (code, hour) keys.</summary>
     public async Task<bool> WriteAsync(
         Guid flushId,
@@ -66,7 +70,7 @@ public sealed class RollupRepository(NpgsqlDataSource dataSource) : IRollupStore
             SELECT * FROM unnest($1::bigint[], $2::date[], $3::smallint[], $4::smallint[]) AS u (id, day, register, rank)
              WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = u.id)
             ON CONFLICT (qr_code_id, day, register) DO UPDATE SET rank = excluded.rank WHERE r.rank < excluded.rank
-            """, connection, transaction);
+            """, connection, transaction) { CommandTimeout = WriteTimeoutSeconds };
         command.Parameters.Add(new() { Value = ids });
         command.Parameters.Add(new() { Value = days });
         command.Parameters.Add(new() { Value = indexes });
@@ -105,7 +109,7 @@ public sealed class RollupRepository(NpgsqlDataSource dataSource) : IRollupStore
                 bots      = r.bots + excluded.bots,
                 repeats   = r.repeats + excluded.repeats,
                 throttled = r.throttled + excluded.throttled
-            """, connection, transaction);
+            """, connection, transaction) { CommandTimeout = WriteTimeoutSeconds };
         command.Parameters.Add(new() { Value = ids });
         command.Parameters.Add(new() { Value = buckets, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = scans });
@@ -132,7 +136,7 @@ public sealed class RollupRepository(NpgsqlDataSource dataSource) : IRollupStore
             ON CONFLICT (qr_code_id) DO UPDATE SET
                 total_scans  = t.total_scans + excluded.total_scans,
                 last_scan_at = GREATEST(t.last_scan_at, excluded.last_scan_at)
-            """, connection, transaction);
+            """, connection, transaction) { CommandTimeout = WriteTimeoutSeconds };
         totals.Parameters.Add(new() { Value = ids });
         totals.Parameters.Add(new() { Value = scans });
         totals.Parameters.Add(new() { Value = lastScans, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
@@ -194,7 +198,7 @@ public sealed class RollupRepository(NpgsqlDataSource dataSource) : IRollupStore
                 scans     = r.scans + excluded.scans,
                 latitude  = COALESCE(r.latitude, excluded.latitude),
                 longitude = COALESCE(r.longitude, excluded.longitude)
-            """, connection, transaction);
+            """, connection, transaction) { CommandTimeout = WriteTimeoutSeconds };
         command.Parameters.Add(new() { Value = ids });
         command.Parameters.Add(new() { Value = buckets, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = dims });

@@ -56,11 +56,6 @@ public sealed class QrCodeGrain(
                 await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken);
             }
         }
-
-        if (_code is not null)
-        {
-            StartCounting();
-        }
     }
 
     private async Task LoadAsync(CancellationToken cancellationToken)
@@ -76,7 +71,8 @@ public sealed class QrCodeGrain(
     }
 
     // No timer and nothing to write: an active code nobody scans costs no CPU; its totals are the rollup sink's.
-    private void StartCounting() => _clients = new ClientTracker(_throttle.MaxTrackedClients);
+    // The address memory comes with the first scan: codes activated to be read or edited never need it.
+    private ClientTracker Clients => _clients ??= new ClientTracker(_throttle.MaxTrackedClients);
 
     public ValueTask<ScanResult> Scan(ScanRequest request)
     {
@@ -90,7 +86,7 @@ public sealed class QrCodeGrain(
         var now = clock.GetUtcNow();
         var address = request.ClientIp;
         var client = address is null ? default : ClientTracker.KeyOf(address);
-        if (address is not null && !_clients!.TryTake(
+        if (address is not null && !Clients.TryTake(
                 client, now.UtcTicks, code.ThrottleBurst ?? _throttle.Burst, code.ThrottlePerMinute ?? _throttle.PerMinute, out var retryAfter))
         {
             // Counted, never stored as a row: a flood cannot fill the database.
@@ -102,7 +98,7 @@ public sealed class QrCodeGrain(
         var scannedAt = request.ScannedAt ?? now;
         var isBot = request.Client?.IsBot ?? false;
         // Repeats are people scanning again from the same address; bots neither repeat nor make a person's scan one.
-        var isRepeat = !isBot && address is not null && _clients!.MarkScanned(client, now.UtcTicks, _throttle.RepeatWindow);
+        var isRepeat = !isBot && address is not null && Clients.MarkScanned(client, now.UtcTicks, _throttle.RepeatWindow);
         var salt = salts.SaltFor(DateOnly.FromDateTime(scannedAt.UtcDateTime));
         var optedOut = request.DoNotTrack && _privacy.HonorDoNotTrack;
         var visitor = optedOut ? null : VisitorHash.Of(salt, address, request.UserAgent);
@@ -163,7 +159,6 @@ public sealed class QrCodeGrain(
 
         logger.LogInformation("Code {Code} created", created.Code);
         _code = created;
-        StartCounting();
         return ToDetails(created);
     }
 
@@ -198,12 +193,17 @@ public sealed class QrCodeGrain(
         return deleted;
     }
 
-    private ScanResult Decide() => _code switch
+    private ScanResult Decide()
     {
-        null => ScanResult.NotFound,
-        _ when _code.GoneAt(clock.GetUtcNow(), _totalScans) is { } reason => ScanResult.Gone(reason),
-        _ => new ScanResult(ScanOutcome.Redirect, _code.TargetUrl),
-    };
+        if (_code is null)
+        {
+            // Scanned but never created (gateways send unknown codes here, each client only a few): nothing to keep.
+            this.DeactivateOnIdle();
+            return ScanResult.NotFound;
+        }
+
+        return _code.GoneAt(clock.GetUtcNow(), _totalScans) is { } reason ? ScanResult.Gone(reason) : new ScanResult(ScanOutcome.Redirect, _code.TargetUrl);
+    }
 
     private string? StoredAddress(string? address, byte[]? salt) => _privacy.IpMode switch
     {

@@ -5,9 +5,10 @@ namespace InvexQr.Gateway.Redirects;
 
 /// <summary>
 /// The gateway's memory of which codes exist, so that a scan of a known code is one grain call and
-/// an unknown code never activates a code grain. Known codes are remembered for a minute (the
-/// code grain stays the authority: a deleted code still answers 404 from it); unknown codes for a
-/// few seconds, so a code created meanwhile starts working almost at once.
+/// an unknown code never activates a code grain (the silo's directory batches the lookups). Known codes
+/// are remembered for a minute (the code grain stays the authority: a deleted code answers 404 from it
+/// and is then forgotten here); unknown codes for a few seconds, so a code created meanwhile starts
+/// working almost at once.
 /// </summary>
 public sealed class CodeLookup(IClusterClient cluster, TimeProvider clock)
 {
@@ -51,5 +52,12 @@ public sealed class CodeLookup(IClusterClient cluster, TimeProvider clock)
     {
         _unknown.Remove(code);
         _known.Add(code);
+    }
+
+    /// <summary>A code whose grain answered that it does not exist (deleted).</summary>
+    public void MarkMissing(string code)
+    {
+        _known.Remove(code);
+        _unknown.Add(code);
     }
 }

@@ -80,6 +80,11 @@ public static class RedirectEndpoints
                 result = await ScanRetry.ScanAsync(grain, request, metrics, http.RequestAborted);
             }
 
+            if (result.Outcome == ScanOutcome.NotFound)
+            {
+                lookup.MarkMissing(code); // deleted since this gateway learned it
+            }
+
             (outcome, var answer) = result.Outcome switch
             {
                 ScanOutcome.Redirect => (isBot ? GatewayMetrics.Bot : GatewayMetrics.Redirect, Results.Redirect(result.TargetUrl!, permanent: false)),

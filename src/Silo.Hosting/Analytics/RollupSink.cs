@@ -26,6 +26,12 @@ public sealed class RollupSink : BackgroundService, IRollupSink
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
     private const int StripeCount = 64;
 
+    // A batch holds the deltas of at most this many codes (about ten rows each), so that a burst of new codes is
+    // written as several bounded transactions, one after the other, instead of one that outlasts the command timeout
+    // and is then retried whole, forever, while the counters behind it pile up in memory.
+    public const int MaxCodesPerBatch = 2_000;
+    private int _nextStripe; // where the next batch starts taking, after a batch that was full
+
     private readonly Stripe[] _stripes = Enumerable.Range(0, StripeCount).Select(_ => new Stripe()).ToArray();
     private readonly SemaphoreSlim _flushing = new(1, 1);
     private RollupBatch? _unwritten; // a batch whose write failed: written again, with its id, before anything new
@@ -110,7 +116,7 @@ public sealed class RollupSink : BackgroundService, IRollupSink
         return scans;
     }
 
-    /// <summary>Writes everything counted so far; false when the write failed (it is kept and written first next time).</summary>
+    /// <summary>Writes everything counted so far, in bounded batches; false when a write failed (that batch is kept and written first next time).</summary>
     public async Task<bool> FlushAsync(CancellationToken cancellationToken)
     {
         await _flushing.WaitAsync(cancellationToken);
@@ -122,19 +128,25 @@ public sealed class RollupSink : BackgroundService, IRollupSink
             }
 
             _unwritten = null;
-            var batch = Collect();
-            if (batch.IsEmpty)
+            while (true)
             {
-                return true;
-            }
+                var (batch, full) = Collect();
+                if (batch.IsEmpty)
+                {
+                    return true;
+                }
 
-            if (!await TryWriteAsync(batch, cancellationToken))
-            {
-                _unwritten = batch;
-                return false;
-            }
+                if (!await TryWriteAsync(batch, cancellationToken))
+                {
+                    _unwritten = batch;
+                    return false;
+                }
 
-            return true;
+                if (!full)
+                {
+                    return true;
+                }
+            }
         }
         finally
         {
@@ -161,18 +173,32 @@ public sealed class RollupSink : BackgroundService, IRollupSink
         }
     }
 
-    /// <summary>Takes what every code counted since the last flush, merged by (code, hour) and (code, day, register).</summary>
-    private RollupBatch Collect()
+    /// <summary>
+    /// Takes what the codes counted since the last flush, merged by (code, hour) and (code, day, register), for at most
+    /// <see cref="MaxCodesPerBatch"/> codes; <c>Full</c> when it stopped there and more may be waiting.
+    /// </summary>
+    private (RollupBatch Batch, bool Full) Collect()
     {
         var today = DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
         var hours = new List<(long CodeId, HourDelta Hour)>();
         var registers = new Dictionary<(long CodeId, DateOnly Day, short Register), byte>();
-        foreach (var stripe in _stripes)
+        var taken = 0;
+        var full = false;
+        for (var visited = 0; visited < StripeCount && !full; visited++)
         {
+            var index = (_nextStripe + visited) % StripeCount;
+            var stripe = _stripes[index];
             lock (stripe.Gate)
             {
                 foreach (var (codeId, counters) in stripe.Codes)
                 {
+                    if (taken == MaxCodesPerBatch)
+                    {
+                        // The rest of this stripe goes in the next batch: start there.
+                        (full, _nextStripe) = (true, index);
+                        break;
+                    }
+
                     if (counters.TakeDelta(codeId, today) is not { } delta)
                     {
                         if (counters.IsIdle)
@@ -183,6 +209,7 @@ public sealed class RollupSink : BackgroundService, IRollupSink
                         continue;
                     }
 
+                    taken++;
                     foreach (var hour in delta.Hours)
                     {
                         hours.Add((codeId, hour)); // one delta per code: (code, hour) keys are distinct
@@ -196,10 +223,11 @@ public sealed class RollupSink : BackgroundService, IRollupSink
             }
         }
 
-        return new RollupBatch(
+        var batch = new RollupBatch(
             Guid.CreateVersion7(),
             hours,
             registers.Select(r => (r.Key.CodeId, new VisitorRegister(r.Key.Day, r.Key.Register, r.Value))).ToList());
+        return (batch, full);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

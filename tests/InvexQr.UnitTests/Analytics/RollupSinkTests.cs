@@ -79,6 +79,28 @@ public sealed class RollupSinkTests
         Assert.Equal(0, sink.CountingCodes);
     }
 
+    [Fact]
+    public async Task A_burst_of_new_codes_is_written_in_bounded_batches_and_nothing_stays_behind()
+    {
+        var store = new MemoryStore();
+        var sink = NewSink(store);
+        var t = DateTimeOffset.UtcNow;
+        const int codes = RollupSink.MaxCodesPerBatch * 2 + 123;
+        for (var code = 0; code < codes; code++)
+        {
+            sink.Count(code, new ScanFacts(t, false, false, Paris, Phone, (ulong)code));
+        }
+
+        Assert.True(await sink.FlushAsync(CancellationToken.None));
+        Assert.Equal(codes, store.Scans);
+        Assert.Equal(codes, store.Codes);
+        Assert.Equal(3, store.Batches.Count);
+        Assert.True(store.LargestBatchCodes <= RollupSink.MaxCodesPerBatch, $"a batch held {store.LargestBatchCodes} codes");
+
+        Assert.True(await sink.FlushAsync(CancellationToken.None));
+        Assert.Equal(0, sink.CountingCodes);
+    }
+
     private static RollupSink NewSink(IRollupStore store)
     {
         var meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
@@ -99,6 +121,8 @@ public sealed class RollupSinkTests
         public long Throttled { get; private set; }
 
         public int Codes => CodeIds.Count;
+
+        public int LargestBatchCodes { get; private set; }
 
         public bool FailNext { get; set; }
 
@@ -121,6 +145,7 @@ public sealed class RollupSinkTests
                 return Task.FromResult(false);
             }
 
+            LargestBatchCodes = Math.Max(LargestBatchCodes, hours.Select(h => h.CodeId).Distinct().Count());
             foreach (var (codeId, hour) in hours)
             {
                 CodeIds.Add(codeId);
