@@ -71,7 +71,7 @@ env_common=(
   "Orleans__ClusterId=profile-$$" "Orleans__ServiceId=profile" "Orleans__SiloName=profile-silo"
   "Orleans__SiloPort=$(bash scripts/pg.sh free-port $((base + 300)))"
   "Orleans__GatewayPort=$(bash scripts/pg.sh free-port $((base + 400)))"
-  "Auth__ApiKey=profile-key-$$" "Throttle__Burst=1000000000" "Throttle__PerMinute=1000000000"
+  "Auth__ApiKey=profile-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" "Throttle__Burst=1000000000" "Throttle__PerMinute=1000000000"
   # Method names for perf: the JIT writes /tmp/perf-PID.map, and W^X is off because its double mapping hides
   # JIT-compiled code from perf (it shows as memfd:doublemapper).
   DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0

@@ -211,7 +211,7 @@ silo_url="http://127.0.0.1:$silo_http"
 gateway="http://127.0.0.1:$gateway_http"
 gateway2="http://127.0.0.1:$gateway2_http"
 baseline="http://127.0.0.1:$baseline_http"
-api_key="bench-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+api_key="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 common_env=(
   "ConnectionStrings__Postgres=Host=127.0.0.1;Port=$pg_port;Database=bench;Username=invexqr;Password=$PGPASSWORD"
   "Orleans__ClusterId=bench-$$" "Orleans__ServiceId=bench"

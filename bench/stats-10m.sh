@@ -44,7 +44,7 @@ psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d postgres -qc "CREATE DATABASE benc
 psql_bench() { psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d bench -v ON_ERROR_STOP=1 -qtA "$@"; }
 
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_port;Database=bench;Username=invexqr;Password=$PGPASSWORD"
-export Orleans__ClusterId=bench-stats Orleans__ServiceId=bench-stats Auth__ApiKey=bench-key-0123456789
+export Orleans__ClusterId=bench-stats Orleans__ServiceId=bench-stats Auth__ApiKey="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 export Orleans__SiloPort=$(bash scripts/pg.sh free-port 21311) Orleans__GatewayPort=$(bash scripts/pg.sh free-port 31311)
 export Logging__LogLevel__Default=Warning
 silo_http=$(bash scripts/pg.sh free-port 18281)
