@@ -59,6 +59,7 @@ public sealed partial class ApiDocsTests(PostgresServer postgres, SharedGatewayH
         Assert.Equal("bearer", schemes.GetProperty("bearer").GetProperty("scheme").GetString());
         Assert.Equal("X-Api-Key", schemes.GetProperty("apiKey").GetProperty("name").GetString());
         Assert.False(paths.TryGetProperty("/metrics", out _)); // operators' endpoints are not part of the public API
+        Assert.DoesNotContain(paths.EnumerateObject(), p => p.Name.StartsWith("/orleans", StringComparison.Ordinal));
 
         // The owners list: typed parameters and a response schema; the description has no "<key>" a Markdown renderer would drop.
         var listOwners = paths.GetProperty("/api/owners").GetProperty("get");
