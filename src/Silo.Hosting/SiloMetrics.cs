@@ -21,7 +21,8 @@ public sealed class SiloMetrics
     private readonly Counter<long> _replayed;
     private readonly Counter<long> _spoolFull;
 
-    public SiloMetrics(IMeterFactory meters)
+    // The meter provider is taken first so that its listener is on when the zeros below are recorded (GatewayMetrics).
+    public SiloMetrics(IMeterFactory meters, OpenTelemetry.Metrics.MeterProvider? listening = null)
     {
         _meter = meters.Create(InvexQrMeters.Silo);
         _batchSize = _meter.CreateHistogram<int>(InvexQrMeters.SinkBatchSize, "{scan}", "Scans per batch written to qr_scans");

@@ -26,7 +26,9 @@ public sealed class GatewayMetrics
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _retries;
 
-    public GatewayMetrics(IMeterFactory meters, GeoLocator geo, UserAgentClassifier userAgents)
+    // The meter provider is taken first so that its listener is on when the zeros below are recorded: a measurement
+    // made before anything listens is dropped, and the series would appear only once it first fired.
+    public GatewayMetrics(IMeterFactory meters, GeoLocator geo, UserAgentClassifier userAgents, OpenTelemetry.Metrics.MeterProvider? listening = null)
     {
         var meter = meters.Create(InvexQrMeters.Gateway);
         _scans = meter.CreateCounter<long>(InvexQrMeters.Scans, "{scan}", "Scans answered by outcome: redirect, bot (redirected), not_found, gone, throttled, unavailable");
