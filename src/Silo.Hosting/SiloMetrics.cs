@@ -21,7 +21,8 @@ public sealed class SiloMetrics
     private readonly Counter<long> _replayed;
     private readonly Counter<long> _spoolFull;
 
-    public SiloMetrics(IMeterFactory meters)
+    // The meter provider is taken first so that its listener is on when the zeros below are recorded (GatewayMetrics).
+    public SiloMetrics(IMeterFactory meters, OpenTelemetry.Metrics.MeterProvider? listening = null)
     {
         _meter = meters.Create(InvexQrMeters.Silo);
         _batchSize = _meter.CreateHistogram<int>(InvexQrMeters.SinkBatchSize, "{scan}", "Scans per batch written to qr_scans");
@@ -33,7 +34,22 @@ public sealed class SiloMetrics
         _replayed = _meter.CreateCounter<long>(InvexQrMeters.SpoolReplayed, "{scan}", "Spooled scans replayed into qr_scans");
         _spoolFull = _meter.CreateCounter<long>(InvexQrMeters.SpoolFull, "{scan}", "Scans that found the spool full and stayed in memory");
         _refused = _meter.CreateCounter<long>(InvexQrMeters.SinkRefused, "{scan}", "Scans refused because the sink was full or stopping (answered 503)");
+
+        // Every series exported at 0 from start: rate() and increase() see the first error, and alerts can tell
+        // "none yet" from "not scraped".
+        foreach (var counter in new[] { _written, _spooled, _replayed, _spoolFull, _refused })
+        {
+            counter.Add(0);
+        }
+
+        foreach (var writer in Writers)
+        {
+            _dbErrors.Add(0, new KeyValuePair<string, object?>("writer", writer));
+        }
     }
+
+    /// <summary>The <c>writer</c> tags of <see cref="DatabaseError"/>.</summary>
+    public static readonly string[] Writers = ["scans", "rollups"];
 
     public void ObserveScanQueue(Func<long> pending) =>
         _meter.CreateObservableGauge(InvexQrMeters.SinkQueueDepth, pending, "{scan}", "Scans accepted by the scan sink and not yet written or spooled (queued or in a batch being written)");

@@ -30,6 +30,16 @@ public sealed class LruCache<TKey, TValue>(int capacity)
 
     public long Misses => Interlocked.Read(ref _misses);
 
+    /// <summary>Forgets every entry (the counters stay: they are monotonic for metrics).</summary>
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _map.Clear();
+            _order.Clear();
+        }
+    }
+
     public TValue GetOrAdd(TKey key, Func<TKey, TValue> factory)
     {
         lock (_lock)

@@ -1,51 +1,131 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.QrImages;
 using InvexQr.Gateway.Redirects;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace InvexQr.Gateway.Api;
 
 /// <summary>
-/// <c>GET /api/codes/{code}/qr.png</c> and <c>qr.svg</c>: the code's public short URL as a QR image.
-/// Query: <c>size</c> (pixels, 64–4096), <c>margin</c> (modules, 0–16), <c>ecc</c> (L/M/Q/H),
-/// <c>fg</c>/<c>bg</c> (hex colours with at least 3:1 contrast), <c>download=true</c> for an attachment.
+/// <c>GET</c>/<c>HEAD /api/codes/{code}/qr.png</c>, <c>qr.svg</c> and <c>qr.txt</c> (for a terminal): the code's public
+/// short URL as a QR image of exactly <c>size</c> pixels (default 512 for PNG and SVG alike). Images carry an ETag
+/// (<c>If-None-Match</c> answers 304 without drawing); drawing is bounded per owner and per gateway (<see cref="QrRenderGate"/>).
 /// </summary>
 public static class QrImagesApi
 {
+    // Part of every ETag: bump it when the drawing changes, so caches do not keep the old image.
+    private const string RendererVersion = "2";
+
     public static IEndpointRouteBuilder MapQrImagesApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("QR images")
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapGet("/{code}/qr.png", (string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options) =>
-                RenderAsync(code, "png", request, cluster, lookup, options.Value))
-            .WithSummary("The code as a PNG QR image.").Produces(StatusCodes.Status200OK, contentType: "image/png");
-        api.MapGet("/{code}/qr.svg", (string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options) =>
-                RenderAsync(code, "svg", request, cluster, lookup, options.Value))
-            .WithSummary("The code as an SVG QR image.").Produces(StatusCodes.Status200OK, contentType: "image/svg+xml");
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        foreach (var (format, contentType, summary) in new[]
+        {
+            ("png", "image/png", "The code as a PNG QR image, exactly size × size pixels."),
+            ("svg", "image/svg+xml", "The code as an SVG QR image, size × size pixels."),
+            ("txt", "text/plain", "The code as text for a terminal (Unicode half blocks; margin and ecc apply, size and colours do not)."),
+        })
+        {
+            Task<IResult> Handler(string code, [AsParameters] QrImageQuery query, HttpRequest request, IClusterClient cluster, CodeLookup lookup,
+                IOptions<GatewayOptions> options, IOptions<QrImageLimits> limits, QrRenderGate gate) =>
+                RenderAsync(code, format, query, request, cluster, lookup, options.Value, limits.Value, gate);
+
+            api.MapGet($"/{{code}}/qr.{format}", Handler).WithName($"GetQr{char.ToUpperInvariant(format[0])}{format[1..]}").WithSummary(summary)
+                .Produces(StatusCodes.Status200OK, contentType: contentType).Produces(StatusCodes.Status304NotModified);
+            // HEAD answers what GET would (status, type, length, ETag); left out of the document so clients get one operation.
+            api.MapMethods($"/{{code}}/qr.{format}", [HttpMethods.Head], Handler).ExcludeFromDescription();
+        }
+
         return endpoints;
     }
 
     public static async Task<IResult> RenderAsync(
-        string code, string format, HttpRequest request, IClusterClient cluster, CodeLookup lookup, GatewayOptions options)
+        string code, string format, QrImageQuery query, HttpRequest request, IClusterClient cluster, CodeLookup lookup,
+        GatewayOptions options, QrImageLimits limits, QrRenderGate gate)
     {
-        var query = request.Query;
-        var (imageOptions, errors) = QrImageOptions.Parse(query["size"], query["margin"], query["ecc"], query["fg"], query["bg"]);
+        var (imageOptions, errors) = QrImageOptions.Parse(
+            query.Size?.ToString(CultureInfo.InvariantCulture), query.Margin?.ToString(CultureInfo.InvariantCulture),
+            query.Ecc, query.Fg, query.Bg, limits.MaxSize);
         if (imageOptions is null)
         {
             return Results.ValidationProblem(errors, title: "Invalid image parameters.");
         }
 
-        var details = await CodesApi.FindAsync(code, request.HttpContext.User.OwnerId(), cluster, lookup);
+        var ownerId = request.HttpContext.User.OwnerId();
+        var details = await CodesApi.FindAsync(code, ownerId, cluster, lookup);
         if (details is null)
         {
             return CodesApi.NotFound(code);
         }
 
         var shortUrl = CodesApi.ShortUrl(details.Code, request, options);
-        var download = string.Equals(query["download"], "true", StringComparison.OrdinalIgnoreCase)
-            ? $"{details.Code}.{format}" : null;
-        return format == "png"
-            ? Results.File(QrRenderer.Png(shortUrl, imageOptions), "image/png", download)
-            : Results.File(System.Text.Encoding.UTF8.GetBytes(QrRenderer.Svg(shortUrl, imageOptions)), "image/svg+xml", download);
+        var download = query.Download == true ? $"{details.Code}.{format}" : null;
+        if (format == "png" && QrRenderer.MinimumPngSize(shortUrl, imageOptions) is var minimum && imageOptions.Size < minimum)
+        {
+            return Results.ValidationProblem(
+                new Dictionary<string, string[]> { ["size"] = [$"size must be at least {minimum} pixels for this code at margin {imageOptions.Margin}."] },
+                title: "Invalid image parameters.");
+        }
+
+        // The image depends on nothing else, so equal tags mean equal bytes.
+        var etag = new EntityTagHeaderValue($"\"{Tag(format, shortUrl, imageOptions, download)}\"");
+        request.HttpContext.Response.Headers.CacheControl = "private, no-cache";
+        if (request.GetTypedHeaders().IfNoneMatch is { Count: > 0 } ifNoneMatch
+            && ifNoneMatch.Any(candidate => candidate.Equals(EntityTagHeaderValue.Any) || candidate.Compare(etag, useStrongComparison: false)))
+        {
+            request.HttpContext.Response.Headers.ETag = etag.ToString();
+            return Results.StatusCode(StatusCodes.Status304NotModified);
+        }
+
+        var (lease, refusal) = await gate.EnterAsync(ownerId, request.HttpContext.Response, request.HttpContext.RequestAborted);
+        if (lease is null)
+        {
+            return refusal!;
+        }
+
+        using (lease)
+        {
+            return format switch
+            {
+                "png" => Results.Bytes(QrRenderer.Png(shortUrl, imageOptions), "image/png", download, entityTag: etag),
+                "svg" => Results.Bytes(Encoding.UTF8.GetBytes(QrRenderer.Svg(shortUrl, imageOptions)), "image/svg+xml", download, entityTag: etag),
+                _ => Results.Bytes(Encoding.UTF8.GetBytes(QrRenderer.Text(shortUrl, imageOptions)), "text/plain; charset=utf-8", download, entityTag: etag),
+            };
+        }
     }
+
+    private static string Tag(string format, string shortUrl, QrImageOptions o, string? download)
+    {
+        var key = $"{RendererVersion}|{format}|{shortUrl}|{o.Size}|{o.Margin}|{o.ErrorCorrection}|{o.Foreground.Hex}|{o.Background.Hex}|{download}";
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)).AsSpan(0, 16));
+    }
+}
+
+/// <summary>The query of a QR image request; every field is optional.</summary>
+public sealed record QrImageQuery
+{
+    /// <summary>Width and height in pixels (64–4096, or the gateway's <c>QrImages:MaxSize</c>); default 512.</summary>
+    [Description("Width and height in pixels (64-4096, or the gateway's QrImages:MaxSize); default 512.")]
+    public int? Size { get; init; }
+
+    [Description("Quiet zone in modules (0-16); default 4.")]
+    public int? Margin { get; init; }
+
+    [Description("Error correction: L, M, Q or H (7, 15, 25, 30 % recoverable); default M.")]
+    public string? Ecc { get; init; }
+
+    [Description("Foreground colour, hex (000000 or #1a2b3c); default 000000.")]
+    public string? Fg { get; init; }
+
+    [Description("Background colour, hex; default ffffff. fg and bg must contrast at least 3:1.")]
+    public string? Bg { get; init; }
+
+    [Description("true: sent as an attachment named <code>.<format>.")]
+    public bool? Download { get; init; }
 }

@@ -57,7 +57,9 @@ public sealed class BadRequestErrors : IExceptionHandler
             title: bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Request body too large." : "Bad request.",
             detail: bad.StatusCode == StatusCodes.Status413PayloadTooLarge
                 ? $"Request bodies may be at most {HttpHardening.MaxBodyBytes / 1024} KB."
-                : "The request could not be read.").ExecuteAsync(http);
+                : bad.StatusCode == StatusCodes.Status400BadRequest && bad.Message.StartsWith("Failed to bind parameter", StringComparison.Ordinal)
+                    ? bad.Message
+                    : "The request could not be read.").ExecuteAsync(http);
         return true;
     }
 }

@@ -4,6 +4,7 @@ using InvexQr.Enrichment.Geo;
 using InvexQr.Enrichment.UserAgents;
 using InvexQr.ServiceDefaults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace InvexQr.Gateway.Hosting;
 
@@ -26,13 +27,29 @@ public static class EnrichmentSetup
     }
 }
 
-/// <summary>Degraded (still ready: redirects work) when the geolocation database is missing.</summary>
-public sealed class GeoHealthCheck(GeoLocator geo) : IHealthCheck
+/// <summary>
+/// Degraded (still ready: redirects work) when the geolocation database is missing, or older than
+/// <see cref="GeoOptions.MaxAgeDays"/> by its build date.
+/// </summary>
+public sealed class GeoHealthCheck(GeoLocator geo, IOptions<GeoOptions> options, TimeProvider clock) : IHealthCheck
 {
-    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(geo.Problem is null
-            ? HealthCheckResult.Healthy(geo.DatabaseInfo)
-            : HealthCheckResult.Degraded(geo.Problem));
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (geo.Problem is not null)
+        {
+            return Task.FromResult(HealthCheckResult.Degraded(geo.Problem));
+        }
+
+        var maxAge = options.Value.MaxAgeDays;
+        if (maxAge > 0 && geo.BuildDate is { } built && (clock.GetUtcNow() - built).TotalDays is var age && age > maxAge)
+        {
+            return Task.FromResult(HealthCheckResult.Degraded(
+                $"{geo.DatabaseInfo} is {(int)age} days old, more than Geo:MaxAgeDays ({maxAge}): locations drift as address blocks move. "
+                + "Put a newer GeoLite2-City.mmdb in its place (it is reloaded without a restart; README, \"Location data\")."));
+        }
+
+        return Task.FromResult(HealthCheckResult.Healthy(geo.DatabaseInfo));
+    }
 }
 
 /// <summary>Degraded (still ready) when uap-core's rules could not be loaded.</summary>

@@ -82,7 +82,11 @@ public static class GatewayHosting
     {
         AdminKeyPolicy.EnsureStrong(builder.Configuration);
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection(GatewayOptions.Section));
+        builder.Services.Configure<QrImages.QrImageLimits>(builder.Configuration.GetSection(QrImages.QrImageLimits.Section));
+        builder.Services.AddSingleton<QrImages.QrRenderGate>();
         builder.Services.AddProblemDetails();
+        // A query parameter that does not parse (size=abc) throws, so BadRequestErrors answers 400 problem+json naming it.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(
                 ApiKeyAuthenticationHandler.SchemeName, o => o.ApiKey = builder.Configuration["Auth:ApiKey"]);

@@ -19,16 +19,31 @@ public sealed class GatewayMetrics
     public const string Throttled = "throttled";
     public const string Unavailable = "unavailable";
 
+    /// <summary>Every <c>outcome</c> of <see cref="Scanned"/>.</summary>
+    public static readonly string[] Outcomes = [Redirect, Bot, NotFound, Gone, Throttled, Unavailable];
+
     private readonly Counter<long> _scans;
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _retries;
 
-    public GatewayMetrics(IMeterFactory meters, GeoLocator geo, UserAgentClassifier userAgents)
+    // The meter provider is taken first so that its listener is on when the zeros below are recorded: a measurement
+    // made before anything listens is dropped, and the series would appear only once it first fired.
+    public GatewayMetrics(IMeterFactory meters, GeoLocator geo, UserAgentClassifier userAgents, OpenTelemetry.Metrics.MeterProvider? listening = null)
     {
         var meter = meters.Create(InvexQrMeters.Gateway);
         _scans = meter.CreateCounter<long>(InvexQrMeters.Scans, "{scan}", "Scans answered by outcome: redirect, bot (redirected), not_found, gone, throttled, unavailable");
         _duration = meter.CreateHistogram<double>(InvexQrMeters.RedirectDuration, "s", "Time to answer GET /r/{code}");
         _retries = meter.CreateCounter<long>(InvexQrMeters.ScanRetries, "{retry}", "Scan calls sent again because Orleans rejected the first one undelivered");
+        // Every series exported at 0 from start, errors included: rate() sees the first one, alerts see "none yet".
+        foreach (var outcome in Outcomes)
+        {
+            _scans.Add(0, new KeyValuePair<string, object?>("outcome", outcome));
+        }
+
+        _retries.Add(0);
+        meter.CreateObservableGauge(InvexQrMeters.GeoDatabaseBuildTimestamp, () => geo.BuildDate is { } built
+            ? [new Measurement<long>(built.ToUnixTimeSeconds())]
+            : Array.Empty<Measurement<long>>(), "s", "When the loaded GeoLite2/GeoIP2 City database was built (Unix time); absent without one");
         meter.CreateObservableCounter(InvexQrMeters.EnrichmentCacheLookups, () => new[]
         {
             Lookups("geo", "hit", geo.Cache.Hits),

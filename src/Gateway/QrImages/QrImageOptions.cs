@@ -1,7 +1,7 @@
 namespace InvexQr.Gateway.QrImages;
 
 /// <summary>How a QR image is drawn; every field is bounded (see <see cref="Validate"/>).</summary>
-/// <param name="Size">Requested width in pixels; the image is the largest whole-pixel-per-module rendering that fits.</param>
+/// <param name="Size">Width and height in pixels, exactly (PNG: whole pixels per module, the rest goes to the quiet zone).</param>
 /// <param name="Margin">Quiet zone in modules (the QR standard asks for 4).</param>
 /// <param name="ErrorCorrection">L, M, Q or H (7, 15, 25, 30 % of the code can be damaged).</param>
 public sealed record QrImageOptions(int Size, int Margin, char ErrorCorrection, Rgb Foreground, Rgb Background)
@@ -10,22 +10,26 @@ public sealed record QrImageOptions(int Size, int Margin, char ErrorCorrection, 
 
     public static readonly QrImageOptions Default = new(512, 4, 'M', new Rgb(0, 0, 0), new Rgb(255, 255, 255));
 
-    /// <summary>Parses query parameters; returns the options or, per bad parameter, why it is bad.</summary>
+    /// <summary>
+    /// Parses query parameters; returns the options or, per bad parameter, why it is bad. <paramref name="maxSize"/>
+    /// is the gateway's ceiling (<see cref="QrImageLimits.MaxSize"/>), at most <see cref="MaxSize"/>.
+    /// </summary>
     public static (QrImageOptions? Options, Dictionary<string, string[]> Errors) Parse(
-        string? size, string? margin, string? ecc, string? fg, string? bg)
+        string? size, string? margin, string? ecc, string? fg, string? bg, int maxSize = MaxSize)
     {
+        maxSize = Math.Clamp(maxSize, MinSize, MaxSize);
         var errors = new Dictionary<string, string[]>();
         var result = Default;
 
         if (size is not null)
         {
-            if (int.TryParse(size, out var s) && s is >= MinSize and <= MaxSize)
+            if (int.TryParse(size, out var s) && s >= MinSize && s <= maxSize)
             {
                 result = result with { Size = s };
             }
             else
             {
-                errors["size"] = [$"size must be a whole number of pixels from {MinSize} to {MaxSize}."];
+                errors["size"] = [$"size must be a whole number of pixels from {MinSize} to {maxSize}."];
             }
         }
 

@@ -19,6 +19,9 @@ public static class InvexQrMeters
     /// <summary>Gateway: scan calls sent again after Orleans rejected them undelivered (a silo just died, a connection re-established).</summary>
     public const string ScanRetries = "invexqr.scan.retries";
 
+    /// <summary>Gateway gauge, seconds since the epoch: when MaxMind built the geolocation database it has loaded.</summary>
+    public const string GeoDatabaseBuildTimestamp = "invexqr.geo.database.build_timestamp";
+
     /// <summary>Gateway: enrichment cache lookups, tagged <c>cache</c> = geo | user_agent and <c>result</c> = hit | miss.</summary>
     public const string EnrichmentCacheLookups = "invexqr.enrichment.cache.lookups";
 

