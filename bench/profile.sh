@@ -66,12 +66,15 @@ export PGPASSWORD; PGPASSWORD=$(cat "$work/pg-password")
 psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d postgres -qc "CREATE DATABASE profile" >/dev/null
 [[ $statements == 1 ]] && psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qc "CREATE EXTENSION pg_stat_statements" >/dev/null
 silo_http=$(bash scripts/pg.sh free-port $((base + 200))); gateway_http=$(bash scripts/pg.sh free-port $((base + 500)))
+# Cluster TLS as deployments run it: the silo's certificate, the client-only one for a separate gateway.
+bash scripts/cluster-certs.sh "$work/tls" >/dev/null || die "scripts/cluster-certs.sh failed"
 env_common=(
+  "Orleans__Tls__CaPath=$work/tls/ca.crt" "Orleans__Tls__CertificatePath=$work/tls/silo.crt" "Orleans__Tls__KeyPath=$work/tls/silo.key"
   "ConnectionStrings__Postgres=Host=127.0.0.1;Port=$pg_port;Database=profile;Username=invexqr;Password=$PGPASSWORD"
   "Orleans__ClusterId=profile-$$" "Orleans__ServiceId=profile" "Orleans__SiloName=profile-silo"
   "Orleans__SiloPort=$(bash scripts/pg.sh free-port $((base + 300)))"
   "Orleans__GatewayPort=$(bash scripts/pg.sh free-port $((base + 400)))"
-  "Auth__ApiKey=profile-key-$$" "Throttle__Burst=1000000000" "Throttle__PerMinute=1000000000"
+  "Auth__ApiKey=profile-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" "Throttle__Burst=1000000000" "Throttle__PerMinute=1000000000"
   # Method names for perf: the JIT writes /tmp/perf-PID.map, and W^X is off because its double mapping hides
   # JIT-compiled code from perf (it shows as memfd:doublemapper).
   DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
@@ -97,7 +100,8 @@ else
   # shellcheck disable=SC2086
   start silo "$silo_http" src/Silo/bin/Release/net10.0/InvexQr.Silo.dll ${SILO_ENV:-}
   # shellcheck disable=SC2086
-  start gateway "$gateway_http" src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll ${GATEWAY_ENV:-}
+  start gateway "$gateway_http" src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll \
+    "Orleans__Tls__CertificatePath=$work/tls/gateway.crt" "Orleans__Tls__KeyPath=$work/tls/gateway.key" ${GATEWAY_ENV:-}
   silo_pid=${pids[0]}; gateway_pid=${pids[1]}
 fi
 psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qtAX -v ON_ERROR_STOP=1 >/dev/null <<SQL || die "inserting codes failed"

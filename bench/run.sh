@@ -211,8 +211,13 @@ silo_url="http://127.0.0.1:$silo_http"
 gateway="http://127.0.0.1:$gateway_http"
 gateway2="http://127.0.0.1:$gateway2_http"
 baseline="http://127.0.0.1:$baseline_http"
-api_key="bench-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+api_key="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+# Cluster TLS as every deployment runs it (docs/security.md): the silo's certificate by default (a co-hosting gateway
+# is a silo), the client-only one for a separate gateway (gateway_tls).
+bash scripts/cluster-certs.sh "$work/tls" >/dev/null || die "scripts/cluster-certs.sh failed"
+gateway_tls=("Orleans__Tls__CertificatePath=$work/tls/gateway.crt" "Orleans__Tls__KeyPath=$work/tls/gateway.key")
 common_env=(
+  "Orleans__Tls__CaPath=$work/tls/ca.crt" "Orleans__Tls__CertificatePath=$work/tls/silo.crt" "Orleans__Tls__KeyPath=$work/tls/silo.key"
   "ConnectionStrings__Postgres=Host=127.0.0.1;Port=$pg_port;Database=bench;Username=invexqr;Password=$PGPASSWORD"
   "Orleans__ClusterId=bench-$$" "Orleans__ServiceId=bench"
   "Orleans__SiloPort=$silo_port" "Orleans__GatewayPort=$silo_gateway_port" "Orleans__SiloName=bench-silo"
@@ -243,7 +248,7 @@ wait_ready() { # NAME URL PID
 start_process silo "$silo_url" "$silo_dll"
 start_process baseline "$baseline" "$baseline_dll"
 wait_ready silo "$silo_url" "$silo_pid"   # the silo applies the migrations first
-start_process gateway "$gateway" "$gateway_dll"
+start_process gateway "$gateway" "$gateway_dll" "${gateway_tls[@]}"
 wait_ready gateway "$gateway" "$gateway_pid"
 wait_ready baseline "$baseline" "$baseline_pid"
 say "PostgreSQL 127.0.0.1:$pg_port (pid $postmaster), silo $silo_url (pid $silo_pid), gateway $gateway (pid $gateway_pid), baseline $baseline (pid $baseline_pid)"
@@ -504,7 +509,7 @@ check_rows "cold start (first pass)" "$before"
 
 # -------------------------------------------------------------------- unknown codes
 step "unknown codes (PostgreSQL transactions counted in pg_stat_database, ${stats_wait} s settling before each sample)"
-start_process gateway2 "$gateway2" "$gateway_dll" \
+start_process gateway2 "$gateway2" "$gateway_dll" "${gateway_tls[@]}" \
   Network__UnknownCodes__Burst=100000000 Network__UnknownCodes__PerMinute=100000000
 wait_ready "second gateway" "$gateway2" "$gateway2_pid"
 say "second gateway with the unknown-code guard raised: $gateway2 (pid $gateway2_pid)"

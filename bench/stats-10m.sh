@@ -44,15 +44,19 @@ psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d postgres -qc "CREATE DATABASE benc
 psql_bench() { psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d bench -v ON_ERROR_STOP=1 -qtA "$@"; }
 
 export ConnectionStrings__Postgres="Host=127.0.0.1;Port=$pg_port;Database=bench;Username=invexqr;Password=$PGPASSWORD"
-export Orleans__ClusterId=bench-stats Orleans__ServiceId=bench-stats Auth__ApiKey=bench-key-0123456789
+export Orleans__ClusterId=bench-stats Orleans__ServiceId=bench-stats Auth__ApiKey="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
 export Orleans__SiloPort=$(bash scripts/pg.sh free-port 21311) Orleans__GatewayPort=$(bash scripts/pg.sh free-port 31311)
 export Logging__LogLevel__Default=Warning
+# Cluster TLS as deployments run it: the silo's certificate, the client-only one for the gateway below.
+bash scripts/cluster-certs.sh "$work/tls" >/dev/null
+export Orleans__Tls__CaPath="$work/tls/ca.crt" Orleans__Tls__CertificatePath="$work/tls/silo.crt" Orleans__Tls__KeyPath="$work/tls/silo.key"
 silo_http=$(bash scripts/pg.sh free-port 18281)
 gateway_http=$(bash scripts/pg.sh free-port 18280)
 gateway="http://127.0.0.1:$gateway_http"
 ASPNETCORE_URLS="http://127.0.0.1:$silo_http" dotnet src/Silo/bin/Release/net10.0/InvexQr.Silo.dll > "$work/silo.log" 2>&1 &
 pids+=($!)
-ASPNETCORE_URLS="$gateway" dotnet src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll > "$work/gateway.log" 2>&1 &
+ASPNETCORE_URLS="$gateway" Orleans__Tls__CertificatePath="$work/tls/gateway.crt" Orleans__Tls__KeyPath="$work/tls/gateway.key" \
+  dotnet src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll > "$work/gateway.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 240); do
   curl -fsS "$gateway/health/ready" >/dev/null 2>&1 && break

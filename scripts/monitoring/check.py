@@ -30,6 +30,7 @@ RULES = os.path.join(MON, "alerts.yaml")
 RULE_TESTS = os.path.join(MON, "alerts.test.yaml")
 EXTRA = os.path.join(FIX, "extra-series.txt")
 METERS = os.path.join(ROOT, "src", "ServiceDefaults", "Telemetry", "InvexQrMeters.cs")
+GEO_OPTIONS = os.path.join(ROOT, "src", "Enrichment", "Geo", "GeoOptions.cs")
 OPERATIONS = os.path.join(ROOT, "docs", "operations.md")
 K8S = os.path.join(ROOT, "k8s", "monitoring")
 K8S_BASE = os.path.join(ROOT, "k8s", "base")
@@ -607,6 +608,20 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def check_geo_age(rules):
+    """The stale-geo alert's threshold in days equals GeoOptions.MaxAgeDays' default."""
+    m = re.search(r"int MaxAgeDays \{ get; set; \} = (\d+);", open(GEO_OPTIONS, encoding="utf-8").read())
+    if not m:
+        return [f"no 'int MaxAgeDays {{ get; set; }} = N;' in {os.path.relpath(GEO_OPTIONS, ROOT)}"]
+    exprs = [r["expr"] for g in rules["groups"] for r in g["rules"] if r.get("alert") == "InvexQrGeoDatabaseStale"]
+    if len(exprs) != 1:
+        return [f"{len(exprs)} InvexQrGeoDatabaseStale rules"]
+    t = re.search(r">\s*(\d+)\s*\*\s*86400\s*$", exprs[0].strip())
+    if not t:
+        return [f"threshold not '> N * 86400' in: {exprs[0].strip()}"]
+    return [] if t.group(1) == m.group(1) else [f"alert at {t.group(1)} days, Geo:MaxAgeDays defaults to {m.group(1)}"]
+
+
 def run_checks(write, tmp):
     print("== alert rules (promtool)")
     r = run(["promtool", "check", "rules", RULES])
@@ -619,6 +634,7 @@ def run_checks(write, tmp):
     check("every alert: severity, for, summary, description, runbook section, a firing and a quiet test",
           check_rules_meta(rules, tests))
     check("every alert's tests fail when it can never fire", check_mutations(rules_text, rules, tests, tmp))
+    check("InvexQrGeoDatabaseStale fires at Geo:MaxAgeDays, as /health/ready turns Degraded", check_geo_age(rules))
 
     print("== dashboard")
     dash_text = open(DASHBOARD, encoding="utf-8").read()

@@ -51,6 +51,21 @@ public sealed class AccountRepository(NpgsqlDataSource dataSource) : IAccountRep
         return await ReadOwnerAsync(command);
     }
 
+    public async Task<IReadOnlyList<OwnerInfo>> ListOwnersAsync(long afterId, int limit)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id, name, role, created_at FROM owners WHERE id > $1 ORDER BY id LIMIT $2");
+        command.Parameters.Add(new() { Value = afterId });
+        command.Parameters.Add(new() { Value = limit });
+        var owners = new List<OwnerInfo>();
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            owners.Add(new OwnerInfo(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3)));
+        }
+
+        return owners;
+    }
+
     public async Task<ApiKeyInfo> AddKeyAsync(long ownerId, string name, string prefix, byte[] keyHash)
     {
         await using var command = dataSource.CreateCommand($"""

@@ -12,6 +12,11 @@ public interface IAccountsGrain : IGrainWithIntegerKey
     /// <summary>The owner with this name, created (as <paramref name="role"/>) if missing. Used to bootstrap the admin.</summary>
     Task<OwnerInfo> EnsureOwner(string name, string role);
 
+    Task<OwnerInfo?> FindOwner(long ownerId);
+
+    /// <summary>Up to <paramref name="limit"/> owners with an id above <paramref name="afterId"/>, by id.</summary>
+    Task<IReadOnlyList<OwnerInfo>> ListOwners(long afterId, int limit);
+
     Task<NewApiKey?> CreateKey(long ownerId, string name);
 
     Task<IReadOnlyList<ApiKeyInfo>> ListKeys(long ownerId);

@@ -12,7 +12,8 @@ namespace InvexQr.Gateway.Analytics;
 /// Streams a code's raw scans as CSV, row by row from the database to the response (constant memory
 /// however many scans). Values are as stored, i.e. already anonymised. Cells that a spreadsheet would
 /// take for a formula (<c>= + - @</c>) are prefixed with an apostrophe: user agents and referers are
-/// attacker-controlled.
+/// attacker-controlled. <c>tz</c> (IANA) sets the zone of <c>from</c>/<c>to</c> dates and of the
+/// <c>scanned_at</c> column.
 /// </summary>
 public static class ScanCsvExport
 {
@@ -46,7 +47,7 @@ public static class ScanCsvExport
         await foreach (var row in scans.ReadAsync(id, from, period.To, http.RequestAborted))
         {
             line.Clear();
-            line.Append(row.ScannedAt.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            line.Append(ScannedAt(row.ScannedAt, period.TimeZone));
             foreach (var value in row.Values)
             {
                 line.Append(',');
@@ -66,6 +67,15 @@ public static class ScanCsvExport
             }
         }
     }
+
+    /// <summary>
+    /// The scan time in <paramref name="zone"/> as ISO 8601 with that moment's offset (daylight saving
+    /// included), so a row stays unambiguous in the repeated hour of autumn; UTC (and its aliases) keeps its <c>Z</c>.
+    /// </summary>
+    public static string ScannedAt(DateTimeOffset scannedAt, TimeZoneInfo zone) =>
+        zone.BaseUtcOffset == TimeSpan.Zero && !zone.SupportsDaylightSavingTime
+            ? scannedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture)
+            : TimeZoneInfo.ConvertTime(scannedAt, zone).ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture);
 
     /// <summary>
     /// RFC 4180 quoting, plus neutralising spreadsheet formulas. Semicolons and tabs are quoted too: spreadsheets in

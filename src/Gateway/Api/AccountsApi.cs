@@ -20,10 +20,20 @@ public static class AccountsApi
         public static KeyResponse From(ApiKeyInfo info, string? key = null) => new(info.Id, info.Name, info.Prefix, info.CreatedAt, info.RevokedAt, key);
     }
 
+    public sealed record OwnerResponse(long Id, string Name, string Role, DateTimeOffset CreatedAt)
+    {
+        public static OwnerResponse From(OwnerInfo info) => new(info.Id, info.Name, info.Role, info.CreatedAt);
+    }
+
+    /// <summary>A page of owners; <c>Next</c> is the <c>after</c> of the following page, null on the last one.</summary>
+    public sealed record OwnerPage(IReadOnlyList<OwnerResponse> Items, long? Next);
+
     public static IEndpointRouteBuilder MapAccountsApi(this IEndpointRouteBuilder endpoints)
     {
         var owners = endpoints.MapGroup("/api/owners").RequireAuthorization(GatewayHosting.AdminPolicy).WithTags("Owners")
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
+        owners.MapGet("/", ListOwnersAsync).WithSummary("Owners by id (admin): limit (1-200, default 50), after (the previous page's next).")
+            .Produces<OwnerPage>().ProducesProblem(StatusCodes.Status400BadRequest);
         owners.MapPost("/", CreateOwnerAsync).WithSummary("Create an owner with a first API key (admin).")
             .Accepts<CreateOwnerRequest>("application/json").Produces(StatusCodes.Status201Created, contentType: "application/json")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict);
@@ -42,6 +52,25 @@ public static class AccountsApi
         keys.MapDelete("/{keyId:long}", RevokeKeyAsync).WithSummary("Revoke one of the caller's API keys.")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
         return endpoints;
+    }
+
+    public static async Task<IResult> ListOwnersAsync(IClusterClient cluster, int? limit, long? after)
+    {
+        if (limit is < 1 or > 200)
+        {
+            return JsonBody.Invalid("limit must be a whole number from 1 to 200.", "limit");
+        }
+
+        if (after is < 0)
+        {
+            return JsonBody.Invalid("after must be an owner id (0 or more).", "after");
+        }
+
+        var size = limit ?? 50;
+        // One more than asked tells whether another page follows without a count query.
+        var owners = await cluster.GetGrain<IAccountsGrain>(0).ListOwners(after ?? 0, size + 1);
+        var items = owners.Take(size).Select(OwnerResponse.From).ToList();
+        return Results.Ok(new OwnerPage(items, owners.Count > size ? items[^1].Id : null));
     }
 
     public static async Task<IResult> CreateOwnerAsync(HttpRequest request, IClusterClient cluster)

@@ -21,7 +21,7 @@ public static class ApiDocsSetup
                 Title = "InvexQR API",
                 Version = "v1",
                 Description = "Dynamic QR codes: manage codes, download their images, read their scan statistics. "
-                    + "Every /api route needs an API key (Authorization: Bearer <key>, or X-Api-Key). "
+                    + "Every /api route needs an API key: `Authorization: Bearer iqr_…` or `X-Api-Key: iqr_…`. "
                     + "Errors are application/problem+json; another owner's code answers 404, exactly like a missing one.",
             };
             document.Components ??= new OpenApiComponents();

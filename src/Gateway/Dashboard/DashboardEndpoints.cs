@@ -191,13 +191,15 @@ public static class DashboardEndpoints
         return Results.NoContent();
     }
 
-    public static IResult WhoAmI(HttpContext context)
+    public static async Task<IResult> WhoAmI(HttpContext context, IClusterClient cluster)
     {
         var user = context.User;
+        var owner = await cluster.GetGrain<IAccountsGrain>(0).FindOwner(user.OwnerId());
         context.Response.Headers.CacheControl = "no-store";
         return Results.Ok(new
         {
             ownerId = user.OwnerId(),
+            name = owner?.Name,
             role = user.FindFirst(System.Security.Claims.ClaimTypes.Role)?.Value,
             keyId = long.Parse(user.FindFirst("key_id")?.Value ?? "0", System.Globalization.CultureInfo.InvariantCulture),
             signedInWith = user.IsSessionCookie() ? "session" : "key",

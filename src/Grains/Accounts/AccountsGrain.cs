@@ -23,6 +23,10 @@ public sealed class AccountsGrain(IAccountRepository accounts) : Grain, IAccount
     public async Task<OwnerInfo> EnsureOwner(string name, string role) =>
         (await accounts.CreateOwnerAsync(name, role, reuseExisting: true))!;
 
+    public Task<OwnerInfo?> FindOwner(long ownerId) => accounts.FindOwnerAsync(ownerId);
+
+    public Task<IReadOnlyList<OwnerInfo>> ListOwners(long afterId, int limit) => accounts.ListOwnersAsync(afterId, limit);
+
     public async Task<NewApiKey?> CreateKey(long ownerId, string name)
     {
         if (await accounts.FindOwnerAsync(ownerId) is null)

@@ -11,6 +11,9 @@ public interface IAccountRepository
 
     Task<OwnerInfo?> FindOwnerAsync(long ownerId);
 
+    /// <summary>Up to <paramref name="limit"/> owners with an id above <paramref name="afterId"/>, by id.</summary>
+    Task<IReadOnlyList<OwnerInfo>> ListOwnersAsync(long afterId, int limit);
+
     Task<ApiKeyInfo> AddKeyAsync(long ownerId, string name, string prefix, byte[] keyHash);
 
     Task<IReadOnlyList<ApiKeyInfo>> ListKeysAsync(long ownerId);

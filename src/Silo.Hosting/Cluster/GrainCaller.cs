@@ -165,6 +165,8 @@ public static class GrainCallerRules
             [nameof(IAccountsGrain.CreateOwner)] = Admin,
             [nameof(IAccountsGrain.EnsureOwner)] = Admin,
             [nameof(IAccountsGrain.DeleteOwner)] = Admin,
+            [nameof(IAccountsGrain.ListOwners)] = Admin,
+            [nameof(IAccountsGrain.FindOwner)] = (caller, call) => ActsFor(caller, (long)call.Request.GetArgument(0)!),
             [nameof(IAccountsGrain.CreateKey)] = (caller, call) => ActsFor(caller, (long)call.Request.GetArgument(0)!),
             [nameof(IAccountsGrain.ListKeys)] = (caller, call) => ActsFor(caller, (long)call.Request.GetArgument(0)!),
             [nameof(IAccountsGrain.RevokeKey)] = (caller, call) => ActsFor(caller, (long)call.Request.GetArgument(0)!),

@@ -54,7 +54,9 @@ public static class OrleansDashboardSetup
             return app;
         }
 
-        app.MapOrleansDashboard(Path).RequireAuthorization(policy => policy.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser());
+        // Operators' routes: kept out of the public OpenAPI document, which clients are generated from.
+        app.MapOrleansDashboard(Path).RequireAuthorization(policy => policy.AddAuthenticationSchemes(Scheme).RequireAuthenticatedUser())
+            .ExcludeFromDescription();
         return app;
     }
 }

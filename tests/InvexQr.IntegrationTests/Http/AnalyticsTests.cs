@@ -1,3 +1,4 @@
+using System.Globalization;
 using InvexQr.Grains.Analytics;
 using System.Diagnostics;
 using System.Net;
@@ -152,6 +153,25 @@ public sealed class AnalyticsTests(PostgresServer postgres, SharedGatewayHost sh
 
         using var badPeriod = await _deployment.Http.GetAsync($"/api/codes/{code}/scans.csv?from=yesterday");
         Assert.Equal(HttpStatusCode.BadRequest, badPeriod.StatusCode);
+
+        // tz: the same rows, each scan time in that zone with its offset (Kolkata has no daylight saving).
+        using var kolkata = await _deployment.Http.GetAsync($"/api/codes/{code}/scans.csv?tz=Asia/Kolkata");
+        Assert.Equal(HttpStatusCode.OK, kolkata.StatusCode);
+        var local = (await kolkata.Content.ReadAsStringAsync()).TrimEnd('\n').Split('\n');
+        Assert.Equal(lines.Length, local.Length);
+        for (var i = 1; i < lines.Length; i++)
+        {
+            var utcTime = DateTimeOffset.Parse(lines[i][..lines[i].IndexOf(',')], CultureInfo.InvariantCulture);
+            var localText = local[i][..local[i].IndexOf(',')];
+            Assert.EndsWith("+05:30", localText);
+            Assert.Equal(utcTime, DateTimeOffset.Parse(localText, CultureInfo.InvariantCulture));
+            Assert.Equal(utcTime.UtcDateTime.AddHours(5.5).ToString("yyyy-MM-dd'T'HH:mm:ss.fff", CultureInfo.InvariantCulture), localText[..23]);
+        }
+
+        using var badZone = await _deployment.Http.GetAsync($"/api/codes/{code}/scans.csv?tz=Mars/Olympus");
+        Assert.Equal(HttpStatusCode.BadRequest, badZone.StatusCode);
+        Assert.Equal("application/problem+json", badZone.Content.Headers.ContentType?.MediaType);
+        Assert.True((await badZone.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("tz", out _));
     }
 
     [Theory]

@@ -41,6 +41,7 @@ public sealed partial class ApiDocsTests(PostgresServer postgres, SharedGatewayH
             ("/api/keys", "get", ["200", "401"]),
             ("/api/keys", "post", ["201", "400", "401"]),
             ("/api/keys/{keyId}", "delete", ["204", "401", "404"]),
+            ("/api/owners", "get", ["200", "400", "401", "403"]),
             ("/api/owners", "post", ["201", "400", "401", "403", "409"]),
             ("/api/owners/{ownerId}", "delete", ["204", "401", "403", "404", "409"]),
         };
@@ -58,6 +59,16 @@ public sealed partial class ApiDocsTests(PostgresServer postgres, SharedGatewayH
         Assert.Equal("bearer", schemes.GetProperty("bearer").GetProperty("scheme").GetString());
         Assert.Equal("X-Api-Key", schemes.GetProperty("apiKey").GetProperty("name").GetString());
         Assert.False(paths.TryGetProperty("/metrics", out _)); // operators' endpoints are not part of the public API
+        Assert.DoesNotContain(paths.EnumerateObject(), p => p.Name.StartsWith("/orleans", StringComparison.Ordinal));
+
+        // The owners list: typed parameters and a response schema; the description has no "<key>" a Markdown renderer would drop.
+        var listOwners = paths.GetProperty("/api/owners").GetProperty("get");
+        var parameters = listOwners.GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToHashSet();
+        Assert.Superset(new HashSet<string?> { "limit", "after" }, parameters);
+        Assert.True(listOwners.GetProperty("responses").GetProperty("200").GetProperty("content").TryGetProperty("application/json", out _));
+        var description = document.GetProperty("info").GetProperty("description").GetString()!;
+        Assert.DoesNotContain("<", description);
+        Assert.Contains("Authorization: Bearer iqr_", description);
     }
 
     [Fact]

@@ -165,6 +165,37 @@ public sealed class DashboardBrowserTests(PostgresServer postgres, ITestOutputHe
         await page.WaitForFunctionAsync("t => document.getElementById('updated').textContent !== t", updated, new() { Timeout = 15_000 });
         await page.ScreenshotAsync(new() { Path = Path.Combine(ScreenshotDir, "code-desktop.png"), FullPage = true });
 
+        // CSV of the chosen period in the chosen zone: the link follows the fields; the file has the 7 scans, times in that zone.
+        Assert.Equal("admin (admin)", await page.Locator("#owner-name").TextContentAsync());
+        // Kolkata is ahead of the browser's UTC: its "today" may be tomorrow, so the period ends a day later.
+        await page.GetByLabel("Time zone").FillAsync("Asia/Kolkata");
+        await page.GetByLabel("To (included)").FillAsync(DateTime.UtcNow.AddDays(1).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = "Download CSV" }).ClickAsync());
+        var csvPath = await download.PathAsync();
+        var csvLines = (await File.ReadAllTextAsync(csvPath)).TrimEnd('\n').Split('\n');
+        Assert.StartsWith("scanned_at,", csvLines[0]);
+        Assert.Equal(8, csvLines.Length);
+        Assert.All(csvLines.Skip(1), l => Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+05:30,", l));
+        Assert.Contains("tz=Asia%2FKolkata", download.Url);
+        Assert.EndsWith(".csv", download.SuggestedFilename);
+
+        // An API key made on the keys page: shown once, and it works.
+        await page.GetByRole(AriaRole.Link, new() { Name = "API keys" }).ClickAsync();
+        await page.GetByLabel("Name (what will use it)").FillAsync("ci-e2e");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+        var newKey = await page.Locator("#new-key").InputValueAsync(new() { Timeout = 15_000 });
+        await Assertions.Expect(page.Locator("#key-list tbody tr", new() { HasText = "ci-e2e" })).ToHaveCountAsync(1);
+        using (var withNewKey = _deployment.CreateClient(newKey))
+        {
+            var keys = await withNewKey.GetFromJsonAsync<JsonElement>("/api/keys");
+            Assert.Contains(keys.EnumerateArray(), k => k.GetProperty("name").GetString() == "ci-e2e" && k.GetProperty("revokedAt").ValueKind == JsonValueKind.Null);
+        }
+
+        await page.ReloadAsync();
+        await Assertions.Expect(page.Locator("#key-list tbody tr", new() { HasText = "ci-e2e" })).ToHaveCountAsync(1);
+        Assert.Equal(0, await page.Locator("#new-key").CountAsync()); // the secret is gone after a reload
+        Assert.DoesNotContain(newKey, await page.ContentAsync());
+
         // The list shows the code with its total, and the title as text.
         await page.GotoAsync("/#/");
         var card = page.Locator("li[data-code='dash-e2e']");

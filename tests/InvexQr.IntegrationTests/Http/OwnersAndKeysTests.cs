@@ -171,6 +171,61 @@ public sealed class OwnersAndKeysTests(PostgresServer postgres, SharedGatewayHos
         Assert.Equal(HttpStatusCode.Unauthorized, (await carol.GetAsync("/api/codes")).StatusCode);
     }
 
+    [Fact]
+    public async Task Admins_list_owners_by_name_page_by_page_and_others_get_403()
+    {
+        var daveKey = await _deployment.CreateOwnerAsync("dave");
+        await _deployment.CreateOwnerAsync("erin");
+        using var dave = _deployment.CreateClient(daveKey);
+
+        // Every page by one: the walk ends (next null) and meets both names, each once, ids rising.
+        var seen = new List<(long Id, string Name, string Role)>();
+        long? after = null;
+        for (var pages = 0; pages < 1000; pages++)
+        {
+            var page = await _deployment.Http.GetFromJsonAsync<JsonElement>($"/api/owners?limit=1{(after is { } a ? $"&after={a}" : "")}");
+            foreach (var owner in page.GetProperty("items").EnumerateArray())
+            {
+                seen.Add((owner.GetProperty("id").GetInt64(), owner.GetProperty("name").GetString()!, owner.GetProperty("role").GetString()!));
+            }
+
+            if (page.GetProperty("next").ValueKind == JsonValueKind.Null)
+            {
+                break;
+            }
+
+            after = page.GetProperty("next").GetInt64();
+        }
+
+        Assert.Equal(await _deployment.ScalarAsync("SELECT count(*) FROM owners"), seen.Count);
+        Assert.Equal(seen.OrderBy(o => o.Id).Select(o => o.Id), seen.Select(o => o.Id));
+        Assert.Single(seen, o => o.Name == "dave" && o.Role == "owner");
+        Assert.Single(seen, o => o.Name == "erin");
+        Assert.Contains(seen, o => o.Name == "admin" && o.Role == "admin");
+
+        // The dashboard's "who am I" names the owner.
+        var me = await dave.GetFromJsonAsync<JsonElement>("/app/session");
+        Assert.Equal("dave", me.GetProperty("name").GetString());
+
+        using (var notAdmin = await dave.GetAsync("/api/owners"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, notAdmin.StatusCode);
+            Assert.Equal("application/problem+json", notAdmin.Content.Headers.ContentType?.MediaType);
+        }
+
+        foreach (var (query, field) in new[] { ("limit=0", "limit"), ("limit=201", "limit"), ("after=-1", "after") })
+        {
+            using var bad = await _deployment.Http.GetAsync($"/api/owners?{query}");
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
+            Assert.True((await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty(field, out _), query);
+        }
+
+        using var notANumber = await _deployment.Http.GetAsync("/api/owners?limit=ten");
+        Assert.Equal(HttpStatusCode.BadRequest, notANumber.StatusCode);
+        Assert.Equal("application/problem+json", notANumber.Content.Headers.ContentType?.MediaType);
+    }
+
     private static Task<HttpResponseMessage> SendAsync(HttpClient client, HttpMethod method, string path, object? body)
     {
         var request = new HttpRequestMessage(method, path);

@@ -20,4 +20,14 @@ public sealed class CsvCellTests
     [InlineData("=HYPERLINK(\"x\",\"y\")", "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\"")]
     public void Cells_are_quoted_and_formulas_neutralised(string value, string expected) =>
         Assert.Equal(expected, ScanCsvExport.Cell(value));
+
+    [Theory]
+    [InlineData("2026-10-25T00:30:00Z", "UTC", "2026-10-25T00:30:00.000Z")]
+    [InlineData("2026-10-25T00:30:00Z", "Europe/Paris", "2026-10-25T02:30:00.000+02:00")]
+    [InlineData("2026-10-25T01:30:00Z", "Europe/Paris", "2026-10-25T02:30:00.000+01:00")] // the repeated hour
+    [InlineData("2026-07-01T12:00:00.123Z", "America/New_York", "2026-07-01T08:00:00.123-04:00")]
+    public void Scan_times_are_written_in_the_zone_with_their_offset(string utc, string zone, string expected) =>
+        Assert.Equal(expected, ScanCsvExport.ScannedAt(
+            DateTimeOffset.Parse(utc, System.Globalization.CultureInfo.InvariantCulture),
+            zone == "UTC" ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(zone)));
 }

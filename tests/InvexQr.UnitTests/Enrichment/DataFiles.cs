@@ -55,7 +55,7 @@ public static class DataFiles
 
     public static string GeoLiteCity => Require(Path.Combine(RepoRoot, ".data", "geo", "GeoLite2-City.mmdb"), null);
 
-    private static string RepoRoot
+    public static string RepoRoot
     {
         get
         {

@@ -185,6 +185,17 @@ public sealed class UserAgentClassifierTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_readmes_iphone_example_gets_what_the_readme_promises()
+    {
+        // The README's proxied scan: its -A user agent must classify as the sentence after it says.
+        var readme = File.ReadAllText(Path.Combine(DataFiles.RepoRoot, "README.md"));
+        var ua = System.Text.RegularExpressions.Regex.Match(readme, @"-A '(Mozilla/5\.0 \(iPhone[^']+)'").Groups[1].Value;
+        Assert.False(string.IsNullOrEmpty(ua), "README.md has no iPhone user agent after -A");
+        Assert.Contains("browser `Mobile Safari`, OS `iOS`, device `mobile`", readme);
+        Assert.Equal(new ClientInfo("Mobile Safari", "iOS", "mobile", false), Classifier.Value.Classify(ua));
+    }
+
+    [Fact]
     public void The_scan_path_gets_browser_os_device_type_and_bot_flag()
     {
         var classifier = Classifier.Value;

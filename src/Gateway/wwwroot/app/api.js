@@ -49,3 +49,10 @@ export const codeStats = (c, period) => api('GET', `${code(c)}/stats?${new URLSe
 export const previewRouting = (c, body) => api('POST', `${code(c)}/routing/preview`, body);
 export const accountStats = (period) => api('GET', `/api/stats?${new URLSearchParams(period)}`);
 export const qrUrl = (c, format, download) => `${code(c)}/qr.${format}${download ? '?download=true' : '?size=256'}`;
+export const scansCsvUrl = (c, period) => `${code(c)}/scans.csv?${new URLSearchParams(period)}`;
+export const listKeys = () => api('GET', '/api/keys');
+export const createKey = (name) => api('POST', '/api/keys', { name });
+export const revokeKey = (id) => api('DELETE', `/api/keys/${encodeURIComponent(id)}`);
+export const listOwners = (params) => api('GET', `/api/owners?${new URLSearchParams(params)}`);
+export const createOwner = (body) => api('POST', '/api/owners', body);
+export const deleteOwner = (id) => api('DELETE', `/api/owners/${encodeURIComponent(id)}`);

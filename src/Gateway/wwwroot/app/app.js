@@ -16,6 +16,8 @@ const routes = [
   [/^#\/new$/, () => editPage(null)],
   [/^#\/codes\/([^/]+)\/edit$/, (m) => editPage(decodeURIComponent(m[1]))],
   [/^#\/codes\/([^/]+)$/, (m) => codePage(decodeURIComponent(m[1]))],
+  [/^#\/keys$/, () => keysPage()],
+  [/^#\/owners$/, () => ownersPage()],
 ];
 
 async function route() {
@@ -62,7 +64,9 @@ Api.onUnauthorized(() => {
 function renderAccount() {
   if (!me) return replace(account);
   replace(account,
-    h('span', { class: 'muted', text: `Owner #${me.ownerId} (${me.role})` }),
+    h('a', { href: '#/keys', text: 'API keys' }),
+    me.role === 'admin' ? h('a', { href: '#/owners', text: 'Owners' }) : null,
+    h('span', { class: 'muted', id: 'owner-name', text: `${me.name ?? `Owner ${me.ownerId}`} (${me.role})` }),
     h('button', { type: 'button', class: 'secondary', onclick: async () => {
       try { await Api.signOut(); } finally { me = null; renderAccount(); signInPage('Signed out.'); }
     } }, 'Sign out'));
@@ -341,6 +345,14 @@ async function codePage(code) {
   };
 
   const refreshButton = h('button', { type: 'button', class: 'secondary', id: 'refresh' }, 'Refresh');
+  // The raw scans of the chosen days, scan times in the chosen zone; follows the fields as they change.
+  const csv = h('a', { class: 'button secondary', id: 'download-csv', download: `${code}-scans.csv` }, 'Download CSV');
+  const syncCsv = () => {
+    csv.href = Api.scansCsvUrl(code, { from: from.value, to: to.value, tz: tz.value.trim() || 'UTC' });
+    csv.download = `${code}-scans-${from.value}-${to.value}.csv`;
+  };
+  [from, to, tz].forEach((el) => el.addEventListener('input', syncCsv));
+  syncCsv();
   const dialog = deleteDialog(code);
 
   const renderHead = (d) => {
@@ -381,6 +393,7 @@ async function codePage(code) {
       h('div', { class: 'row' },
         h('button', { type: 'submit' }, 'Apply'),
         refreshButton,
+        csv,
         h('span', { class: 'check' }, auto, h('label', { for: 'auto-refresh', text: 'Refresh every 10 s' })),
         updated)),
     h('section', { 'aria-labelledby': 'totals-title' }, h('h2', { id: 'totals-title', text: 'Totals in the period' }), totals),
@@ -427,6 +440,139 @@ async function codePage(code) {
   const timer = setInterval(() => { if (auto.checked && document.visibilityState === 'visible') refresh(); }, REFRESH_MS);
   teardown.push(() => clearInterval(timer));
   await refresh();
+}
+
+// ---- API keys ---------------------------------------------------------------------------------------
+/** A new key's secret, shown once with a copy button; the API never returns it again. */
+function secretNotice(id, label, secret) {
+  const value = h('input', { id, type: 'text', readonly: true, value: secret, class: 'mono', spellcheck: 'false', 'aria-describedby': `${id}-help` });
+  return h('div', { class: 'notice', role: 'status' },
+    h('label', { for: id, text: label }),
+    h('div', { class: 'row' }, value, h('button', { type: 'button', class: 'secondary', onclick: async () => {
+      value.select();
+      try { await navigator.clipboard.writeText(secret); announce('Copied.'); } catch { announce('Select the key and copy it.'); }
+    } }, 'Copy')),
+    h('p', { class: 'muted small', id: `${id}-help`, text: 'Copy it now: it is shown only this once.' }));
+}
+
+async function keysPage() {
+  setTitle('API keys');
+  const list = h('div', { id: 'key-list' });
+  const created = h('div', { id: 'key-created' });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const name = h('input', { id: 'key-name', name: 'name', type: 'text', maxlength: '200', required: true, autocomplete: 'off' });
+
+  const load = async () => {
+    const keys = await Api.listKeys();
+    replace(list, keys.length === 0 ? h('p', { class: 'muted', text: 'No keys.' }) : h('table', {},
+      h('thead', {}, h('tr', {}, ['Name', 'Starts with', 'Created', 'Status', ''].map((t) => h('th', { scope: 'col', text: t })))),
+      h('tbody', {}, keys.map((k) => h('tr', { dataset: { keyId: String(k.id) } },
+        h('td', { text: k.name || '(no name)' }),
+        h('td', { class: 'mono', text: `${k.prefix}…` }),
+        h('td', { text: new Date(k.createdAt).toLocaleString() }),
+        h('td', { text: k.revokedAt ? `revoked ${new Date(k.revokedAt).toLocaleString()}` : (k.id === me.keyId ? 'active (this session)' : 'active') }),
+        h('td', {}, k.revokedAt ? null : h('button', { type: 'button', class: 'danger', onclick: async () => {
+          if (!window.confirm(`Revoke the key “${k.name || k.prefix}”? Whatever uses it stops working.`)) return;
+          try {
+            await Api.revokeKey(k.id);
+            announce('Key revoked.');
+            await load();
+          } catch (err) {
+            error.textContent = err.message;
+          }
+        } }, 'Revoke')))))));
+  };
+
+  replace(main,
+    h('p', {}, h('a', { href: '#/', text: '← Your codes' })),
+    h('h1', { text: 'API keys' }),
+    h('form', { class: 'card form', onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      try {
+        const key = await Api.createKey(name.value.trim());
+        name.value = '';
+        replace(created, secretNotice('new-key', `New key “${key.name}”`, key.key));
+        announce('Key created.');
+        await load();
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    } },
+    h('h2', { text: 'Create a key' }),
+    h('div', { class: 'field' }, h('label', { for: 'key-name', text: 'Name (what will use it)' }), name),
+    error,
+    h('button', { type: 'submit' }, 'Create key')),
+    created,
+    h('section', { class: 'card' }, h('h2', { text: 'Your keys' }), list));
+  await load();
+}
+
+// ---- owners (admins) --------------------------------------------------------------------------------
+async function ownersPage() {
+  setTitle('Owners');
+  if (me.role !== 'admin') {
+    replace(main, h('h1', { text: 'Owners' }), h('p', { text: 'Only admins manage owners.' }));
+    return;
+  }
+  const list = h('tbody', { id: 'owner-list' });
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  const created = h('div', { id: 'owner-created' });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const name = h('input', { id: 'owner-name-input', name: 'name', type: 'text', maxlength: '200', required: true, autocomplete: 'off' });
+  const role = h('select', { id: 'owner-role', name: 'role' }, h('option', { value: 'owner', text: 'owner' }), h('option', { value: 'admin', text: 'admin' }));
+  let next = null;
+
+  const row = (o) => h('tr', { dataset: { ownerId: String(o.id) } },
+    h('td', { text: o.name }), h('td', { text: o.role }), h('td', { text: new Date(o.createdAt).toLocaleString() }),
+    h('td', {}, o.id === me.ownerId ? h('span', { class: 'muted small', text: 'you' }) : h('button', { type: 'button', class: 'danger', onclick: async () => {
+      if (!window.confirm(`Erase “${o.name}”: all its codes, their scans and statistics, and its keys? This cannot be undone.`)) return;
+      try {
+        await Api.deleteOwner(o.id);
+        announce(`Erased ${o.name}.`);
+        await load(false);
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    } }, 'Delete')));
+
+  const load = async (append) => {
+    const params = { limit: '50' };
+    if (append && next !== null) params.after = String(next);
+    const page = await Api.listOwners(params);
+    if (!append) list.replaceChildren();
+    list.append(...page.items.map(row));
+    next = page.next;
+    more.hidden = next === null;
+  };
+  more.addEventListener('click', () => load(true).catch((err) => { error.textContent = err.message; }));
+
+  replace(main,
+    h('p', {}, h('a', { href: '#/', text: '← Your codes' })),
+    h('h1', { text: 'Owners' }),
+    h('form', { class: 'card form', onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      try {
+        const owner = await Api.createOwner({ name: name.value.trim(), role: role.value });
+        name.value = '';
+        replace(created, secretNotice('new-owner-key', `First API key of “${owner.name}”: give it to them`, owner.apiKey.key));
+        announce(`Created ${owner.name}.`);
+        await load(false);
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    } },
+    h('h2', { text: 'Create an owner' }),
+    h('div', { class: 'field' }, h('label', { for: 'owner-name-input', text: 'Name' }), name),
+    h('div', { class: 'field' }, h('label', { for: 'owner-role', text: 'Role' }), role),
+    error,
+    h('button', { type: 'submit' }, 'Create owner')),
+    created,
+    h('section', { class: 'card' }, h('h2', { text: 'All owners' }),
+      h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Role', 'Created', ''].map((t) => h('th', { scope: 'col', text: t })))), list),
+      more));
+  await load(false);
 }
 
 function deleteDialog(code) {
