@@ -124,6 +124,10 @@ const K8S_CASES = [
   ["gateway trusts 0.0.0.0/0", "trusted proxies", (o) => { byKind(o, "ConfigMap", "invexqr-gateway").data.Network__TrustedNetworks__0 = "0.0.0.0/0"; }],
   ["gateway trusts ::/0", "trusted proxies", (o) => { byKind(o, "ConfigMap", "invexqr-gateway").data.Network__TrustedNetworks__1 = "::/0"; }],
   ["trusted network with host bits set", "trusted proxies", (o) => { byKind(o, "ConfigMap", "invexqr-gateway").data.Network__TrustedNetworks__0 = "10.244.0.1/24"; }],
+  ["Orleans in clear (Orleans__Tls__Disabled=true)", "cluster TLS", (o) => { siloContainer(o).env.push({ name: "Orleans__Tls__Disabled", value: "true" }); }],
+  ["gateway without the cluster TLS volume", "cluster TLS", (o) => { const t = byKind(o, "Deployment", "gateway").spec.template.spec; const v = t.volumes.find((x) => x.secret?.secretName === "invexqr-cluster-tls"); v.secret.secretName = "invexqr-secrets"; }],
+  ["silo's volume maps the gateway's key", "cluster TLS", (o) => { const t = byKind(o, "StatefulSet", "silo").spec.template.spec; t.volumes.find((x) => x.secret?.secretName === "invexqr-cluster-tls").secret.items.find((i) => i.key === "silo.key").key = "gateway.key"; }],
+  ["cluster TLS Secret without the CA", "cluster TLS", (o) => { const s = byKind(o, "Secret", "invexqr-cluster-tls"); if (s.data) delete s.data["ca.crt"]; if (s.stringData) delete s.stringData["ca.crt"]; }],
   ["gateway trusts nothing behind the Ingress", "trusted proxies", (o) => { delete byKind(o, "ConfigMap", "invexqr-gateway").data.Network__TrustedNetworks__0; }],
 ];
 // Overlays rendered by validate-deploy.sh with fixtures/k8s-weak/<overlay>/*.env (the values the overlays shipped

@@ -128,7 +128,22 @@ public static class AccountsApi
                 detail: "Erase this owner with another admin's key.");
         }
 
-        var erasure = await cluster.GetGrain<IAccountsGrain>(0).DeleteOwner(ownerId);
+        OwnerErasure erasure;
+        try
+        {
+            erasure = await cluster.GetGrain<IAccountsGrain>(0).DeleteOwner(ownerId);
+        }
+        catch (Exception e) when (ClusterErrors.IsTransient(e))
+        {
+            // A long erasure can outlast the cluster's call timeout (or meet a silo going away): it may still be
+            // running or have stopped part-way, and a repeated DELETE picks up where it is.
+            cache.Clear();
+            http.Response.Headers.RetryAfter = "5";
+            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Erasure did not finish.",
+                detail: $"Erasing owner {ownerId} did not finish in time ({e.GetType().Name}); it may still be running. " +
+                        "Send the DELETE again to finish it: 204 says everything is gone.");
+        }
+
         cache.Clear(); // its keys (revoked first) stop working on this gateway now, elsewhere within the key cache's lifetime
         switch (erasure.Outcome)
         {

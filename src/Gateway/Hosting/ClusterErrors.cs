@@ -27,7 +27,7 @@ public sealed class ClusterErrors(ILogger<ClusterErrors> logger) : IExceptionHan
         return true;
     }
 
-    private static bool IsTransient(Exception exception) => exception switch
+    public static bool IsTransient(Exception exception) => exception switch
     {
         ScanNotRecordedException or TimeoutException or SiloUnavailableException or OrleansMessageRejectionException
             or OrleansException or DatabaseUnavailableException => true,
