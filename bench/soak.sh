@@ -98,7 +98,10 @@ sql() { timeout 120 psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d soak -v ON_ERR
 port() { bash scripts/pg.sh free-port $((20000 + RANDOM % 20000)); }
 silo_url="http://127.0.0.1:$(port)"; gateway="http://127.0.0.1:$(port)"
 api_key="soak-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+# Cluster TLS as deployments run it (docs/security.md): the silo's certificate, the client-only one for the gateway.
+bash scripts/cluster-certs.sh "$work/tls" >/dev/null || die "scripts/cluster-certs.sh failed"
 common_env=(
+  "Orleans__Tls__CaPath=$work/tls/ca.crt" "Orleans__Tls__CertificatePath=$work/tls/silo.crt" "Orleans__Tls__KeyPath=$work/tls/silo.key"
   "ConnectionStrings__Postgres=Host=127.0.0.1;Port=$pg_port;Database=soak;Username=invexqr"
   "Orleans__ClusterId=soak-$$" "Orleans__ServiceId=soak" "Orleans__SiloPort=$(port)" "Orleans__GatewayPort=$(port)"
   "Orleans__SiloName=soak-silo" "Orleans__GrainCollectionAgeSeconds=$collection_age"
@@ -107,9 +110,10 @@ common_env=(
   # 40,000 clients over a Zipf mix: the hottest codes see each client far more often than a real poster would.
   "Throttle__Burst=1000000000" "Throttle__PerMinute=1000000000"
 )
-start_process() { # NAME URL DLL
-  env "${common_env[@]}" ASPNETCORE_URLS="$2" dotnet "$3" > "$work/$1.log" 2>&1 &
-  pids+=($!); eval "$1_pid=$!"
+start_process() { # NAME URL DLL [ENV...]
+  local name=$1 url=$2 dll=$3; shift 3
+  env "${common_env[@]}" "$@" ASPNETCORE_URLS="$url" dotnet "$dll" > "$work/$name.log" 2>&1 &
+  pids+=($!); eval "${name}_pid=$!"
 }
 wait_ready() { # NAME URL PID
   for _ in $(seq 1 240); do
@@ -120,7 +124,8 @@ wait_ready() { # NAME URL PID
   die "the $1 was not ready at $2 within 120 s"
 }
 start_process silo "$silo_url" "$silo_dll"; wait_ready silo "$silo_url" "$silo_pid"
-start_process gateway "$gateway" "$gateway_dll"; wait_ready gateway "$gateway" "$gateway_pid"
+start_process gateway "$gateway" "$gateway_dll" "Orleans__Tls__CertificatePath=$work/tls/gateway.crt" "Orleans__Tls__KeyPath=$work/tls/gateway.key"
+wait_ready gateway "$gateway" "$gateway_pid"
 postmaster=$(head -1 "$pg_dir/postmaster.pid")
 
 # The bootstrap owner exists after its first authenticated request; the codes then go in with SQL.
