@@ -61,14 +61,20 @@ run_tests() { # project
     --blame-hang-timeout 10m || status=1
 }
 
-run_tests tests/InvexQr.UnitTests
+# The unit tests (CPU, ~40 s) run beside the integration tests (mostly waiting on processes and PostgreSQL); their
+# output is printed when both are done, so neither interleaves with the other.
+echo "==> InvexQr.UnitTests, in the background [${SECONDS}s]"
+( run_tests tests/InvexQr.UnitTests; exit $status ) > "$results/unit.log" 2>&1 &
+unit=$!
+run_tests tests/InvexQr.IntegrationTests
+wait "$unit" || status=1
+cat "$results/unit.log"
 if [[ -n "$checks" ]]; then
   wait "$checks" || { status=1; checks_failed=1; }
   echo "==> deployment files and monitoring [${SECONDS}s]"
   cat "$results/checks.log"
   [[ -z "${checks_failed:-}" ]] || echo "test.sh: the deployment or monitoring checks failed (above)" >&2
 fi
-run_tests tests/InvexQr.IntegrationTests
 
 # One closing line over all projects, counted from the TRX reports.
 passed=0 failed=0 skipped=0

@@ -9,7 +9,7 @@ namespace InvexQr.IntegrationTests.Http;
 /// <summary>
 /// Smart routing end to end: every rule kind through <c>/r/{code}</c> on the real gateway and its co-hosted silo, the
 /// rule or variant stored with each scan and counted in the stats, fallbacks, validation and the preview. Instants the
-/// host's clock cannot reach (a DST change) are the pure function's tests (<c>RoutingTableTests</c>).
+/// host's clock cannot reach (the instant of a DST change) are the pure function's tests (<c>RoutingTableTests</c>).
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class RoutingTests(PostgresServer postgres, SharedGatewayHost shared) : IClassFixture<SharedGatewayHost>, IAsyncLifetime
@@ -107,6 +107,29 @@ public sealed class RoutingTests(PostgresServer postgres, SharedGatewayHost shar
     }
 
     [Fact]
+    public async Task A_time_window_in_a_zone_on_daylight_saving_time_uses_that_offset_not_the_standard_one()
+    {
+        // At any date one of these zones is on daylight saving time: a window of the next half hour on its summer
+        // clock is open now, and would be shut for an evaluator that used the zone's standard offset (an hour behind).
+        var zone = new[] { "Europe/Paris", "Australia/Sydney", "America/New_York", "America/Santiago" }
+            .Select(TimeZoneInfo.FindSystemTimeZoneById).First(z => z.IsDaylightSavingTime(DateTimeOffset.UtcNow));
+        var summer = TimeZoneInfo.ConvertTime(DateTimeOffset.UtcNow, zone);
+        var standard = DateTimeOffset.UtcNow.ToOffset(zone.BaseUtcOffset);
+        Assert.Equal(TimeSpan.FromHours(1), summer.Offset - standard.Offset);
+        string Hm(DateTimeOffset t) => t.ToString("HH:mm", CultureInfo.InvariantCulture);
+        var code = await CreateAsync(_host.Http, "https://example.org/standard-clock", new
+        {
+            timeZone = zone.Id,
+            rules = new object[]
+            {
+                new { id = "summer", when = new { time = new { from = Hm(summer.AddMinutes(-1)), to = Hm(summer.AddMinutes(30)) } }, target = "https://example.org/summer-clock" },
+            },
+        });
+
+        Assert.Equal("https://example.org/summer-clock", await LocationAsync(code, IPhone));
+    }
+
+    [Fact]
     public async Task A_scheduled_target_takes_over_exactly_at_its_instant()
     {
         // Whole seconds, three ahead: a scan before the instant gets the old target, the first one after it the new.
@@ -129,7 +152,7 @@ public sealed class RoutingTests(PostgresServer postgres, SharedGatewayHost shar
     }
 
     [Fact]
-    public async Task An_ab_split_is_sticky_per_visitor_and_counted_per_variant_in_the_stats()
+    public async Task An_ab_split_follows_its_weights_over_ten_thousand_visitors_is_sticky_and_counted_per_variant()
     {
         var code = await CreateAsync(_host.Http, "https://example.org/control", new
         {
@@ -141,33 +164,46 @@ public sealed class RoutingTests(PostgresServer postgres, SharedGatewayHost shar
                     split = new object[]
                     {
                         new { id = "a", target = "https://example.org/a", weight = 50 },
-                        new { id = "b", target = "https://example.org/b", weight = 50 },
+                        new { id = "b", target = "https://example.org/b", weight = 30 },
+                        new { id = "c", target = "https://example.org/c", weight = 20 },
                     },
                 },
             },
         });
 
-        var seen = new Dictionary<string, string>();
-        for (var i = 1; i <= 60; i++)
+        // 10,000 visitors (one address each, through the trusted proxy), 16 at a time; every tenth comes back.
+        const int visitors = 10_000;
+        var seen = new string[visitors];
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(async () =>
         {
-            var address = $"203.0.113.{i}";
-            var first = await LocationAsync(code, IPhone, ("X-Forwarded-For", address));
-            Assert.Equal(first, await LocationAsync(code, IPhone, ("X-Forwarded-For", address))); // the same visitor, the same variant
-            seen[address] = first!;
-        }
+            for (var i = Interlocked.Increment(ref next); i < visitors; i = Interlocked.Increment(ref next))
+            {
+                var address = $"198.18.{i / 250}.{i % 250 + 1}";
+                seen[i] = (await LocationAsync(code, IPhone, ("X-Forwarded-For", address)))!;
+                if (i % 10 == 0)
+                {
+                    Assert.Equal(seen[i], await LocationAsync(code, IPhone, ("X-Forwarded-For", address))); // sticky
+                }
+            }
+        })));
 
-        var a = seen.Values.Count(v => v == "https://example.org/a");
-        Assert.InRange(a, 15, 45); // 60 visitors at 50/50: both variants get their share (±4 standard deviations)
-        Assert.Equal(60 - a, seen.Values.Count(v => v == "https://example.org/b"));
+        var counts = seen.GroupBy(v => v).ToDictionary(g => g.Key, g => g.Count());
+        foreach (var (target, weight) in new[] { ("https://example.org/a", 0.5), ("https://example.org/b", 0.3), ("https://example.org/c", 0.2) })
+        {
+            // Within 4 standard deviations of the weight (about ±2 percentage points at 10,000 visitors).
+            var sigma = Math.Sqrt(visitors * weight * (1 - weight));
+            Assert.InRange(counts.GetValueOrDefault(target), visitors * weight - 4 * sigma, visitors * weight + 4 * sigma);
+        }
 
         await _host.FlushAsync();
         var stats = await GetJsonAsync(_host.Http, $"/api/codes/{code}/stats");
         var routes = stats.GetProperty("routes").EnumerateArray().ToDictionary(r => r.GetProperty("route").GetString()!);
-        Assert.Equal(2 * a, routes["ab/a"].GetProperty("scans").GetInt64());
-        Assert.Equal(2 * (60 - a), routes["ab/b"].GetProperty("scans").GetInt64());
-        Assert.Equal(a / 60.0, routes["ab/a"].GetProperty("share").GetDouble(), 6);
+        long Returning(string target) => Enumerable.Range(0, visitors).LongCount(i => i % 10 == 0 && seen[i] == target);
+        Assert.Equal(counts["https://example.org/a"] + Returning("https://example.org/a"), routes["ab/a"].GetProperty("scans").GetInt64());
+        Assert.Equal(counts["https://example.org/c"] + Returning("https://example.org/c"), routes["ab/c"].GetProperty("scans").GetInt64());
         Assert.Equal("b", routes["ab/b"].GetProperty("variant").GetString());
-        Assert.True(routes["ab/a"].GetProperty("margin95").GetDouble() is > 0.05 and < 0.2);
+        Assert.True(routes["ab/a"].GetProperty("margin95").GetDouble() is > 0 and < 0.02);
         // The rebuild from raw scans agrees with what the grains counted.
         var (exit, output) = await _host.RunSiloCommandAsync("rollups", "reconcile", "--code", code);
         Assert.True(exit == 0, output);

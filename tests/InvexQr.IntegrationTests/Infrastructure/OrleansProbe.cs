@@ -41,6 +41,9 @@ public sealed class OrleansProbe : IAsyncDisposable
                 o.ConnectionString = connectionString;
             });
             client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
+            // One attempt: a refused client fails at once with what refused it, instead of retrying until the deadline.
+            client.UseConnectionRetryFilter((_, _) => Task.FromResult(false));
+            client.Configure<ConnectionOptions>(o => o.OpenConnectionTimeout = TimeSpan.FromSeconds(5));
         });
         var host = builder.Build();
         try

@@ -83,9 +83,9 @@ public sealed class ScanLoad
             {
                 using var response = await http.GetAsync($"/r/{code}", _runaway.Token);
                 status = response.StatusCode;
-                if (status is not (HttpStatusCode.Found or HttpStatusCode.ServiceUnavailable) && !_firstAnswerByStatus.ContainsKey(status))
+                if (status is not HttpStatusCode.Found && !_firstAnswerByStatus.ContainsKey(status))
                 {
-                    _firstAnswerByStatus.TryAdd(status, $"{response.Headers}{response.Content.Headers}{await response.Content.ReadAsStringAsync()}");
+                    _firstAnswerByStatus.TryAdd(status, $"{DateTime.UtcNow:HH:mm:ss.fff} /r/{code}\n{response.Headers}{response.Content.Headers}{await response.Content.ReadAsStringAsync()}");
                 }
             }
             catch (OperationCanceledException) when (_runaway.IsCancellationRequested)

@@ -48,7 +48,7 @@ public sealed class RollingChangeTests(PostgresServer postgres)
         var steps = new List<string>();
         async Task Step(string what)
         {
-            steps.Add($"{clock.Elapsed.TotalSeconds:F0} s {what}: {load.Redirects} redirects; code grains per silo: {await Placement(deployment)}");
+            steps.Add($"{clock.Elapsed.TotalSeconds:F0} s ({DateTime.UtcNow:HH:mm:ss}) {what}: {load.Redirects} redirects; code grains per silo: {await Placement(deployment)}");
             Console.WriteLine($"[{durability}] {steps[^1]}");
             await load.RelayAsync(); // ScanLoad stops itself after two minutes: a fresh one takes over each phase
         }
