@@ -74,7 +74,7 @@ for overlay in dev prod; do
     copy="$out/k8s-$overlay"
     cp -r "$root/k8s" "$copy"
     for f in "${secret_files[@]}"; do rm -f "$copy/overlays/$overlay/$f"; done
-    rm -rf "$copy/overlays/$overlay/cluster-tls"
+    rm -f "$copy/overlays/$overlay/cluster-tls/"*.crt "$copy/overlays/$overlay/cluster-tls/"*.key
     INVEXQR_POSTGRES_CONNECTION="Host=postgres.validate.invalid;Port=5432;Database=invexqr;Username=invexqr;Password=$(random_hex);SSL Mode=Require" \
       bash "$root/scripts/k8s-secrets.sh" "$overlay" --dir "$copy" >/dev/null
     [ "$overlay" = prod ] && [ ! -f "$copy/overlays/prod/gateway.env" ] && cp "$copy/overlays/prod/gateway.env.example" "$copy/overlays/prod/gateway.env"
