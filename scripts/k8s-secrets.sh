@@ -2,7 +2,8 @@
 # Writes the secret files a Kubernetes overlay's secretGenerator reads (they are git-ignored; never commit them):
 #   dev:  k8s/overlays/dev/secrets.env   Auth__ApiKey + Auth__SessionSecret + ConnectionStrings__Postgres (the in-cluster PostgreSQL)
 #         k8s/overlays/dev/postgres.env  POSTGRES_PASSWORD, the same password
-#   both: k8s/overlays/*/cluster-tls/     the Orleans cluster's CA and certificates (scripts/cluster-certs.sh)
+#   both: k8s/overlays/*/cluster-tls/     the Orleans cluster's CA and certificates (scripts/cluster-certs.sh; not for
+#                                         a prod overlay that uses k8s/components/cert-manager-cluster-tls)
 #   prod: k8s/overlays/prod/secrets.env  Auth__ApiKey + Auth__SessionSecret + ConnectionStrings__Postgres taken from the environment
 #         variable INVEXQR_POSTGRES_CONNECTION (your database, Npgsql syntax)
 # Fresh random values (64 hex characters) from /dev/urandom; files are created mode 600 and never overwritten.
@@ -56,5 +57,10 @@ else
 fi
 printf 'Auth__ApiKey=%s\nAuth__SessionSecret=%s\nConnectionStrings__Postgres=%s\n' "$key" "$(random_hex)" "$connection" >"$dir/secrets.env"
 for f in "${files[@]}"; do echo "k8s-secrets: wrote $f"; done
-# The cluster's CA and node certificates for the Secret invexqr-cluster-tls (kept if they exist).
-bash "$root/scripts/cluster-certs.sh" "$dir/cluster-tls"
+# The cluster's CA and node certificates for the Secret invexqr-cluster-tls (kept if they exist), unless prod has
+# cert-manager issue them (its `- cluster-tls` base replaced by k8s/components/cert-manager-cluster-tls).
+if [[ $overlay == dev ]] || grep -qx -- '- cluster-tls' "$dir/kustomization.yaml"; then
+  bash "$root/scripts/cluster-certs.sh" "$dir/cluster-tls"
+else
+  echo "k8s-secrets: no cluster-tls/ files: $dir/kustomization.yaml has cert-manager issue the cluster certificates"
+fi

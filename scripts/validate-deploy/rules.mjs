@@ -59,7 +59,7 @@ export const DEFAULT_SHUTDOWN_TIMEOUT = 30;
 export const DEFAULT_SPOOL_CAPACITY = 1073741824;
 export const IMAGE_SPOOL_DIRECTORY = "/var/lib/invexqr/spool";
 const RBAC_KINDS = ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceAccount"];
-const CLUSTER_SCOPED = ["Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass", "IngressClass"];
+const CLUSTER_SCOPED = ["Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass", "IngressClass", "ClusterIssuer"];
 
 export function isKnownEnv(role, name) {
   return KNOWN_ENV[role].some((k) => (typeof k === "string" ? k === name : k.test(name)));
@@ -267,20 +267,63 @@ export function ingressAllowed(objects, dstLabels, dstContainerPorts, port, sour
   return false;
 }
 
+// ---- cluster TLS and cert-manager ------------------------------------------------------------------------------
+const TLS_ENV = ["Orleans__Tls__CertificatePath", "Orleans__Tls__KeyPath", "Orleans__Tls__CaPath"];
+export const STATIC_TLS_SECRET = "invexqr-cluster-tls";
+const CERT_MANAGER_GROUP = "cert-manager.io";
+/** ClusterTransportLog warns at start when the node certificate expires within 30 days. */
+const APP_EXPIRY_WARNING_HOURS = 720;
+const isCertManager = (o) => String(o?.apiVersion ?? "").startsWith(`${CERT_MANAGER_GROUP}/`);
+
+/** The cert-manager Certificate of the render that writes Secret secretName, if any. */
+function certificateFor(objects, secretName) {
+  return objects.find((o) => o.kind === "Certificate" && isCertManager(o) && o.spec?.secretName === secretName);
+}
+
+function issuerOf(objects, cert) {
+  const ref = cert.spec?.issuerRef ?? {};
+  if ((ref.group ?? CERT_MANAGER_GROUP) !== CERT_MANAGER_GROUP) return null;
+  return objects.find((o) => isCertManager(o) && o.kind === (ref.kind ?? "Issuer") && o.metadata?.name === ref.name) ?? null;
+}
+
+/** A Certificate's usages; cert-manager's default has no extended key usage (which the app reads as any usage). */
+function usagesOf(cert) { return new Set(cert.spec?.usages ?? ["digital signature", "key encipherment"]); }
+
+/** Go duration ("2160h", "90m", "1h30m") in seconds, NaN if it does not parse. */
+function goDuration(text) {
+  const s = String(text);
+  if (!/^(\d+(\.\d+)?(h|m|s|ms))+$/.test(s)) return NaN;
+  return [...s.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s)/g)].reduce((t, [, n, u]) => t + Number(n) * { h: 3600, m: 60, s: 1, ms: 1e-3 }[u], 0);
+}
+
+/** Which Secret key a file path in the container is: {mount, volume, secretName, key, subPath}, or null. */
+function secretFile(template, container, file) {
+  const mounts = [...(container.volumeMounts ?? [])].sort((x, y) => y.mountPath.length - x.mountPath.length);
+  for (const m of mounts) {
+    const dir = m.mountPath.replace(/\/$/, "");
+    const volume = (template.spec?.volumes ?? []).find((v) => v.name === m.name);
+    const items = volume?.secret?.items;
+    const keyAt = (rel) => (items ? items.find((i) => i.path === rel)?.key ?? null : rel);
+    if (m.subPath && file === dir) return { mount: m, volume, secretName: volume?.secret?.secretName, key: keyAt(m.subPath), subPath: true };
+    if (!m.subPath && file.startsWith(dir + "/")) return { mount: m, volume, secretName: volume?.secret?.secretName, key: keyAt(file.slice(dir.length + 1)) };
+  }
+  return null;
+}
+
 // ---- the Kubernetes invariants ----------------------------------------------------------------------------
 /**
  * Checks one rendered overlay. overlay: "dev" | "prod" (the database rule differs).
  * Returns a Report.
  */
-export async function checkManifests(objects, overlay, { namespace = "invexqr" } = {}) {
-  const r = new Report(overlay);
+export async function checkManifests(objects, overlay, { namespace = "invexqr", label = overlay } = {}) {
+  const r = new Report(label);
   const templates = podTemplates(objects);
   const apps = appContainers(objects);
   const byRole = (role) => apps.filter((a) => a.role === role && a.owner.kind !== "Job");
   const silos = byRole("silo");
   const gateways = byRole("gateway");
 
-  await r.checkAsync("every object validates against the Kubernetes OpenAPI schema (kubernetes-models), no unknown kinds or fields", async (err) => {
+  await r.checkAsync("every object validates against the Kubernetes OpenAPI schema (kubernetes-models; cert-manager kinds: @kubernetes-models/cert-manager), no unknown kinds or fields", async (err) => {
     if (!objects.length) err("nothing rendered");
     for (const o of objects) {
       for (const e of await validateSchema(o)) err(`${id(o)}: ${e}`);
@@ -533,32 +576,107 @@ export async function checkManifests(objects, overlay, { namespace = "invexqr" }
     }
   });
 
-  r.check("cluster TLS: silos and gateways mount their certificate and the CA from the Secret invexqr-cluster-tls (silo.* / gateway.*) where Orleans__Tls__* point; TLS is never disabled", (err) => {
-    const secret = find(objects, "Secret", "invexqr-cluster-tls");
-    if (!secret) err("no Secret invexqr-cluster-tls (scripts/k8s-secrets.sh makes its files)");
+  // Cluster TLS: each silo/gateway's Orleans__Tls__* files come either from the Secret invexqr-cluster-tls
+  // (scripts/cluster-certs.sh: silo.*, gateway.*, ca.crt) or from the Secret of a cert-manager Certificate
+  // (tls.crt, tls.key, ca.crt) whose usages fit the role (src/Silo.Hosting/Cluster/ClusterCredentials.cs).
+  const clusterCerts = new Map(); // Certificate -> roles that mount it
+  r.check("cluster TLS: silos and gateways mount their certificate, key and the CA where Orleans__Tls__* point, from the Secret invexqr-cluster-tls (silo.*/gateway.*) or from a cert-manager Certificate for their role (tls.*); one CA for all; TLS is never disabled", (err) => {
+    const sources = new Map(); // CA source -> workloads
     for (const a of apps.filter((x) => x.role && x.owner.kind !== "Job")) {
       const env = containerEnv(objects, a.container, a.where);
       if (["true", "True"].includes(String(env.get("Orleans__Tls__Disabled")?.value))) err(`${a.where}: Orleans__Tls__Disabled=true runs the Orleans ports in clear`);
-      const volume = (a.template.spec?.volumes ?? []).find((v) => v.secret?.secretName === "invexqr-cluster-tls");
-      if (!volume) { err(`${a.where}: no volume from the Secret invexqr-cluster-tls`); continue; }
-      const mount = (a.container.volumeMounts ?? []).find((m) => m.name === volume.name);
-      if (!mount) { err(`${a.where}: the volume ${volume.name} is not mounted`); continue; }
-      const paths = new Map((volume.secret.items ?? []).map((i) => [`${mount.mountPath}/${i.path}`, i.key]));
-      const want = { Orleans__Tls__CertificatePath: `${a.role}.crt`, Orleans__Tls__KeyPath: `${a.role}.key`, Orleans__Tls__CaPath: "ca.crt" };
-      for (const [name, key] of Object.entries(want)) {
+      const files = {};
+      for (const name of TLS_ENV) {
         const value = env.get(name)?.value;
-        if (!value) err(`${a.where}: ${name} is not set`);
-        else if (paths.get(value) !== key) err(`${a.where}: ${name}=${value} is not the Secret's ${key} (items: ${[...paths].map(([p, k]) => `${k}->${p}`).join(", ") || "none"})`);
-        if (secret && !secretKeys(secret).has(key)) err(`Secret/invexqr-cluster-tls has no ${key}`);
+        if (!value) { err(`${a.where}: ${name} is not set`); continue; }
+        const src = secretFile(a.template, a.container, value);
+        if (!src) { err(`${a.where}: ${name}=${value} is on no mounted volume`); continue; }
+        if (!src.secretName) { err(`${a.where}: ${name}=${value} is on volume ${src.volume?.name ?? src.mount.name}, which is not a Secret`); continue; }
+        if (src.subPath) err(`${a.where}: ${name}=${value} is mounted with subPath, which the kubelet never updates: a renewed certificate would not reach the pod`);
+        files[name] = { ...src, value };
       }
+      const names = new Set(Object.values(files).map((f) => f.secretName));
+      if (names.size > 1) { err(`${a.where}: Orleans__Tls__* come from several Secrets (${[...names].join(", ")}); certificate, key and CA must be one set`); continue; }
+      if (names.size === 0) continue;
+      const secretName = [...names][0];
+      const cert = certificateFor(objects, secretName);
+      let want, source;
+      if (secretName === STATIC_TLS_SECRET) {
+        want = { Orleans__Tls__CertificatePath: `${a.role}.crt`, Orleans__Tls__KeyPath: `${a.role}.key`, Orleans__Tls__CaPath: "ca.crt" };
+        source = `Secret/${STATIC_TLS_SECRET}`;
+        const secret = find(objects, "Secret", STATIC_TLS_SECRET);
+        if (!secret) err(`${a.where}: no Secret ${STATIC_TLS_SECRET} (scripts/k8s-secrets.sh makes its files)`);
+        else for (const key of Object.values(want)) if (!secretKeys(secret).has(key)) err(`Secret/${STATIC_TLS_SECRET} has no ${key}`);
+      } else if (cert) {
+        want = { Orleans__Tls__CertificatePath: "tls.crt", Orleans__Tls__KeyPath: "tls.key", Orleans__Tls__CaPath: "ca.crt" };
+        const issuer = issuerOf(objects, cert);
+        source = issuer?.spec?.ca?.secretName ? `the CA in Secret/${issuer.spec.ca.secretName}` : issuer ? id(issuer) : `${cert.spec?.issuerRef?.kind ?? "Issuer"}/${cert.spec?.issuerRef?.name} (missing)`;
+        clusterCerts.set(cert, new Set([...(clusterCerts.get(cert) ?? []), a.role]));
+        const usages = usagesOf(cert);
+        const need = a.role === "silo" ? ["server auth", "client auth"] : ["client auth"];
+        const lacking = need.filter((u) => !usages.has(u));
+        if (lacking.length) err(`${a.where}: mounts ${id(cert)}, whose usages (${[...usages].join(", ")}) lack ${lacking.join(" and ")}, which a ${a.role} needs: it would refuse to start`);
+        if (a.role === "gateway" && usages.has("server auth")) err(`${a.where}: mounts ${id(cert)}, which allows server auth: a gateway's key could then open the silo-to-silo port (use the gateway Certificate, client auth only)`);
+      } else {
+        err(`${a.where}: Orleans__Tls__* come from Secret ${secretName}, which is neither ${STATIC_TLS_SECRET} nor written by a cert-manager Certificate of this overlay`);
+        continue;
+      }
+      for (const [name, key] of Object.entries(want)) {
+        const f = files[name];
+        if (f && f.key !== key) err(`${a.where}: ${name}=${f.value} is key ${f.key ?? "(none)"} of Secret ${secretName}, not its ${key}`);
+      }
+      sources.set(source, [...(sources.get(source) ?? []), a.where]);
     }
+    if (sources.size > 1) err(`silos and gateways get their certificates from different CAs (${[...sources].map(([s, w]) => `${s}: ${w.join(", ")}`).join("; ")}): they would refuse each other`);
   });
+
+  const certManager = objects.filter((o) => isCertManager(o));
+  if (certManager.length) {
+    r.check("cert-manager: every Certificate's issuer is in the overlay; cluster certificates come from a CA Issuer whose CA (a Certificate with isCA, key kept on renewal, or a Secret) is in the overlay; usages, key and renewal fit the app", (err, warn) => {
+      const bySecret = new Map();
+      for (const c of certManager.filter((o) => o.kind === "Certificate")) {
+        const spec = c.spec ?? {};
+        const ref = spec.issuerRef ?? {};
+        const issuer = issuerOf(objects, c);
+        const cluster = clusterCerts.has(c);
+        if ((ref.group ?? CERT_MANAGER_GROUP) !== CERT_MANAGER_GROUP) err(`${id(c)}: issuerRef group ${ref.group}: only cert-manager's own issuers can be checked here`);
+        else if (!issuer && ((ref.kind ?? "Issuer") === "Issuer" || cluster)) err(`${id(c)}: issuerRef ${ref.kind ?? "Issuer"}/${ref.name} is not in this overlay`);
+        else if (!issuer) warn(`${id(c)}: ClusterIssuer/${ref.name} is not in this overlay (it must exist in the cluster)`);
+        bySecret.set(spec.secretName, [...(bySecret.get(spec.secretName) ?? []), id(c)]);
+        if (find(objects, "Secret", spec.secretName)) err(`${id(c)}: its Secret ${spec.secretName} is also generated by the overlay; the two would overwrite each other`);
+        const duration = goDuration(spec.duration ?? "2160h"), renewBefore = spec.renewBefore === undefined ? duration / 3 : goDuration(spec.renewBefore);
+        if (Number.isNaN(duration) || Number.isNaN(renewBefore)) err(`${id(c)}: duration ${spec.duration} / renewBefore ${spec.renewBefore} is not a Go duration (e.g. 2160h)`);
+        else if (renewBefore >= duration) err(`${id(c)}: renewBefore ${spec.renewBefore} is not shorter than duration ${spec.duration ?? "2160h (default)"}`);
+        if (!cluster) continue;
+        // A node certificate: what ClusterCredentials loads and checks.
+        const roles = [...clusterCerts.get(c)].join(" and ");
+        if (spec.isCA) err(`${id(c)}: mounted by the ${roles} as its node certificate but isCA: true`);
+        if (!usagesOf(c).has("digital signature")) err(`${id(c)}: usages lack digital signature, which the TLS handshake needs`);
+        const algorithm = spec.privateKey?.algorithm ?? "RSA";
+        if (!["RSA", "ECDSA"].includes(algorithm)) err(`${id(c)}: privateKey.algorithm ${algorithm}: .NET's TLS takes RSA or ECDSA keys only`);
+        if (!(renewBefore > APP_EXPIRY_WARNING_HOURS * 3600)) warn(`${id(c)}: renewed ${spec.renewBefore ?? "(default: a third of its duration)"} before expiry: the pods warn at start from ${APP_EXPIRY_WARNING_HOURS}h before expiry, so set renewBefore above that`);
+        if (!issuer) continue;
+        if (!issuer.spec?.ca) { err(`${id(c)}: ${id(issuer)} is a ${Object.keys(issuer.spec ?? {}).join("/") || "empty"} issuer, not a CA issuer: the cluster's certificates must all chain to one CA (ca.crt)`); continue; }
+        const caSecret = issuer.spec.ca.secretName;
+        const caCert = certificateFor(objects, caSecret);
+        const caGenerated = find(objects, "Secret", caSecret);
+        if (caCert) {
+          if (!caCert.spec?.isCA) err(`${id(issuer)}: its Secret ${caSecret} comes from ${id(caCert)}, which has no isCA: true`);
+          if (!usagesOf(caCert).has("cert sign")) err(`${id(caCert)}: usages lack cert sign`);
+          if (caCert.spec?.privateKey?.rotationPolicy !== "Never") err(`${id(caCert)}: privateKey.rotationPolicy ${caCert.spec?.privateKey?.rotationPolicy ?? "(cert-manager's default)"}: a renewed CA with a new key would sign node certificates that pods still holding the old ca.crt refuse; set Never`);
+        } else if (caGenerated) {
+          for (const key of ["tls.crt", "tls.key"]) if (!secretKeys(caGenerated).has(key)) err(`${id(issuer)}: Secret ${caSecret} has no ${key}`);
+        } else err(`${id(issuer)}: its CA Secret ${caSecret} is not in this overlay (no Certificate with isCA: true writes it, no Secret is generated)`);
+      }
+      for (const [secretName, certs] of bySecret) if (certs.length > 1) err(`${certs.join(", ")} all write Secret ${secretName}`);
+    });
+  }
 
   r.check("Secrets referenced by env, envFrom, volumes and Ingress TLS exist", (err) => {
     for (const a of apps) containerEnv(objects, a.container, a.where, err);
     for (const { owner, template } of templates) {
       for (const v of template.spec?.volumes ?? []) {
-        if (v.secret && !find(objects, "Secret", v.secret.secretName) && !v.secret.optional) err(`${id(owner)}: volume ${v.name} references missing Secret ${v.secret.secretName}`);
+        if (v.secret && !find(objects, "Secret", v.secret.secretName) && !certificateFor(objects, v.secret.secretName) && !v.secret.optional) err(`${id(owner)}: volume ${v.name} references missing Secret ${v.secret.secretName}`);
         if (v.configMap && !find(objects, "ConfigMap", v.configMap.name) && !v.configMap.optional) err(`${id(owner)}: volume ${v.name} references missing ConfigMap ${v.configMap.name}`);
       }
       for (const ps of template.spec?.imagePullSecrets ?? []) if (!find(objects, "Secret", ps.name)) err(`${id(owner)}: imagePullSecret ${ps.name} does not exist`);

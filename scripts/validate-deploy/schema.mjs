@@ -1,8 +1,9 @@
-// Kubernetes OpenAPI schema checks through the npm package kubernetes-models:
+// Kubernetes OpenAPI schema checks through the npm package kubernetes-models (and, for cert-manager's kinds,
+// @kubernetes-models/cert-manager, generated from cert-manager's CRDs):
 //  - validateSchema(obj): the model class for apiVersion/kind (unknown kind = error) and its .validate()
 //    (types, enums, required fields, formats);
 //  - unknownFields(obj): fields the API does not define (its validators allow extra properties, the API
-//    server with strict field validation does not). The field lists come from the same package's type
+//    server with strict field validation does not). The field lists come from the same packages' type
 //    declarations (.d.ts), walked from the kind's interface through its imports.
 import { createRequire } from "node:module";
 import fs from "node:fs";
@@ -11,18 +12,21 @@ import path from "node:path";
 const require = createRequire(import.meta.url);
 const modelsRoot = path.dirname(require.resolve("kubernetes-models/package.json"));
 const nodeModules = path.dirname(modelsRoot);
-
-function groupDir(apiVersion) {
-  // "v1" -> "v1"; "apps/v1" -> "apps/v1"; "networking.k8s.io/v1" -> "networking.k8s.io/v1"
-  return apiVersion;
-}
+/** Model packages by API group: the built-in groups from kubernetes-models, CRD groups from their own package. */
+const PACKAGES = [
+  { name: "@kubernetes-models/cert-manager", groups: /^(acme\.)?cert-manager\.io\// },
+  { name: "kubernetes-models", groups: /^/ },
+];
+const packageOf = (apiVersion) => PACKAGES.find((p) => p.groups.test(apiVersion));
+const packageRoot = (pkg) => path.join(nodeModules, pkg.name);
 
 const moduleCache = new Map();
 async function loadGroup(apiVersion) {
   if (!moduleCache.has(apiVersion)) {
     let mod = null;
-    if (/^[a-z0-9.-]*\/?v[0-9a-z]+$/.test(apiVersion) && fs.existsSync(path.join(modelsRoot, groupDir(apiVersion), "index.js"))) {
-      mod = await import(`kubernetes-models/${groupDir(apiVersion)}`);
+    const pkg = packageOf(apiVersion);
+    if (/^[a-z0-9.-]*\/?v[0-9a-z]+$/.test(apiVersion) && fs.existsSync(path.join(packageRoot(pkg), apiVersion, "index.js"))) {
+      mod = await import(`${pkg.name}/${apiVersion}`);
     }
     moduleCache.set(apiVersion, mod);
   }
@@ -41,7 +45,7 @@ export async function modelClass(apiVersion, kind) {
 /** Returns a list of error strings (empty when valid). */
 export async function validateSchema(obj) {
   const cls = await modelClass(obj?.apiVersion, obj?.kind);
-  if (!cls) return [`unknown apiVersion/kind ${obj?.apiVersion}/${obj?.kind} (not in kubernetes-models)`];
+  if (!cls) return [`unknown apiVersion/kind ${obj?.apiVersion}/${obj?.kind} (not in ${packageOf(String(obj?.apiVersion ?? "")).name})`];
   // kustomize v5 folds long base64 values over several lines; the API server's base64 decoder (Go) skips
   // \r and \n, so the "byte" format is checked without them.
   const bytes = { Secret: "data", ConfigMap: "binaryData" }[obj.kind];
@@ -137,7 +141,7 @@ function walk(value, file, where, errors) {
 export function unknownFields(obj) {
   const errors = [];
   if (!obj?.apiVersion || !obj?.kind) return errors;
-  const file = path.join(modelsRoot, groupDir(obj.apiVersion), `${obj.kind}.d.ts`);
+  const file = path.join(packageRoot(packageOf(obj.apiVersion)), obj.apiVersion, `${obj.kind}.d.ts`);
   if (!fs.existsSync(file)) return errors; // validateSchema reports unknown kinds
   walk(obj, file, obj.kind, errors);
   return errors;

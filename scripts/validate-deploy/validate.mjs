@@ -3,7 +3,9 @@
 // overlays first:
 //   node validate.mjs --root <repo> --overlay dev=<rendered dev.yaml> --overlay prod=<rendered prod.yaml>
 //   node validate.mjs --self-test --root <repo> --overlay dev=<rendered dev.yaml> \
+//     --overlay prod+cert-manager-cluster-tls=<prod rendered with that component> \
 //     --weak-overlay dev=<dev rendered with fixtures/k8s-weak/dev> --weak-overlay prod=<likewise>
+// A name "OVERLAY+COMPONENT" is checked by OVERLAY's rules.
 // The self-test breaks copies of the real dev render and of docker-compose.yml on purpose and asserts that
 // each breakage is rejected by the check meant to catch it (and that the unbroken inputs pass).
 import fs from "node:fs";
@@ -13,12 +15,13 @@ import { checkManifests } from "./rules.mjs";
 import { checkBuildInputs, checkCompose, checkDockerfiles, checkDockerignore, dockerfilesToCheck, parseCompose } from "./compose.mjs";
 
 function parseArgs(argv) {
-  const out = { overlays: {}, weak: {}, selfTest: false, root: path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..") };
+  const out = { overlays: {}, weak: {}, skipped: [], selfTest: false, root: path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..") };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--self-test") out.selfTest = true;
     else if (a === "--root") out.root = path.resolve(argv[++i]);
     else if (a === "--overlay") { const [name, file] = argv[++i].split("="); out.overlays[name] = file; }
+    else if (a === "--skipped") out.skipped.push(argv[++i]);
     else if (a === "--weak-overlay") { const [name, file] = argv[++i].split("="); out.weak[name] = file; }
     else { console.error(`unknown argument ${a}`); process.exit(2); }
   }
@@ -34,10 +37,11 @@ export function loadRendered(file) {
 async function validateAll(opts) {
   const reports = [];
   for (const [name, file] of Object.entries(opts.overlays)) {
-    console.log(`\n== k8s/overlays/${name} (${file})`);
+    const [overlay, ...components] = name.split("+");
+    console.log(`\n== k8s/overlays/${overlay}${components.map((c) => ` + k8s/components/${c}`).join("")} (${file})`);
     const objects = loadRendered(file);
     console.log(`   ${objects.length} objects: ${[...new Set(objects.map((o) => o.kind))].join(", ")}`);
-    const r = await checkManifests(objects, name);
+    const r = await checkManifests(objects, overlay, { label: name });
     r.print();
     reports.push(r);
   }
@@ -130,6 +134,36 @@ const K8S_CASES = [
   ["cluster TLS Secret without the CA", "cluster TLS", (o) => { const s = byKind(o, "Secret", "invexqr-cluster-tls"); if (s.data) delete s.data["ca.crt"]; if (s.stringData) delete s.stringData["ca.crt"]; }],
   ["gateway trusts nothing behind the Ingress", "trusted proxies", (o) => { delete byKind(o, "ConfigMap", "invexqr-gateway").data.Network__TrustedNetworks__0; }],
 ];
+// The prod overlay rendered with k8s/components/cert-manager-cluster-tls.
+export const CERT_MANAGER = "prod+cert-manager-cluster-tls";
+const certificate = (objs, name) => objs.find((o) => o.kind === "Certificate" && o.metadata.name === name);
+const tlsVolume = (objs, kind, name) => byKind(objs, kind, name).spec.template.spec.volumes.find((v) => v.name === "cluster-tls");
+const CERT_MANAGER_CASES = [
+  ["silo mounts the gateway Certificate's Secret", "cluster TLS", (o) => { tlsVolume(o, "StatefulSet", "silo").secret.secretName = "invexqr-gateway-tls"; }],
+  ["gateway mounts the silo Certificate's Secret (server auth)", "cluster TLS", (o) => { tlsVolume(o, "Deployment", "gateway").secret.secretName = "invexqr-silo-tls"; }],
+  ["silo Certificate without client auth", "cluster TLS", (o) => { certificate(o, "invexqr-silo-tls").spec.usages = ["digital signature", "server auth"]; }],
+  ["gateway Certificate with cert-manager's default usages (no extended key usage)", "cluster TLS", (o) => { delete certificate(o, "invexqr-gateway-tls").spec.usages; }],
+  ["CaPath is the Secret's tls.crt", "cluster TLS", (o) => { tlsVolume(o, "StatefulSet", "silo").secret.items.find((i) => i.path === "ca.crt").key = "tls.crt"; }],
+  ["silo certificate mounted with subPath (never renewed in the pod)", "cluster TLS", (o) => { const c = siloContainer(o); const m = c.volumeMounts.find((x) => x.name === "cluster-tls"); c.volumeMounts.push({ ...m, name: "cluster-tls", mountPath: "/etc/invexqr/tls/node.crt", subPath: "node.crt" }); m.mountPath = "/etc/invexqr/tls-rest"; c.env.find((e) => e.name === "Orleans__Tls__KeyPath").value = "/etc/invexqr/tls-rest/node.key"; c.env.find((e) => e.name === "Orleans__Tls__CaPath").value = "/etc/invexqr/tls-rest/ca.crt"; }],
+  ["volume names a Secret no Certificate writes", "cluster TLS", (o) => { tlsVolume(o, "Deployment", "gateway").secret.secretName = "invexqr-gateway-tsl"; }],
+  ["gateway keeps the static Secret, silos use cert-manager", "cluster TLS", (o) => { const v = tlsVolume(o, "Deployment", "gateway"); v.secret.secretName = "invexqr-cluster-tls"; v.secret.items = [{ key: "ca.crt", path: "ca.crt" }, { key: "gateway.crt", path: "node.crt" }, { key: "gateway.key", path: "node.key" }]; o.push({ apiVersion: "v1", kind: "Secret", metadata: { name: "invexqr-cluster-tls", namespace: "invexqr" }, type: "Opaque", data: { "ca.crt": "eA==", "gateway.crt": "eA==", "gateway.key": "eA==" } }); }],
+  ["silo and gateway Certificates from two CAs", "cluster TLS", (o) => {
+    const ca = structuredClone(certificate(o, "invexqr-cluster-ca")); ca.metadata.name = ca.spec.secretName = "invexqr-other-ca"; o.push(ca);
+    const issuer = structuredClone(byKind(o, "Issuer", "invexqr-cluster-ca")); issuer.metadata.name = issuer.spec.ca.secretName = "invexqr-other-ca"; o.push(issuer);
+    certificate(o, "invexqr-gateway-tls").spec.issuerRef.name = "invexqr-other-ca";
+  }],
+  ["Certificate names a missing Issuer", "cert-manager:", (o) => { certificate(o, "invexqr-silo-tls").spec.issuerRef.name = "invexqr-cluster-ca-typo"; }],
+  ["component rendered without the CA Certificate", "cert-manager:", (o) => { o.splice(o.indexOf(certificate(o, "invexqr-cluster-ca")), 1); }],
+  ["CA Certificate gets a new key on renewal", "cert-manager:", (o) => { certificate(o, "invexqr-cluster-ca").spec.privateKey.rotationPolicy = "Always"; }],
+  ["node certificates from the self-signed Issuer", "cert-manager:", (o) => { certificate(o, "invexqr-gateway-tls").spec.issuerRef.name = "invexqr-cluster-bootstrap"; certificate(o, "invexqr-silo-tls").spec.issuerRef.name = "invexqr-cluster-bootstrap"; }],
+  ["Ed25519 node key", "cert-manager:", (o) => { const k = certificate(o, "invexqr-silo-tls").spec.privateKey; k.algorithm = "Ed25519"; delete k.size; }],
+  ["renewBefore longer than duration", "cert-manager:", (o) => { certificate(o, "invexqr-gateway-tls").spec.renewBefore = "3000h"; }],
+  ["two Certificates write one Secret", "cert-manager:", (o) => { certificate(o, "invexqr-gateway-tls").spec.secretName = "invexqr-silo-tls"; }],
+  ["schema: usage spelt client-auth", "OpenAPI schema", (o) => { certificate(o, "invexqr-gateway-tls").spec.usages = ["digital signature", "client-auth"]; }],
+  ["schema: misspelt field secretNme", "OpenAPI schema", (o) => { const c = certificate(o, "invexqr-silo-tls"); c.spec.secretNme = c.spec.secretName; }],
+  ["schema: CA Issuer without secretName", "OpenAPI schema", (o) => { delete byKind(o, "Issuer", "invexqr-cluster-ca").spec.ca.secretName; }],
+  ["ClusterIssuer with a namespace", "namespaced objects", (o) => { o.push({ apiVersion: "cert-manager.io/v1", kind: "ClusterIssuer", metadata: { name: "x", namespace: "invexqr" }, spec: { selfSigned: {} } }); }],
+];
 // Overlays rendered by validate-deploy.sh with fixtures/k8s-weak/<overlay>/*.env (the values the overlays shipped
 // before issue 19): each [check, message] must be reported.
 const WEAK_RENDER_EXPECT = {
@@ -214,6 +248,10 @@ async function selfTest(opts) {
   await run("k8s dev", K8S_CASES, dev, (o) => checkManifests(o, "dev"));
   // The dev render checked as prod fails by construction, so it has no baseline.
   await run("k8s dev-as-prod", PROD_CASES, dev, (o) => checkManifests(o, "prod"), { baseline: false });
+  if (opts.overlays[CERT_MANAGER]) {
+    await run(`k8s ${CERT_MANAGER}`, CERT_MANAGER_CASES, loadRendered(opts.overlays[CERT_MANAGER]), (o) => checkManifests(o, "prod", { label: CERT_MANAGER }));
+  } else if (opts.skipped.includes(CERT_MANAGER)) console.log(`  SKIP [self-test] k8s ${CERT_MANAGER}: not rendered (kustomize without components)`);
+  else { failures++; console.log(`  FAIL [self-test] k8s ${CERT_MANAGER}: not rendered (--overlay ${CERT_MANAGER}=<file>)`); }
   for (const [overlay, expect] of Object.entries(WEAK_RENDER_EXPECT)) {
     if (!opts.weak[overlay]) { failures++; console.log(`  FAIL [self-test] k8s ${overlay} weak fixture: not rendered (--weak-overlay ${overlay}=<file>)`); continue; }
     const r = await checkManifests(loadRendered(opts.weak[overlay]), overlay);
@@ -240,7 +278,7 @@ async function selfTest(opts) {
     if (hit) console.log(`  ok   [self-test] docker: rejected "${name}" -> ${hit}`);
     else { failures++; console.log(`  FAIL [self-test] docker: "${name}" was NOT rejected as expected${errors.length ? ` (errors: ${errors.join("; ")})` : ""}`); }
   }
-  const total = K8S_CASES.length + PROD_CASES.length + Object.values(WEAK_RENDER_EXPECT).flat().length + COMPOSE_CASES.length + DOCKERIGNORE_CASES.length + DOCKER_CASES.length;
+  const total = K8S_CASES.length + (opts.overlays[CERT_MANAGER] ? CERT_MANAGER_CASES.length : 0) + PROD_CASES.length + Object.values(WEAK_RENDER_EXPECT).flat().length + COMPOSE_CASES.length + DOCKERIGNORE_CASES.length + DOCKER_CASES.length;
   console.log(`\n${total + baselines - failures} passed, ${failures} failed`);
   if (failures) console.error(`validate-deploy --self-test: ${failures} broken input(s) slipped through or a baseline failed`);
   return failures ? 1 : 0;
