@@ -12,6 +12,7 @@
 #   baseline      GET /r/<one of 10,000> against the baseline server (measured before and after; the mean is
 #                 the denominator of every ratio)
 #   full path     the same URLs on the gateway: gateway → code grain → scan recorded
+#   5 rules       the full path on 10,000 codes that each carry 5 routing rules (issue 23)
 #   hot code      all traffic on one code
 #   paced         the full path with each connection pausing after every answer, to 50 % of the full path's
 #                 req/s (the pause calibrated on the warm-up): the p99 under load without saturating the 2 cores
@@ -42,7 +43,8 @@
 # CODES (10000), COLD_CODES (10000), ACTIVE_CODES (100000), ACTIVATION_BUDGET (s for the activation pass; 150,
 # smoke 40), MIX_CODES (1000000, smoke 100000), MIX_ZIPF_S (1.1), COLLECTION_AGE (s an idle grain stays active
 # in the realistic mix; 10, smoke 4), TIME_LIMIT (s, whole script; default 1500, smoke 600), KEEP_LOGS (set:
-# keep the processes' logs), ROUTING (1: every code carries 5 routing rules, issue 23; compare with a run without).
+# keep the processes' logs), ROUTING (1: every code carries 5 routing rules, issue 23; without it only the
+# "full path, 5 rules per code" run's 10,000 codes q00000… do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -256,7 +258,7 @@ say "PostgreSQL 127.0.0.1:$pg_port (pid $postmaster), silo $silo_url (pid $silo_
 # ------------------------------------------------------------------------------------------- 3. codes
 step "codes"
 auth=(-H "Authorization: Bearer $api_key")
-# ROUTING=1: 5 rules of every kind on every code (stored normalised, as the API would store them).
+# 5 rules of every kind (stored normalised, as the API would store them): on the q codes always, on every code with ROUTING=1.
 routing_json='{"timeZone":"Europe/Paris","rules":[{"id":"ios","when":{"device":["mobile","tablet"],"os":["ios"]},"target":"https://apps.apple.com/app/id1"},{"id":"android","when":{"os":["android"]},"target":"https://play.google.com/store/apps/details?id=x"},{"id":"fr","when":{"country":["FR","BE","CH"],"language":["fr"]},"target":"https://example.fr/"},{"id":"hours","when":{"time":{"days":["mon","tue","wed","thu","fri"],"from":"09:00","to":"18:00"}},"target":"https://example.org/open"},{"id":"ab","when":{"device":["desktop"]},"split":[{"id":"a","target":"https://example.org/a","weight":50},{"id":"b","target":"https://example.org/b","weight":50}]}],"passQuery":false}'
 if [[ ${ROUTING:-0} == 1 ]]; then routing_body=",\"routing\":$routing_json"; routing_sql="'$routing_json'::jsonb"; else routing_body=""; routing_sql="NULL::jsonb"; fi
 export ROUTING_CFG=${routing_body//\"/\\\"}   # for curl's config file: every quote escaped
@@ -291,6 +293,9 @@ SELECT 'c' || lpad(g::text, 5, '0'), (SELECT id FROM owners WHERE name = 'admin'
 INSERT INTO qr_codes (code, owner_id, target_url, routing)
 SELECT 'm' || lpad(g::text, 7, '0'), (SELECT id FROM owners WHERE name = 'admin'), 'https://example.org/m' || g, $routing_sql
   FROM generate_series(0, $active_codes - 1) AS g;
+INSERT INTO qr_codes (code, owner_id, target_url, routing)
+SELECT 'q' || lpad(g::text, 5, '0'), (SELECT id FROM owners WHERE name = 'admin'), 'https://example.org/q' || g, '$routing_json'::jsonb
+  FROM generate_series(0, $codes - 1) AS g;
 ANALYZE qr_codes;
 SQL
 say "$cold_codes cold codes c00000… and $active_codes codes m0000000… inserted with SQL in $(calc %.1f "$(now_s) - $started") s"
@@ -477,6 +482,8 @@ say "$server_line"
 sink_line="scan sink ingestion: ${R_rows[full path]} rows in $(calc %.2f "$full_rows_at - $cpu0_t") s = $full_ingest rows/s (all rows in $full_lag s after the last answer; silo counter invexqr_scan_sink_written: +$((sink1 - sink0)))"
 say "$sink_line"
 
+# The same scan path on codes that each carry 5 routing rules (issue 23), run right after the plain one.
+scenario "full path, 5 rules per code" "$gateway" random q "$codes" $width_b
 scenario "hot code" "$gateway" one hot 1 0
 # The same connections, each pausing after an answer so that the offered load is half of what the full path just
 # served: the p99 of a loaded but not saturated gateway, next to the saturated one's. A connection's cycle is its
@@ -789,6 +796,7 @@ for log in "$work"/*.log; do # who writes them, where there are many
 done
 echo "durability pair: Committed $(calc %.0f "${R_rps[full path (Committed)]}") req/s (p50 $(ms "${R_p50[full path (Committed)]}") ms, p99 $(ms "${R_p99[full path (Committed)]}") ms) = $committed_pct % of Buffered's $(calc %.0f "${R_rps[full path (Buffered)]}") req/s (p50 $(ms "${R_p50[full path (Buffered)]}") ms, p99 $(ms "${R_p99[full path (Buffered)]}") ms)"
 echo
+echo "routing (issue 23): full path on codes with 5 rules $(calc %.0f "${R_rps[full path, 5 rules per code]}") req/s = $(calc %.1f "100 * ${R_rps[full path, 5 rules per code]} / ${R_rps[full path]}") % of the plain full path's (target ≥ 95 %); ratios $(ratio_of "full path, 5 rules per code") % and $full_ratio %"
 echo "full-path ratio: $full_ratio %"
 echo "realistic-mix ratio: $mix_ratio %"
 echo "total time: $(calc %.0f "$(now_s) - $script_started") s"
