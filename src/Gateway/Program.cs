@@ -60,6 +60,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
     app.MapCodesApi();
     app.MapRoutingApi();
     app.MapQrImagesApi();
+    app.MapBulkApi();
     app.MapStatsApi();
     app.MapAccountsApi();
     app.MapDashboard();

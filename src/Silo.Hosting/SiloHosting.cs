@@ -27,6 +27,7 @@ public static class SiloHosting
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddSingleton<MigrationRunner>();
         builder.Services.AddSingleton<ICodeRepository, CodeRepository>();
+        builder.Services.AddSingleton<IBulkCodeRepository, BulkCodeRepository>();
         builder.Services.AddSingleton<CodeLoader>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<IAccountRepository, AccountRepository>();

@@ -26,6 +26,12 @@ public interface IQrCodeGrain : IGrainWithStringKey
     /// </summary>
     Task<CodeDetails?> Update(long? ownerId, UpdateCodeCommand command);
 
+    /// <summary>
+    /// Reads the code's row again, after a bulk edit changed it in the database (<see cref="ICodeBulkGrain.Edit"/>): the
+    /// next scan anywhere in the cluster sees the change. Does nothing for a code that is not <paramref name="ownerId"/>'s.
+    /// </summary>
+    Task Refresh(long? ownerId);
+
     /// <summary>Deletes the code and its raw scans; false when it does not exist or is not <paramref name="ownerId"/>'s.</summary>
     Task<bool> Delete(long? ownerId);
 }

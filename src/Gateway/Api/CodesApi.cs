@@ -46,47 +46,22 @@ public static class CodesApi
             return error!;
         }
 
-        if (TargetUrl.Validate(body.TargetUrl, OwnHosts(request, options.Value)) is { } urlError)
+        var isAdmin = request.HttpContext.User.IsInRole(Roles.Admin);
+        var rules = new CreateRules(OwnHosts(request, options.Value), clock.GetUtcNow(), isAdmin, limits.Value);
+        if (CheckCreate(body, ownerId, rules, out var command, out var warnings) is { } problem)
         {
-            return JsonBody.Invalid(urlError, "targetUrl");
+            return problem.ToResult();
         }
 
-        var fieldError = CodeFieldRules.CheckOptionalFields(
-            body.Title, body.Tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute, clock.GetUtcNow(), out var tags);
-        var routingError = RoutingApi.CheckRouting(body.Routing, OwnHosts(request, options.Value), clock.GetUtcNow(), out var routing, out var warnings);
-        if ((fieldError ?? routingError) is { } problem)
-        {
-            return problem;
-        }
-
-        if (OverCeiling(request, limits.Value, body.ThrottleBurst, body.ThrottlePerMinute) is { } ceiling)
-        {
-            return ceiling;
-        }
-
-        if (!request.HttpContext.User.IsInRole(Roles.Admin) && await counts.CountAsync(ownerId, request.HttpContext.RequestAborted) >= limits.Value.MaxCodes)
+        if (!isAdmin && await counts.CountAsync(ownerId, request.HttpContext.RequestAborted) >= limits.Value.MaxCodes)
         {
             return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Code quota reached.",
                 detail: $"An owner may have at most {limits.Value.MaxCodes} codes (Owners:MaxCodes); delete some first.");
         }
 
-        var command = new CreateCodeCommand(
-            TargetUrl.Normalize(body.TargetUrl!), body.Title, ownerId, tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute,
-            routing?.ToJson());
         if (body.Code is not null)
         {
-            if (!CodeFormat.IsWellFormed(body.Code))
-            {
-                return JsonBody.Invalid(
-                    $"code must be {CodeFormat.MinLength}-{CodeFormat.MaxLength} characters of A-Z, a-z, 0-9, '-' and '_'.", "code");
-            }
-
-            if (ReservedCodes.Contains(body.Code))
-            {
-                return JsonBody.Invalid($"code '{body.Code}' is reserved.", "code");
-            }
-
-            var created = await CreateOrRefuseAsync(cluster.GetGrain<IQrCodeGrain>(body.Code), command);
+            var created = await CreateOrRefuseAsync(cluster.GetGrain<IQrCodeGrain>(body.Code), command!);
             if (created.Refused is { } refused)
             {
                 return refused;
@@ -102,7 +77,7 @@ public static class CodesApi
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var code = CodeGenerator.NewCode(options.Value.RandomCodeLength);
-            var created = await CreateOrRefuseAsync(cluster.GetGrain<IQrCodeGrain>(code), command);
+            var created = await CreateOrRefuseAsync(cluster.GetGrain<IQrCodeGrain>(code), command!);
             if (created.Refused is { } refused)
             {
                 return refused;
@@ -117,18 +92,59 @@ public static class CodesApi
         return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Could not allocate a free code; try again.");
     }
 
-    /// <summary>An owner's throttle overrides may lower a code's limits, or raise them up to the operator's ceiling (admins: the hard bounds).</summary>
-    private static IResult? OverCeiling(HttpRequest request, OwnerLimits limits, int? burst, int? perMinute)
+    /// <summary>What a create is checked against besides its body.</summary>
+    /// <param name="OwnHosts">Where our short URLs live: a target there would loop.</param>
+    public sealed record CreateRules(IReadOnlyCollection<string> OwnHosts, DateTimeOffset Now, bool IsAdmin, OwnerLimits Limits);
+
+    /// <summary>
+    /// Every check <c>POST /api/codes</c> makes of a body before the quota and the insert (the CSV import runs the same
+    /// for each row): the first problem, or null with the command to run (its target normalised, its routing compiled
+    /// to JSON) and the routing's warnings.
+    /// </summary>
+    public static FieldProblem? CheckCreate(
+        CreateCodeRequest body, long ownerId, CreateRules rules, out CreateCodeCommand? command, out IReadOnlyList<RoutingProblem>? warnings)
     {
-        if (request.HttpContext.User.IsInRole(Roles.Admin))
+        command = null;
+        warnings = null;
+        if (TargetUrl.Validate(body.TargetUrl, rules.OwnHosts) is { } urlError)
+        {
+            return new FieldProblem("targetUrl", urlError);
+        }
+
+        var fieldProblem = CodeFieldRules.CheckOptionalFields(
+            body.Title, body.Tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute, rules.Now, out var tags);
+        var routingProblem = RoutingApi.CheckRouting(body.Routing, rules.OwnHosts, rules.Now, out var routing, out var found);
+        if ((fieldProblem ?? routingProblem ?? OverCeiling(rules.IsAdmin, rules.Limits, body.ThrottleBurst, body.ThrottlePerMinute) ?? CheckSlug(body.Code))
+            is { } problem)
+        {
+            return problem;
+        }
+
+        warnings = found;
+        command = new CreateCodeCommand(
+            TargetUrl.Normalize(body.TargetUrl!), body.Title, ownerId, tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute,
+            routing?.ToJson());
+        return null;
+    }
+
+    private static FieldProblem? CheckSlug(string? code) =>
+        code is null ? null
+        : !CodeFormat.IsWellFormed(code) ? new FieldProblem("code", $"code must be {CodeFormat.MinLength}-{CodeFormat.MaxLength} characters of A-Z, a-z, 0-9, '-' and '_'.")
+        : ReservedCodes.Contains(code) ? new FieldProblem("code", $"code '{code}' is reserved.")
+        : null;
+
+    /// <summary>An owner's throttle overrides may lower a code's limits, or raise them up to the operator's ceiling (admins: the hard bounds).</summary>
+    private static FieldProblem? OverCeiling(bool isAdmin, OwnerLimits limits, int? burst, int? perMinute)
+    {
+        if (isAdmin)
         {
             return null;
         }
 
         return burst > limits.MaxThrottleBurst
-            ? JsonBody.Invalid($"throttleBurst may be at most {limits.MaxThrottleBurst} (the operator's ceiling, Owners:MaxThrottleBurst).", "throttleBurst")
+            ? new FieldProblem("throttleBurst", $"throttleBurst may be at most {limits.MaxThrottleBurst} (the operator's ceiling, Owners:MaxThrottleBurst).")
             : perMinute > limits.MaxThrottlePerMinute
-                ? JsonBody.Invalid($"throttlePerMinute may be at most {limits.MaxThrottlePerMinute} (the operator's ceiling, Owners:MaxThrottlePerMinute).", "throttlePerMinute")
+                ? new FieldProblem("throttlePerMinute", $"throttlePerMinute may be at most {limits.MaxThrottlePerMinute} (the operator's ceiling, Owners:MaxThrottlePerMinute).")
                 : null;
     }
 
@@ -240,17 +256,13 @@ public static class CodesApi
             return JsonBody.Invalid(urlError, "targetUrl");
         }
 
-        var fieldError = CodeFieldRules.CheckOptionalFields(
+        var fieldProblem = CodeFieldRules.CheckOptionalFields(
             body.Title, body.Tags, body.ExpiresAt, body.MaxScans, body.ThrottleBurst, body.ThrottlePerMinute, clock.GetUtcNow(), out var tags);
-        var routingError = RoutingApi.CheckRouting(body.Routing, OwnHosts(request, options.Value), clock.GetUtcNow(), out var routing, out var warnings);
-        if ((fieldError ?? routingError) is { } problem)
+        var routingProblem = RoutingApi.CheckRouting(body.Routing, OwnHosts(request, options.Value), clock.GetUtcNow(), out var routing, out var warnings);
+        if ((fieldProblem ?? routingProblem ?? OverCeiling(request.HttpContext.User.IsInRole(Roles.Admin), limits.Value, body.ThrottleBurst, body.ThrottlePerMinute))
+            is { } problem)
         {
-            return problem;
-        }
-
-        if (OverCeiling(request, limits.Value, body.ThrottleBurst, body.ThrottlePerMinute) is { } ceiling)
-        {
-            return ceiling;
+            return problem.ToResult();
         }
 
         if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))

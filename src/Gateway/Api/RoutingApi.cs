@@ -34,8 +34,8 @@ public static class RoutingApi
         return endpoints;
     }
 
-    /// <summary>Validates and normalises a code's routing; the 400 naming the field, or null (with the warnings).</summary>
-    public static IResult? CheckRouting(
+    /// <summary>Validates and normalises a code's routing; the problem naming the field, or null (with the warnings).</summary>
+    public static FieldProblem? CheckRouting(
         RoutingRules? routing, IReadOnlyCollection<string> ownHosts, DateTimeOffset now, out RoutingRules? normalised, out List<RoutingProblem>? warnings)
     {
         normalised = null;
@@ -47,7 +47,7 @@ public static class RoutingApi
 
         warnings = [];
         normalised = RoutingValidation.Check(routing, ownHosts, now, out var error, warnings);
-        return error is null ? null : JsonBody.Invalid(error.Message, error.Field);
+        return error is null ? null : new FieldProblem(error.Field, error.Message);
     }
 
     public static async Task<IResult> PreviewAsync(
@@ -84,7 +84,7 @@ public static class RoutingApi
         {
             if (CheckRouting(body.Routing, ownHosts, now, out var unsaved, out var found) is { } routingError)
             {
-                return routingError;
+                return routingError.ToResult();
             }
 
             (routing, warnings) = (unsaved!, found!);

@@ -32,6 +32,7 @@ public sealed class QrRenderGate : IDisposable
 {
     private readonly ConcurrencyLimiter _renders;
     private readonly PartitionedRateLimiter<long> _owners;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, byte> _archives = new();
 
     public QrRenderGate(IOptions<QrImageLimits> options)
     {
@@ -66,16 +67,9 @@ public sealed class QrRenderGate : IDisposable
     /// </summary>
     public async Task<(IDisposable? Lease, IResult? Refusal)> EnterAsync(long ownerId, HttpResponse response, CancellationToken cancellationToken)
     {
-        using (var rate = _owners.AttemptAcquire(ownerId))
+        if (TakeOwnerToken(ownerId, response) is { } tooMany)
         {
-            if (!rate.IsAcquired)
-            {
-                var wait = rate.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
-                response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                return (null, Results.Problem(
-                    statusCode: StatusCodes.Status429TooManyRequests, title: "Too many QR images.",
-                    detail: "This owner has asked for more QR images than the gateway draws per minute; retry later or cache the image (ETag)."));
-            }
+            return (null, tooMany);
         }
 
         var lease = await _renders.AcquireAsync(1, cancellationToken);
@@ -89,6 +83,67 @@ public sealed class QrRenderGate : IDisposable
         }
 
         return (lease, null);
+    }
+
+    /// <summary>
+    /// Admission of a ZIP of QR images for <paramref name="ownerId"/>: it costs the owner one image of the per-minute rate
+    /// (429 when spent) and an owner has one archive in progress per gateway (429 while another runs). Each image of the
+    /// archive then takes a render slot like any other image (<see cref="RenderSlotAsync"/>), so archives share the
+    /// gateway's render cap and line with single images. Dispose the lease when the archive ends.
+    /// </summary>
+    public (IDisposable? Lease, IResult? Refusal) EnterArchive(long ownerId, HttpResponse response)
+    {
+        if (TakeOwnerToken(ownerId, response) is { } tooMany)
+        {
+            return (null, tooMany);
+        }
+
+        if (!_archives.TryAdd(ownerId, 0))
+        {
+            response.Headers.RetryAfter = "5";
+            return (null, Results.Problem(
+                statusCode: StatusCodes.Status429TooManyRequests, title: "A ZIP of QR images is already in progress.",
+                detail: "An owner gets one ZIP of QR images at a time from a gateway; retry when the other one has finished."));
+        }
+
+        return (new ArchiveLease(_archives, ownerId), null);
+    }
+
+    /// <summary>One image off the owner's per-minute rate; the 429 (with Retry-After) when it is spent.</summary>
+    private IResult? TakeOwnerToken(long ownerId, HttpResponse response)
+    {
+        using var rate = _owners.AttemptAcquire(ownerId);
+        if (rate.IsAcquired)
+        {
+            return null;
+        }
+
+        var wait = rate.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
+        response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Results.Problem(
+            statusCode: StatusCodes.Status429TooManyRequests, title: "Too many QR images.",
+            detail: "This owner has asked for more QR images than the gateway draws per minute; retry later or cache the image (ETag).");
+    }
+
+    /// <summary>A render slot for one image of an archive: waits in line with the single images, and longer when the line is full.</summary>
+    public async Task<IDisposable> RenderSlotAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var lease = await _renders.AcquireAsync(1, cancellationToken);
+            if (lease.IsAcquired)
+            {
+                return lease;
+            }
+
+            lease.Dispose();
+            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+        }
+    }
+
+    private sealed class ArchiveLease(System.Collections.Concurrent.ConcurrentDictionary<long, byte> archives, long ownerId) : IDisposable
+    {
+        public void Dispose() => archives.TryRemove(ownerId, out _);
     }
 
     public void Dispose()

@@ -151,6 +151,13 @@ public static class GrainCallerRules
             [nameof(IQrCodeGrain.Create)] = (caller, call) => ActsFor(caller, ((CreateCodeCommand)call.Request.GetArgument(0)!).OwnerId),
             [nameof(IQrCodeGrain.Update)] = (caller, call) => ActsFor(caller, (long?)call.Request.GetArgument(0)),
             [nameof(IQrCodeGrain.Delete)] = (caller, call) => ActsFor(caller, (long?)call.Request.GetArgument(0)),
+            [nameof(IQrCodeGrain.Refresh)] = (caller, call) => ActsFor(caller, (long?)call.Request.GetArgument(0)),
+        },
+        [typeof(ICodeBulkGrain)] = new()
+        {
+            [nameof(ICodeBulkGrain.Create)] = (caller, call) => ActsFor(caller, (long)call.Request.GetArgument(0)!),
+            [nameof(ICodeBulkGrain.Edit)] = (caller, call) => ActsFor(caller, (long)call.Request.GetArgument(0)!),
+            [nameof(ICodeBulkGrain.Find)] = (caller, call) => ActsFor(caller, (long)call.Request.GetArgument(0)!),
         },
         [typeof(ICodeCatalogGrain)] = new()
         {

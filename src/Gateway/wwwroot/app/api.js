@@ -13,28 +13,31 @@ const unauthorizedHandlers = [];
 export function onUnauthorized(handler) { unauthorizedHandlers.push(handler); }
 
 export async function api(method, path, body) {
+  return send(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? null : 'application/json');
+}
+
+async function send(method, path, body, contentType, accept = () => false) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET' && method !== 'HEAD') headers['X-InvexQR-CSRF'] = '1';
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: 'same-origin',
-    cache: 'no-store',
-  });
+  if (contentType) headers['Content-Type'] = contentType;
+  const response = await fetch(path, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
   const text = response.status === 204 ? '' : await response.text();
   let data = null;
   if (text) {
     try { data = JSON.parse(text); } catch { data = { title: text.slice(0, 200) }; }
   }
-  if (!response.ok) {
+  if (!response.ok && !accept(response.status)) {
     const error = new ApiError(response.status, data);
     if (response.status === 401 && path !== '/app/session') unauthorizedHandlers.forEach((h) => h(error));
     throw error;
   }
   return data;
 }
+
+/** A CSV file of codes: the import's report, also when an atomic import was refused (422). */
+export const importCodes = (file, mode) =>
+  send('POST', `/api/bulk/codes?${new URLSearchParams({ mode })}`, file, 'text/csv', (status) => status === 422);
+export const bulkZipUrl = (tag, format) => `/api/bulk/qr.zip?${new URLSearchParams({ tag, format })}`;
 
 export const signIn = (apiKey) => api('POST', '/app/session', { apiKey });
 export const signOut = () => api('DELETE', '/app/session');

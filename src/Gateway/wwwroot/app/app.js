@@ -17,6 +17,7 @@ const routes = [
   [/^#\/codes\/([^/]+)\/edit$/, (m) => editPage(decodeURIComponent(m[1]))],
   [/^#\/codes\/([^/]+)$/, (m) => codePage(decodeURIComponent(m[1]))],
   [/^#\/keys$/, () => keysPage()],
+  [/^#\/bulk$/, () => bulkPage()],
   [/^#\/owners$/, () => ownersPage()],
 ];
 
@@ -64,6 +65,7 @@ Api.onUnauthorized(() => {
 function renderAccount() {
   if (!me) return replace(account);
   replace(account,
+    h('a', { href: '#/bulk', text: 'Bulk' }),
     h('a', { href: '#/keys', text: 'API keys' }),
     me.role === 'admin' ? h('a', { href: '#/owners', text: 'Owners' }) : null,
     h('span', { class: 'muted', id: 'owner-name', text: `${me.name ?? `Owner ${me.ownerId}`} (${me.role})` }),
@@ -506,6 +508,72 @@ async function keysPage() {
     created,
     h('section', { class: 'card' }, h('h2', { text: 'Your keys' }), list));
   await load();
+}
+
+// ---- bulk: CSV import, ZIP of a tag's QR images ---------------------------------------------------------
+async function bulkPage() {
+  setTitle('Bulk');
+  const file = h('input', { id: 'bulk-file', name: 'file', type: 'file', accept: '.csv,text/csv', required: true });
+  const mode = h('select', { id: 'bulk-mode', name: 'mode' },
+    h('option', { value: 'atomic', text: 'All or nothing: create nothing if any row is refused' }),
+    h('option', { value: 'best-effort', text: 'Best effort: create the valid rows' }));
+  const error = h('p', { class: 'error', role: 'alert', id: 'bulk-error' });
+  const report = h('div', { id: 'bulk-report' });
+  const submit = h('button', { type: 'submit' }, 'Import');
+  const tag = h('input', { id: 'zip-tag', name: 'tag', type: 'text', maxlength: '40', required: true, autocomplete: 'off' });
+  const format = h('select', { id: 'zip-format', name: 'format' }, h('option', { value: 'png', text: 'PNG' }), h('option', { value: 'svg', text: 'SVG' }));
+  const download = h('a', { id: 'zip-download', class: 'button', href: '#/bulk', 'aria-disabled': 'true' }, 'Download ZIP');
+  const syncZip = () => {
+    const ready = tag.value.trim().length > 0;
+    download.setAttribute('href', ready ? Api.bulkZipUrl(tag.value.trim(), format.value) : '#/bulk');
+    download.setAttribute('aria-disabled', String(!ready));
+  };
+  [tag, format].forEach((el) => el.addEventListener('input', syncZip));
+
+  const showReport = (r) => {
+    const outcome = r.committed
+      ? `${fmt(r.created)} of ${fmt(r.rows)} rows created${r.refused ? `, ${fmt(r.refused)} refused` : ''}.`
+      : `Nothing was created: ${fmt(r.refused)} of ${fmt(r.rows)} rows were refused.`;
+    replace(report, h('section', { class: 'card' },
+      h('h2', { text: 'Report' }),
+      h('p', { id: 'bulk-outcome', class: r.committed ? 'notice' : 'error', text: outcome }),
+      r.errors.length ? table(['Row', 'Column', 'Why'], r.errors.map((e) => [String(e.row), e.field ?? '(row)', e.message])) : null,
+      r.codes.length ? h('details', {}, h('summary', { text: `Created codes (${fmt(r.codes.length)})` }),
+        h('ul', {}, r.codes.slice(0, 500).map((c) => h('li', {}, h('a', { href: `#/codes/${encodeURIComponent(c.code)}`, text: c.code }), ` ${c.shortUrl}`)))) : null));
+  };
+
+  replace(main,
+    h('p', {}, h('a', { href: '#/', text: '← Your codes' })),
+    h('h1', { text: 'Bulk' }),
+    h('form', { class: 'card form', onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      replace(report);
+      if (!file.files.length) return;
+      submit.disabled = true;
+      try {
+        const r = await Api.importCodes(file.files[0], mode.value);
+        showReport(r);
+        announce(r.committed ? `${r.created} codes created.` : 'Nothing was created.');
+      } catch (err) {
+        error.textContent = err.message;
+      } finally {
+        submit.disabled = false;
+      }
+    } },
+    h('h2', { text: 'Create codes from a CSV file' }),
+    h('p', { class: 'muted small', id: 'bulk-help', text: 'UTF-8, up to 10,000 rows and 8 MB. Header: target (required), slug, title, tags (separated by |), routing (JSON as in the API).' }),
+    h('div', { class: 'field' }, h('label', { for: 'bulk-file', text: 'CSV file' }), file),
+    h('div', { class: 'field' }, h('label', { for: 'bulk-mode', text: 'Mode' }), mode),
+    error,
+    submit),
+    report,
+    h('section', { class: 'card form' },
+      h('h2', { text: 'QR images of a tag' }),
+      h('div', { class: 'field' }, h('label', { for: 'zip-tag', text: 'Tag' }), tag),
+      h('div', { class: 'field' }, h('label', { for: 'zip-format', text: 'Format' }), format),
+      h('p', { class: 'muted small', text: 'A ZIP with one image per code, named after the code.' }),
+      download));
 }
 
 // ---- owners (admins) --------------------------------------------------------------------------------
