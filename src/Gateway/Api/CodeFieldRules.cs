@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InvexQr.Gateway.Api;
 
@@ -14,7 +15,7 @@ public static partial class CodeFieldRules
     public const long MaxScanBudget = 1_000_000_000_000;
 
     /// <summary>Every optional field a create or a patch may carry; the first problem found, or null.</summary>
-    public static IResult? CheckOptionalFields(
+    public static ProblemHttpResult? CheckOptionalFields(
         string? title, IReadOnlyList<string?>? tags, DateTimeOffset? expiresAt, long? maxScans, int? throttleBurst, int? throttlePerMinute,
         DateTimeOffset now, out IReadOnlyList<string>? normalisedTags) =>
         CheckTags(tags, out normalisedTags)
@@ -23,7 +24,7 @@ public static partial class CodeFieldRules
             ?? CheckMaxScans(maxScans)
             ?? CheckThrottle(throttleBurst, throttlePerMinute);
 
-    public static IResult? CheckTitle(string? title) => title switch
+    public static ProblemHttpResult? CheckTitle(string? title) => title switch
     {
         { Length: > MaxTitleLength } => JsonBody.Invalid($"title must be at most {MaxTitleLength} characters.", "title"),
         _ when HasControlCharacters(title) => JsonBody.Invalid("title must not contain control characters (NUL, line breaks, tabs).", "title"),
@@ -37,7 +38,7 @@ public static partial class CodeFieldRules
     public static bool HasControlCharacters(string? text) => text is not null && text.Any(char.IsControl);
 
     /// <summary>Tags: at most 20, each 1-40 letters, digits, spaces, '-', '_' or '.'; duplicates (ignoring case) removed.</summary>
-    public static IResult? CheckTags(IReadOnlyList<string?>? tags, out IReadOnlyList<string>? normalised)
+    public static ProblemHttpResult? CheckTags(IReadOnlyList<string?>? tags, out IReadOnlyList<string>? normalised)
     {
         normalised = null;
         if (tags is null)
@@ -70,7 +71,7 @@ public static partial class CodeFieldRules
         return null;
     }
 
-    public static IResult? CheckExpiry(DateTimeOffset? expiresAt, DateTimeOffset now) => expiresAt switch
+    public static ProblemHttpResult? CheckExpiry(DateTimeOffset? expiresAt, DateTimeOffset now) => expiresAt switch
     {
         null => null,
         var at when at <= now => JsonBody.Invalid("expiresAt must be in the future.", "expiresAt"),
@@ -78,12 +79,12 @@ public static partial class CodeFieldRules
         _ => null,
     };
 
-    public static IResult? CheckMaxScans(long? maxScans) => maxScans is < 1 or > MaxScanBudget
+    public static ProblemHttpResult? CheckMaxScans(long? maxScans) => maxScans is < 1 or > MaxScanBudget
         ? JsonBody.Invalid($"maxScans must be from 1 to {MaxScanBudget}.", "maxScans")
         : null;
 
     /// <summary>Per-code throttling overrides; the bounds match the database's check constraint.</summary>
-    public static IResult? CheckThrottle(int? burst, int? perMinute) =>
+    public static ProblemHttpResult? CheckThrottle(int? burst, int? perMinute) =>
         burst is < 1 or > 100_000 ? JsonBody.Invalid("throttleBurst must be from 1 to 100000.", "throttleBurst")
         : perMinute is < 1 or > 1_000_000 ? JsonBody.Invalid("throttlePerMinute must be from 1 to 1000000.", "throttlePerMinute")
         : null;
