@@ -75,6 +75,10 @@ if [[ -n "$checks" ]]; then
   cat "$results/checks.log"
   [[ -z "${checks_failed:-}" ]] || echo "test.sh: the deployment or monitoring checks failed (above)" >&2
 fi
+if [[ ${#filter[@]} -eq 0 ]]; then
+  echo "==> OpenAPI lint of the document the ApiDocs tests saved (scripts/lint-openapi.sh, @redocly/cli) [${SECONDS}s]"
+  bash scripts/lint-openapi.sh || { status=1; lint_failed=1; }
+fi
 
 # One closing line over all projects, counted from the TRX reports.
 passed=0 failed=0 skipped=0
@@ -88,6 +92,7 @@ done
 if (( passed + failed == 0 )); then echo "test.sh: no test ran" >&2; status=1; fi
 # The failed tests again by name, last, where a truncated CI log still shows them.
 [[ -z "${checks_failed:-}" ]] || echo "FAILED: scripts/validate-deploy.sh or scripts/check-monitoring.sh"
+[[ -z "${lint_failed:-}" ]] || echo "FAILED: scripts/lint-openapi.sh"
 for trx in "$results"/*.trx; do
   [[ -f "$trx" ]] || continue
   grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$trx" | sed -n 's/.*testName="\([^"]*\)".*/FAILED: \1/p' || true

@@ -5,6 +5,7 @@ using System.Text;
 using InvexQr.Gateway.Api;
 using InvexQr.Gateway.Auth;
 using InvexQr.Grains.Codes;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InvexQr.Gateway.Analytics;
 
@@ -19,32 +20,35 @@ public static class ScanCsvExport
 {
     private static readonly string Header = "scanned_at," + string.Join(',', ScanExportQueries.Columns);
 
-    public static async Task ExportAsync(string code, HttpContext http, StatsQueries queries, ScanExportQueries scans, TimeProvider clock)
+    public static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> ExportAsync(
+        string code, [AsParameters] StatsParameters query, HttpContext http, StatsQueries queries, ScanExportQueries scans, TimeProvider clock)
     {
         // Default period for exports: everything (stats default to 30 days; exports to all there is).
-        var query = http.Request.Query;
         var period = StatsPeriodQuery.TryParse(query, clock.GetUtcNow(), out var error);
         if (period is null)
         {
-            await JsonBody.Invalid(error.Message, error.Field).ExecuteAsync(http);
-            return;
+            return JsonBody.Invalid(error.Message, error.Field);
         }
 
-        var from = query["from"].Count > 0 ? period.From : DateTimeOffset.UnixEpoch;
+        var from = query.From is not null ? period.From : DateTimeOffset.UnixEpoch;
         if (!CodeFormat.IsWellFormed(code) || await queries.FindOwnedCodeIdAsync(code, http.User.OwnerId(), http.RequestAborted) is not { } id)
         {
-            await CodesApi.NotFound(code).ExecuteAsync(http);
-            return;
+            return CodesApi.NotFound(code);
         }
 
-        http.Response.ContentType = "text/csv; charset=utf-8";
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers.ContentDisposition = $"attachment; filename=\"{code}-scans.csv\"";
-        await using var writer = new StreamWriter(http.Response.Body, new UTF8Encoding(false), bufferSize: 64 * 1024);
+        return TypedResults.Stream(body => WriteAsync(body, id, from, period, scans, http.RequestAborted), "text/csv; charset=utf-8");
+    }
+
+    private static async Task WriteAsync(
+        Stream body, long id, DateTimeOffset from, InvexQr.Grains.Analytics.StatsPeriod period, ScanExportQueries scans, CancellationToken cancellationToken)
+    {
+        await using var writer = new StreamWriter(body, new UTF8Encoding(false), bufferSize: 64 * 1024);
         await writer.WriteLineAsync(Header);
         var line = new StringBuilder(512);
         var rows = 0;
-        await foreach (var row in scans.ReadAsync(id, from, period.To, http.RequestAborted))
+        await foreach (var row in scans.ReadAsync(id, from, period.To, cancellationToken))
         {
             line.Clear();
             line.Append(ScannedAt(row.ScannedAt, period.TimeZone));
@@ -63,7 +67,7 @@ public static class ScanCsvExport
             await writer.WriteLineAsync(line);
             if (++rows % 1000 == 0)
             {
-                await writer.FlushAsync(http.RequestAborted);
+                await writer.FlushAsync(cancellationToken);
             }
         }
     }

@@ -1,7 +1,10 @@
+using System.ComponentModel.DataAnnotations;
 using InvexQr.Abstractions;
 using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.Hosting;
 using InvexQr.Grains.Accounts;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 
 namespace InvexQr.Gateway.Api;
 
@@ -11,16 +14,18 @@ namespace InvexQr.Gateway.Api;
 /// </summary>
 public static class AccountsApi
 {
-    public sealed record CreateOwnerRequest(string? Name, string? Role);
+    /// <param name="Name">Unique, at most 200 characters.</param>
+    /// <param name="Role"><c>owner</c> (the default) or <c>admin</c>.</param>
+    public sealed record CreateOwnerRequest(string? Name, [property: AllowedValues("owner", "admin")] string? Role = null);
 
-    public sealed record CreateKeyRequest(string? Name);
+    public sealed record CreateKeyRequest(string? Name = null);
 
     public sealed record KeyResponse(long Id, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key = null)
     {
         public static KeyResponse From(ApiKeyInfo info, string? key = null) => new(info.Id, info.Name, info.Prefix, info.CreatedAt, info.RevokedAt, key);
     }
 
-    public sealed record OwnerResponse(long Id, string Name, string Role, DateTimeOffset CreatedAt)
+    public sealed record OwnerResponse(long Id, string Name, [property: AllowedValues("owner", "admin")] string Role, DateTimeOffset CreatedAt)
     {
         public static OwnerResponse From(OwnerInfo info) => new(info.Id, info.Name, info.Role, info.CreatedAt);
     }
@@ -28,34 +33,56 @@ public static class AccountsApi
     /// <summary>A page of owners; <c>Next</c> is the <c>after</c> of the following page, null on the last one.</summary>
     public sealed record OwnerPage(IReadOnlyList<OwnerResponse> Items, long? Next);
 
+    /// <summary>A new owner with its first API key, whose secret (<c>apiKey.key</c>) is shown only here.</summary>
+    public sealed record CreatedOwnerResponse(
+        long Id, string Name, [property: AllowedValues("owner", "admin")] string Role, DateTimeOffset CreatedAt, KeyResponse ApiKey);
+
+    /// <summary>The query of <c>GET /api/owners</c>.</summary>
+    public sealed record OwnerListParameters
+    {
+        [FromQuery(Name = "limit")]
+        [Range(1, 200)]
+        [System.ComponentModel.Description("Owners per page, 1-200; default 50.")]
+        public int? Limit { get; init; }
+
+        [FromQuery(Name = "after")]
+        [System.ComponentModel.Description("The next of the previous page (0 or more): owners with a greater id.")]
+        public long? After { get; init; }
+    }
+
     public static IEndpointRouteBuilder MapAccountsApi(this IEndpointRouteBuilder endpoints)
     {
         var owners = endpoints.MapGroup("/api/owners").RequireAuthorization(GatewayHosting.AdminPolicy).WithTags("Owners")
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden);
-        owners.MapGet("/", ListOwnersAsync).WithSummary("Owners by id (admin): limit (1-200, default 50), after (the previous page's next).")
-            .Produces<OwnerPage>().ProducesProblem(StatusCodes.Status400BadRequest);
-        owners.MapPost("/", CreateOwnerAsync).WithSummary("Create an owner with a first API key (admin).")
-            .Accepts<CreateOwnerRequest>("application/json").Produces(StatusCodes.Status201Created, contentType: "application/json")
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict);
-        owners.MapPost("/{ownerId:long}/keys", CreateKeyForOwnerAsync).WithSummary("Create an API key for an owner (admin).")
-            .Accepts<CreateKeyRequest>("application/json").Produces<KeyResponse>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
-        owners.MapDelete("/{ownerId:long}", DeleteOwnerAsync)
+        owners.MapGet("/", ListOwnersAsync).WithName("ListOwners").WithSummary("Owners by id (admin), a page at a time.")
+            .ProducesValidationProblem();
+        owners.MapPost("/", CreateOwnerAsync).WithName("CreateOwner").WithSummary("Create an owner with a first API key (admin).")
+            .Accepts<CreateOwnerRequest>("application/json")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        owners.MapPost("/{ownerId:long}/keys", CreateKeyForOwnerAsync).WithName("CreateKeyForOwner").WithSummary("Create an API key for an owner (admin).")
+            .Accepts<CreateKeyRequest>("application/json")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        owners.MapDelete("/{ownerId:long}", DeleteOwnerAsync).WithName("DeleteOwner")
             .WithSummary("Erase an owner (admin): keys revoked first, then its codes, their raw scans and rollups, then the owner. 204 only when all are gone; 503 when it did not finish (send it again); 409 for the caller's own owner and the bootstrap admin.")
-            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         var keys = endpoints.MapGroup("/api/keys").RequireAuthorization().WithTags("API keys").ProducesProblem(StatusCodes.Status401Unauthorized);
-        keys.MapGet("/", ListKeysAsync).WithSummary("The caller's API keys (never their secrets).").Produces<KeyResponse[]>();
-        keys.MapPost("/", CreateKeyAsync).WithSummary("Create an API key; its secret is shown once.")
-            .Accepts<CreateKeyRequest>("application/json").Produces<KeyResponse>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
-        keys.MapDelete("/{keyId:long}", RevokeKeyAsync).WithSummary("Revoke one of the caller's API keys.")
-            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
+        keys.MapGet("/", ListKeysAsync).WithName("ListKeys").WithSummary("The caller's API keys (never their secrets).");
+        keys.MapPost("/", CreateKeyAsync).WithName("CreateKey").WithSummary("Create an API key; its secret is shown once.")
+            .Accepts<CreateKeyRequest>("application/json")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        keys.MapDelete("/{keyId:long}", RevokeKeyAsync).WithName("RevokeKey").WithSummary("Revoke one of the caller's API keys.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return endpoints;
     }
 
-    public static async Task<IResult> ListOwnersAsync(IClusterClient cluster, int? limit, long? after)
+    public static async Task<Results<Ok<OwnerPage>, ProblemHttpResult>> ListOwnersAsync(IClusterClient cluster, [AsParameters] OwnerListParameters query)
     {
+        var (limit, after) = (query.Limit, query.After);
         if (limit is < 1 or > 200)
         {
             return JsonBody.Invalid("limit must be a whole number from 1 to 200.", "limit");
@@ -70,10 +97,10 @@ public static class AccountsApi
         // One more than asked tells whether another page follows without a count query.
         var owners = await cluster.GetGrain<IAccountsGrain>(0).ListOwners(after ?? 0, size + 1);
         var items = owners.Take(size).Select(OwnerResponse.From).ToList();
-        return Results.Ok(new OwnerPage(items, owners.Count > size ? items[^1].Id : null));
+        return TypedResults.Ok(new OwnerPage(items, owners.Count > size ? items[^1].Id : null));
     }
 
-    public static async Task<IResult> CreateOwnerAsync(HttpRequest request, IClusterClient cluster)
+    public static async Task<Results<Created<CreatedOwnerResponse>, ProblemHttpResult>> CreateOwnerAsync(HttpRequest request, IClusterClient cluster)
     {
         var (body, error) = await JsonBody.ReadAsync<CreateOwnerRequest>(request);
         if (body is null)
@@ -94,37 +121,31 @@ public static class AccountsApi
 
         if (string.Equals(body.Name.Trim(), Roles.BootstrapAdminName, StringComparison.OrdinalIgnoreCase))
         {
-            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Owner name reserved.",
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Owner name reserved.",
                 detail: $"'{Roles.BootstrapAdminName}' is the bootstrap admin key's owner.");
         }
 
         var created = await cluster.GetGrain<IAccountsGrain>(0).CreateOwner(body.Name.Trim(), role);
         return created is null
-            ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Owner exists.", detail: $"An owner named '{body.Name.Trim()}' exists already.")
-            : Results.Created($"/api/owners/{created.Owner.Id}", new
-            {
-                created.Owner.Id,
-                created.Owner.Name,
-                created.Owner.Role,
-                created.Owner.CreatedAt,
-                ApiKey = KeyResponse.From(created.Key.Info, created.Key.Key),
-            });
+            ? TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Owner exists.", detail: $"An owner named '{body.Name.Trim()}' exists already.")
+            : TypedResults.Created($"/api/owners/{created.Owner.Id}", new CreatedOwnerResponse(
+                created.Owner.Id, created.Owner.Name, created.Owner.Role, created.Owner.CreatedAt, KeyResponse.From(created.Key.Info, created.Key.Key)));
     }
 
-    public static async Task<IResult> CreateKeyForOwnerAsync(long ownerId, HttpRequest request, IClusterClient cluster) =>
+    public static async Task<Results<Created<KeyResponse>, ProblemHttpResult>> CreateKeyForOwnerAsync(long ownerId, HttpRequest request, IClusterClient cluster) =>
         await CreateKeyForAsync(ownerId, request, cluster);
 
-    public static async Task<IResult> CreateKeyAsync(HttpRequest request, IClusterClient cluster) =>
+    public static async Task<Results<Created<KeyResponse>, ProblemHttpResult>> CreateKeyAsync(HttpRequest request, IClusterClient cluster) =>
         await CreateKeyForAsync(request.HttpContext.User.OwnerId(), request, cluster);
 
-    public static async Task<IResult> ListKeysAsync(HttpContext http, IClusterClient cluster) =>
-        Results.Ok((await cluster.GetGrain<IAccountsGrain>(0).ListKeys(http.User.OwnerId())).Select(k => KeyResponse.From(k)));
+    public static async Task<Ok<KeyResponse[]>> ListKeysAsync(HttpContext http, IClusterClient cluster) =>
+        TypedResults.Ok((await cluster.GetGrain<IAccountsGrain>(0).ListKeys(http.User.OwnerId())).Select(k => KeyResponse.From(k)).ToArray());
 
-    public static async Task<IResult> DeleteOwnerAsync(long ownerId, HttpContext http, IClusterClient cluster, ApiKeyCache cache)
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteOwnerAsync(long ownerId, HttpContext http, IClusterClient cluster, ApiKeyCache cache)
     {
         if (ownerId == http.User.OwnerId())
         {
-            return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Cannot erase yourself.",
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Cannot erase yourself.",
                 detail: "Erase this owner with another admin's key.");
         }
 
@@ -148,32 +169,32 @@ public static class AccountsApi
         switch (erasure.Outcome)
         {
             case ErasureOutcome.NotFound:
-                return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such owner.", detail: $"There is no owner {ownerId}.");
+                return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such owner.", detail: $"There is no owner {ownerId}.");
             case ErasureOutcome.Refused:
-                return Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "This owner cannot be erased.",
+                return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "This owner cannot be erased.",
                     detail: $"The '{Roles.BootstrapAdminName}' owner is the bootstrap admin key's: it is kept.");
             case ErasureOutcome.Incomplete:
                 http.Response.Headers.RetryAfter = "1";
-                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Erasure did not finish.",
+                return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Erasure did not finish.",
                     detail: $"Owner {ownerId}'s keys are revoked and it can create nothing, but {erasure.CodesLeft} of its codes " +
                             $"(or the owner itself) remain after {erasure.CodesDeleted} were deleted. Send the DELETE again to finish.");
             default:
-                return Results.NoContent();
+                return TypedResults.NoContent();
         }
     }
 
-    public static async Task<IResult> RevokeKeyAsync(long keyId, HttpContext http, IClusterClient cluster, ApiKeyCache cache)
+    public static async Task<Results<NoContent, ProblemHttpResult>> RevokeKeyAsync(long keyId, HttpContext http, IClusterClient cluster, ApiKeyCache cache)
     {
         if (!await cluster.GetGrain<IAccountsGrain>(0).RevokeKey(http.User.OwnerId(), keyId))
         {
-            return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Key not found.");
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Key not found.");
         }
 
         cache.Clear(); // this gateway stops accepting it at once; others within the cache's TTL
-        return Results.NoContent();
+        return TypedResults.NoContent();
     }
 
-    private static async Task<IResult> CreateKeyForAsync(long ownerId, HttpRequest request, IClusterClient cluster)
+    private static async Task<Results<Created<KeyResponse>, ProblemHttpResult>> CreateKeyForAsync(long ownerId, HttpRequest request, IClusterClient cluster)
     {
         var (body, error) = await JsonBody.ReadAsync<CreateKeyRequest>(request);
         if (body is null)
@@ -188,7 +209,7 @@ public static class AccountsApi
 
         var key = await cluster.GetGrain<IAccountsGrain>(0).CreateKey(ownerId, body.Name?.Trim() ?? string.Empty);
         return key is null
-            ? Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Owner not found.")
-            : Results.Created($"/api/keys/{key.Info.Id}", KeyResponse.From(key.Info, key.Key));
+            ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Owner not found.")
+            : TypedResults.Created($"/api/keys/{key.Info.Id}", KeyResponse.From(key.Info, key.Key));
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace InvexQr.Gateway.Api;
 
@@ -98,5 +99,5 @@ public static partial class CodeFieldRules
 public sealed record FieldProblem(string Field, string Message)
 {
     /// <summary>The 400 problem+json naming the field.</summary>
-    public IResult ToResult() => JsonBody.Invalid(Message, Field);
+    public ProblemHttpResult ToResult() => JsonBody.Invalid(Message, Field);
 }

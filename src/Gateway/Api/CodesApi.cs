@@ -3,6 +3,7 @@ using InvexQr.Gateway.Redirects;
 using InvexQr.Abstractions;
 using InvexQr.Grains.Codes;
 using InvexQr.Grains.Routing;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace InvexQr.Gateway.Api;
@@ -18,24 +19,26 @@ public static class CodesApi
     public static IEndpointRouteBuilder MapCodesApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("Codes").ProducesProblem(StatusCodes.Status401Unauthorized);
-        api.MapPost("/", CreateAsync).WithSummary("Create a code (random or custom slug).")
-            .Accepts<CreateCodeRequest>("application/json").Produces<CodeResponse>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        api.MapGet("/", ListAsync).WithSummary("The caller's codes: limit (1-100), cursor, q (search), tag, sort (-createdAt|createdAt).")
-            .Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesProblem(StatusCodes.Status400BadRequest);
-        api.MapGet("/{code}", GetAsync).WithSummary("One code.")
-            .Produces<CodeResponse>().ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapDelete("/{code}", DeleteAsync).WithSummary("Delete a code and all its scans.")
-            .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapPatch("/{code}", UpdateAsync).WithSummary("Change a code's target, title, tags, status, expiry, scan budget or routing.")
-            .Accepts<UpdateCodeRequest>("application/json").Produces<CodeResponse>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+        // Bodies are read by JsonBody (problem+json for every malformed body), so Accepts names their schema.
+        api.MapPost("/", CreateAsync).WithName("CreateCode").WithSummary("Create a code (random or custom slug).")
+            .Accepts<CreateCodeRequest>("application/json")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        api.MapGet("/", ListAsync).WithName("ListCodes").WithSummary("The caller's codes, newest first unless sort=createdAt; pages by cursor.")
+            .ProducesValidationProblem();
+        api.MapGet("/{code}", GetAsync).WithName("GetCode").WithSummary("One code.").ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapDelete("/{code}", DeleteAsync).WithName("DeleteCode").WithSummary("Delete a code and all its scans.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapPatch("/{code}", UpdateAsync).WithName("UpdateCode")
+            .WithSummary("Change a code's target, title, tags, status, expiry, scan budget or routing.")
+            .Accepts<UpdateCodeRequest>("application/json")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         return endpoints;
     }
 
-    public static async Task<IResult> CreateAsync(
+    public static async Task<Results<Created<CodeResponse>, ProblemHttpResult>> CreateAsync(
         HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options, TimeProvider clock,
         IOptions<OwnerLimits> limits, InvexQr.Data.OwnerCodeCounts counts)
     {
@@ -55,7 +58,7 @@ public static class CodesApi
 
         if (!isAdmin && await counts.CountAsync(ownerId, request.HttpContext.RequestAborted) >= limits.Value.MaxCodes)
         {
-            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Code quota reached.",
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Code quota reached.",
                 detail: $"An owner may have at most {limits.Value.MaxCodes} codes (Owners:MaxCodes); delete some first.");
         }
 
@@ -68,7 +71,7 @@ public static class CodesApi
             }
 
             return created.Details is null
-                ? Results.Problem(statusCode: StatusCodes.Status409Conflict, title: "Code taken.",
+                ? TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Code taken.",
                     detail: $"The code '{body.Code}' exists already (codes are unique whatever their case), or was another owner's.")
                 : Created(created.Details, request, lookup, options.Value, warnings);
         }
@@ -89,7 +92,7 @@ public static class CodesApi
             }
         }
 
-        return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Could not allocate a free code; try again.");
+        return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Could not allocate a free code; try again.");
     }
 
     /// <summary>What a create is checked against besides its body.</summary>
@@ -148,7 +151,7 @@ public static class CodesApi
                 : null;
     }
 
-    private static async Task<(CodeDetails? Details, IResult? Refused)> CreateOrRefuseAsync(IQrCodeGrain grain, CreateCodeCommand command)
+    private static async Task<(CodeDetails? Details, ProblemHttpResult? Refused)> CreateOrRefuseAsync(IQrCodeGrain grain, CreateCodeCommand command)
     {
         try
         {
@@ -156,31 +159,31 @@ public static class CodesApi
         }
         catch (OwnerErasingException)
         {
-            return (null, Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Owner being erased.",
+            return (null, TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Owner being erased.",
                 detail: "This owner is being erased: its keys are revoked and it can create no codes."));
         }
     }
 
-    public static async Task<IResult> GetAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
+    public static async Task<Results<Ok<CodeResponse>, ProblemHttpResult>> GetAsync(
+        string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options)
     {
         var details = await FindAsync(code, request.HttpContext.User.OwnerId(), cluster, lookup);
-        return details is null ? NotFound(code) : Results.Ok(CodeResponse.From(details, ShortUrl(details.Code, request, options.Value)));
+        return details is null ? NotFound(code) : TypedResults.Ok(CodeResponse.From(details, ShortUrl(details.Code, request, options.Value)));
     }
 
-    public static async Task<IResult> ListAsync(HttpRequest request, IClusterClient cluster, IOptions<GatewayOptions> options, TimeProvider clock)
+    public static async Task<Results<Ok<CodeListPage>, ProblemHttpResult>> ListAsync(
+        [AsParameters] CodeListParameters query, HttpRequest request, IClusterClient cluster, IOptions<GatewayOptions> options, TimeProvider clock)
     {
-        var query = request.Query;
-        var limit = 20;
-        if (query["limit"].Count > 0 && (!int.TryParse(query["limit"], out limit) || limit is < 1 or > 100))
+        if (query.Limit is < 1 or > 100)
         {
             return JsonBody.Invalid("limit must be a whole number from 1 to 100.", "limit");
         }
 
         DateTimeOffset? afterCreatedAt = null;
         long? afterId = null;
-        if (query["cursor"].Count > 0)
+        if (query.Cursor is not null)
         {
-            if (!PageCursor.TryParse(query["cursor"].ToString(), out var createdAt, out var id))
+            if (!PageCursor.TryParse(query.Cursor, out var createdAt, out var id))
             {
                 return JsonBody.Invalid("cursor is not one this API returned.", "cursor");
             }
@@ -188,19 +191,19 @@ public static class CodesApi
             (afterCreatedAt, afterId) = (createdAt, id);
         }
 
-        var search = query["q"].ToString();
+        var search = query.Q ?? string.Empty;
         if (search.Length > 200 || CodeFieldRules.HasControlCharacters(search))
         {
             return JsonBody.Invalid("q must be at most 200 characters, without control characters.", "q");
         }
 
-        var tag = query["tag"].ToString();
+        var tag = query.Tag ?? string.Empty;
         if (tag.Length > CodeFieldRules.MaxTagLength || CodeFieldRules.HasControlCharacters(tag))
         {
             return JsonBody.Invalid($"tag must be at most {CodeFieldRules.MaxTagLength} characters, without control characters.", "tag");
         }
 
-        var sort = query["sort"].ToString();
+        var sort = query.Sort ?? string.Empty;
         if (sort is not ("" or "-createdAt" or "createdAt"))
         {
             return JsonBody.Invalid("sort must be -createdAt (newest first, the default) or createdAt.", "sort");
@@ -208,29 +211,25 @@ public static class CodesApi
 
         var page = await cluster.GetGrain<ICodeCatalogGrain>(0).List(
             request.HttpContext.User.OwnerId(),
-            new CodeListQuery(limit, afterCreatedAt, afterId, search.Length == 0 ? null : search, tag.Length == 0 ? null : tag, sort == "createdAt"));
+            new CodeListQuery(query.Limit ?? 20, afterCreatedAt, afterId, search.Length == 0 ? null : search, tag.Length == 0 ? null : tag, sort == "createdAt"));
         var now = clock.GetUtcNow();
         var last = page.Items.Count > 0 ? page.Items[^1] : null;
-        return Results.Ok(new
-        {
-            items = page.Items.Select(c => new
-            {
+        return TypedResults.Ok(new CodeListPage(
+            [.. page.Items.Select(c => new CodeListItem(
                 c.Code,
-                ShortUrl = ShortUrl(c.Code, request, options.Value),
+                ShortUrl(c.Code, request, options.Value),
                 c.TargetUrl,
                 c.Title,
-                Status = CodeResponse.StatusName(c.Status, c.ExpiresAt <= now ? GoneReason.Expired : null),
+                CodeResponse.StatusName(c.Status, c.ExpiresAt <= now ? GoneReason.Expired : null),
                 c.Tags,
                 c.ExpiresAt,
                 c.MaxScans,
                 c.CreatedAt,
-                c.UpdatedAt,
-            }),
-            nextCursor = page.HasMore && last is not null ? PageCursor.Format(last.CreatedAt, last.Id) : null,
-        });
+                c.UpdatedAt))],
+            page.HasMore && last is not null ? PageCursor.Format(last.CreatedAt, last.Id) : null));
     }
 
-    public static async Task<IResult> DeleteAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup)
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup)
     {
         // One grain call: the grain checks ownership itself. The lookup only spares unknown codes an activation.
         if (!CodeFormat.IsWellFormed(code) || !await lookup.ExistsAsync(code))
@@ -238,10 +237,10 @@ public static class CodesApi
             return NotFound(code);
         }
 
-        return await cluster.GetGrain<IQrCodeGrain>(code).Delete(request.HttpContext.User.OwnerId()) ? Results.NoContent() : NotFound(code);
+        return await cluster.GetGrain<IQrCodeGrain>(code).Delete(request.HttpContext.User.OwnerId()) ? TypedResults.NoContent() : NotFound(code);
     }
 
-    public static async Task<IResult> UpdateAsync(
+    public static async Task<Results<Ok<CodeResponse>, ProblemHttpResult>> UpdateAsync(
         string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options, TimeProvider clock,
         IOptions<OwnerLimits> limits)
     {
@@ -284,7 +283,7 @@ public static class CodesApi
                 ClearRouting: body.Routing is null && fields.Contains("routing")));
         return updated is null
             ? NotFound(code)
-            : Results.Ok(CodeResponse.From(updated, ShortUrl(updated.Code, request, options.Value)) with { RoutingWarnings = warnings });
+            : TypedResults.Ok(CodeResponse.From(updated, ShortUrl(updated.Code, request, options.Value)) with { RoutingWarnings = warnings });
     }
 
     /// <summary>
@@ -302,14 +301,14 @@ public static class CodesApi
         return details?.OwnerId == ownerId ? details : null;
     }
 
-    private static IResult Created(CodeDetails created, HttpRequest request, CodeLookup lookup, GatewayOptions options, IReadOnlyList<RoutingProblem>? warnings)
+    private static Created<CodeResponse> Created(CodeDetails created, HttpRequest request, CodeLookup lookup, GatewayOptions options, IReadOnlyList<RoutingProblem>? warnings)
     {
         lookup.MarkKnown(created.Code);
-        return Results.Created(
+        return TypedResults.Created(
             $"/api/codes/{created.Code}", CodeResponse.From(created, ShortUrl(created.Code, request, options)) with { RoutingWarnings = warnings });
     }
 
-    public static IResult NotFound(string code) => Results.Problem(
+    public static ProblemHttpResult NotFound(string code) => TypedResults.Problem(
         statusCode: StatusCodes.Status404NotFound, title: "Code not found.", detail: $"No code '{(code.Length > 80 ? code[..80] : code)}'.");
 
     /// <summary>Where our short URLs live: the configured public origin and the host this request came to.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
@@ -10,7 +11,7 @@ namespace InvexQr.Gateway.Api;
 /// </summary>
 public static class JsonBody
 {
-    public static async Task<(T? Value, IResult? Error)> ReadAsync<T>(HttpRequest request)
+    public static async Task<(T? Value, ProblemHttpResult? Error)> ReadAsync<T>(HttpRequest request)
         where T : class
     {
         var (value, _, error) = await ReadWithFieldsAsync<T>(request);
@@ -21,13 +22,13 @@ public static class JsonBody
     /// Also returns the names of the fields present in the body (lower-cased), so that a PATCH can tell
     /// <c>"expiresAt": null</c> (remove it) from a body that does not mention the field (keep it).
     /// </summary>
-    public static async Task<(T? Value, ISet<string> Fields, IResult? Error)> ReadWithFieldsAsync<T>(HttpRequest request)
+    public static async Task<(T? Value, ISet<string> Fields, ProblemHttpResult? Error)> ReadWithFieldsAsync<T>(HttpRequest request)
         where T : class
     {
         var fields = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         if (!request.HasJsonContentType())
         {
-            return (null, fields, Results.Problem(
+            return (null, fields, TypedResults.Problem(
                 statusCode: StatusCodes.Status415UnsupportedMediaType,
                 title: "Unsupported content type.",
                 detail: "Send the body as application/json."));
@@ -61,7 +62,15 @@ public static class JsonBody
         }
     }
 
-    public static IResult Invalid(string detail, string? field = null) => field is null
-        ? Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid request.", detail: detail)
-        : Results.ValidationProblem(new Dictionary<string, string[]> { [field] = [detail] }, detail: detail, title: "Invalid request.");
+    /// <summary>400 problem+json; with <paramref name="field"/>, a validation problem whose <c>errors</c> name it.</summary>
+    public static ProblemHttpResult Invalid(string detail, string? field = null) => field is null
+        ? TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid request.", detail: detail)
+        : Invalid(new Dictionary<string, string[]> { [field] = [detail] }, "Invalid request.", detail);
+
+    /// <summary>
+    /// The validation problem as a <see cref="ProblemHttpResult"/> (same body as <c>Results.ValidationProblem</c>), so that
+    /// every error a handler returns is one type in its <c>Results&lt;…&gt;</c>.
+    /// </summary>
+    public static ProblemHttpResult Invalid(IDictionary<string, string[]> errors, string title, string? detail = null) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(errors) { Status = StatusCodes.Status400BadRequest, Title = title, Detail = detail });
 }

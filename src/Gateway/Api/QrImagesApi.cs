@@ -1,10 +1,13 @@
 using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.QrImages;
 using InvexQr.Gateway.Redirects;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -23,7 +26,7 @@ public static class QrImagesApi
     public static IEndpointRouteBuilder MapQrImagesApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api/codes").RequireAuthorization().WithTags("QR images")
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         foreach (var (format, contentType, summary) in new[]
         {
@@ -32,10 +35,11 @@ public static class QrImagesApi
             ("txt", "text/plain", "The code as text for a terminal (Unicode half blocks; margin and ecc apply, size and colours do not)."),
         })
         {
-            Task<IResult> Handler(string code, [AsParameters] QrImageQuery query, HttpRequest request, IClusterClient cluster, CodeLookup lookup,
+            Task<Results<FileContentHttpResult, StatusCodeHttpResult, ProblemHttpResult>> Handler(string code, [AsParameters] QrImageQuery query, HttpRequest request, IClusterClient cluster, CodeLookup lookup,
                 IOptions<GatewayOptions> options, IOptions<QrImageLimits> limits, QrRenderGate gate) =>
                 RenderAsync(code, format, query, request, cluster, lookup, options.Value, limits.Value, gate);
 
+            // The body's schema (a binary string) is added by ApiDocsSetup for every non-JSON content type.
             api.MapGet($"/{{code}}/qr.{format}", Handler).WithName($"GetQr{char.ToUpperInvariant(format[0])}{format[1..]}").WithSummary(summary)
                 .Produces(StatusCodes.Status200OK, contentType: contentType).Produces(StatusCodes.Status304NotModified);
             // HEAD answers what GET would (status, type, length, ETag); left out of the document so clients get one operation.
@@ -45,7 +49,7 @@ public static class QrImagesApi
         return endpoints;
     }
 
-    public static async Task<IResult> RenderAsync(
+    public static async Task<Results<FileContentHttpResult, StatusCodeHttpResult, ProblemHttpResult>> RenderAsync(
         string code, string format, QrImageQuery query, HttpRequest request, IClusterClient cluster, CodeLookup lookup,
         GatewayOptions options, QrImageLimits limits, QrRenderGate gate)
     {
@@ -54,7 +58,7 @@ public static class QrImagesApi
             query.Ecc, query.Fg, query.Bg, limits.MaxSize);
         if (imageOptions is null)
         {
-            return Results.ValidationProblem(errors, title: "Invalid image parameters.");
+            return JsonBody.Invalid(errors, "Invalid image parameters.");
         }
 
         var ownerId = request.HttpContext.User.OwnerId();
@@ -68,9 +72,9 @@ public static class QrImagesApi
         var download = query.Download == true ? $"{details.Code}.{format}" : null;
         if (format == "png" && QrRenderer.MinimumPngSize(shortUrl, imageOptions) is var minimum && imageOptions.Size < minimum)
         {
-            return Results.ValidationProblem(
+            return JsonBody.Invalid(
                 new Dictionary<string, string[]> { ["size"] = [$"size must be at least {minimum} pixels for this code at margin {imageOptions.Margin}."] },
-                title: "Invalid image parameters.");
+                "Invalid image parameters.");
         }
 
         // The image depends on nothing else, so equal tags mean equal bytes.
@@ -80,7 +84,7 @@ public static class QrImagesApi
             && ifNoneMatch.Any(candidate => candidate.Equals(EntityTagHeaderValue.Any) || candidate.Compare(etag, useStrongComparison: false)))
         {
             request.HttpContext.Response.Headers.ETag = etag.ToString();
-            return Results.StatusCode(StatusCodes.Status304NotModified);
+            return TypedResults.StatusCode(StatusCodes.Status304NotModified);
         }
 
         var (lease, refusal) = await gate.EnterAsync(ownerId, request.HttpContext.Response, request.HttpContext.RequestAborted);
@@ -93,9 +97,9 @@ public static class QrImagesApi
         {
             return format switch
             {
-                "png" => Results.Bytes(QrRenderer.Png(shortUrl, imageOptions), "image/png", download, entityTag: etag),
-                "svg" => Results.Bytes(Encoding.UTF8.GetBytes(QrRenderer.Svg(shortUrl, imageOptions)), "image/svg+xml", download, entityTag: etag),
-                _ => Results.Bytes(Encoding.UTF8.GetBytes(QrRenderer.Text(shortUrl, imageOptions)), "text/plain; charset=utf-8", download, entityTag: etag),
+                "png" => TypedResults.Bytes(QrRenderer.Png(shortUrl, imageOptions), "image/png", download, entityTag: etag),
+                "svg" => TypedResults.Bytes(Encoding.UTF8.GetBytes(QrRenderer.Svg(shortUrl, imageOptions)), "image/svg+xml", download, entityTag: etag),
+                _ => TypedResults.Bytes(Encoding.UTF8.GetBytes(QrRenderer.Text(shortUrl, imageOptions)), "text/plain; charset=utf-8", download, entityTag: etag),
             };
         }
     }
@@ -111,21 +115,32 @@ public static class QrImagesApi
 public sealed record QrImageQuery
 {
     /// <summary>Width and height in pixels (64–4096, or the gateway's <c>QrImages:MaxSize</c>); default 512.</summary>
-    [Description("Width and height in pixels (64-4096, or the gateway's QrImages:MaxSize); default 512.")]
+    [FromQuery(Name = "size")]
+    [Range(QrImageOptions.MinSize, QrImageOptions.MaxSize)]
+    [Description("Width and height in pixels (64-4096, or up to the gateway's QrImages:MaxSize); default 512.")]
     public int? Size { get; init; }
 
+    [FromQuery(Name = "margin")]
+    [Range(0, QrImageOptions.MaxMargin)]
     [Description("Quiet zone in modules (0-16); default 4.")]
     public int? Margin { get; init; }
 
-    [Description("Error correction: L, M, Q or H (7, 15, 25, 30 % recoverable); default M.")]
+    [FromQuery(Name = "ecc")]
+    [AllowedValues("L", "M", "Q", "H")]
+    [Description("Error correction: L, M, Q or H (7, 15, 25, 30 % recoverable; lower case accepted too); default M.")]
     public string? Ecc { get; init; }
 
+    [FromQuery(Name = "fg")]
+    [RegularExpression("^#?[0-9A-Fa-f]{6}$")]
     [Description("Foreground colour, hex (000000 or #1a2b3c); default 000000.")]
     public string? Fg { get; init; }
 
+    [FromQuery(Name = "bg")]
+    [RegularExpression("^#?[0-9A-Fa-f]{6}$")]
     [Description("Background colour, hex; default ffffff. fg and bg must contrast at least 3:1.")]
     public string? Bg { get; init; }
 
-    [Description("true: sent as an attachment named <code>.<format>.")]
+    [FromQuery(Name = "download")]
+    [Description("true: sent as an attachment named after the code and the format (ABC123.png).")]
     public bool? Download { get; init; }
 }

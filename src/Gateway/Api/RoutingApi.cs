@@ -5,6 +5,7 @@ using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.Redirects;
 using InvexQr.Grains.Codes;
 using InvexQr.Grains.Routing;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace InvexQr.Gateway.Api;
@@ -19,18 +20,17 @@ public static class RoutingApi
     public static IEndpointRouteBuilder MapRoutingApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api").RequireAuthorization().WithTags("Routing").ProducesProblem(StatusCodes.Status401Unauthorized);
-        api.MapPost("/codes/{code}/routing/preview", PreviewAsync)
+        api.MapPost("/codes/{code}/routing/preview", PreviewAsync).WithName("PreviewRouting")
             .WithSummary("Where a scan with these traits would go: device, os, country, language, at (date-time), query, visitor; "
                 + "routing and targetUrl preview unsaved changes.")
-            .Accepts<RoutingPreviewRequest>("application/json").Produces<RoutingPreviewResponse>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
+            .Accepts<RoutingPreviewRequest>("application/json")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        api.MapGet("/routing/fallback", GetFallbackAsync).WithSummary("The caller's fallback URL for codes that no longer redirect.")
-            .Produces<OwnerFallbackBody>();
-        api.MapPut("/routing/fallback", SetFallbackAsync)
+        api.MapGet("/routing/fallback", GetFallbackAsync).WithName("GetFallback").WithSummary("The caller's fallback URL for codes that no longer redirect.");
+        api.MapPut("/routing/fallback", SetFallbackAsync).WithName("SetFallback")
             .WithSummary("Set (or with null remove) the caller's fallback URL: disabled, expired or exhausted codes without one of their own send scans there instead of the 410 page. Codes in memory take it when they next load.")
-            .Accepts<OwnerFallbackBody>("application/json").Produces<OwnerFallbackBody>()
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+            .Accepts<OwnerFallbackBody>("application/json")
+            .ProducesValidationProblem().ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         return endpoints;
     }
 
@@ -50,7 +50,7 @@ public static class RoutingApi
         return error is null ? null : new FieldProblem(error.Field, error.Message);
     }
 
-    public static async Task<IResult> PreviewAsync(
+    public static async Task<Results<Ok<RoutingPreviewResponse>, ProblemHttpResult>> PreviewAsync(
         string code, HttpRequest request, IClusterClient cluster, CodeLookup lookup, IOptions<GatewayOptions> options, TimeProvider clock)
     {
         var (body, error) = await JsonBody.ReadAsync<RoutingPreviewRequest>(request);
@@ -117,7 +117,7 @@ public static class RoutingApi
         var ruleId = decision.Route.Split('/')[0];
         var split = (routing.Rules ?? []).FirstOrDefault(r => r.Id == ruleId)?.Split;
         var total = split?.Sum(v => v.Weight) ?? 0;
-        return Results.Ok(new RoutingPreviewResponse(
+        return TypedResults.Ok(new RoutingPreviewResponse(
             decision.Target,
             decision.Route,
             at,
@@ -127,10 +127,10 @@ public static class RoutingApi
             warnings));
     }
 
-    public static async Task<IResult> GetFallbackAsync(HttpContext http, OwnerFallbacks fallbacks) =>
-        Results.Ok(new OwnerFallbackBody(await fallbacks.GetAsync(http.User.OwnerId(), http.RequestAborted)));
+    public static async Task<Ok<OwnerFallbackBody>> GetFallbackAsync(HttpContext http, OwnerFallbacks fallbacks) =>
+        TypedResults.Ok(new OwnerFallbackBody(await fallbacks.GetAsync(http.User.OwnerId(), http.RequestAborted)));
 
-    public static async Task<IResult> SetFallbackAsync(HttpRequest request, OwnerFallbacks fallbacks, IOptions<GatewayOptions> options)
+    public static async Task<Results<Ok<OwnerFallbackBody>, ProblemHttpResult>> SetFallbackAsync(HttpRequest request, OwnerFallbacks fallbacks, IOptions<GatewayOptions> options)
     {
         var (body, fields, error) = await JsonBody.ReadWithFieldsAsync<OwnerFallbackBody>(request);
         if (body is null)
@@ -155,7 +155,7 @@ public static class RoutingApi
         }
 
         await fallbacks.SetAsync(request.HttpContext.User.OwnerId(), url, request.HttpContext.RequestAborted);
-        return Results.Ok(new OwnerFallbackBody(url));
+        return TypedResults.Ok(new OwnerFallbackBody(url));
     }
 }
 
@@ -165,7 +165,7 @@ public static class RoutingApi
 /// <param name="Visitor">Any text naming a visitor: the same text lands in the same A/B variant.</param>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record RoutingPreviewRequest(
-    string? Device = null,
+    [property: System.ComponentModel.DataAnnotations.AllowedValues("mobile", "tablet", "desktop", "bot", "other")] string? Device = null,
     string? Os = null,
     string? Country = null,
     string? Language = null,

@@ -116,10 +116,10 @@ public sealed class ApiKeyAuthenticationHandler(
     }
 
     /// <summary>429 with Retry-After for an address that presented too many wrong keys (<see cref="FailedAuthThrottle"/>).</summary>
-    public static IResult TooManyFailures(HttpContext context, TimeSpan wait)
+    public static Microsoft.AspNetCore.Http.HttpResults.ProblemHttpResult TooManyFailures(HttpContext context, TimeSpan wait)
     {
         context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many wrong API keys.",
+        return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many wrong API keys.",
             detail: "This address presented too many wrong API keys; wait for the time in Retry-After.");
     }
 

@@ -5,6 +5,7 @@ using InvexQr.Gateway.Auth;
 using InvexQr.Grains.Accounts;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.StaticFiles;
 using Microsoft.Net.Http.Headers;
 
@@ -149,13 +150,19 @@ public static class DashboardEndpoints
         }).ExcludeFromDescription();
 
         var session = endpoints.MapGroup("/app/session").WithTags("Dashboard");
-        session.MapPost("/", SignInAsync).WithSummary("Exchange an API key for the dashboard's session cookie.");
-        session.MapGet("/", WhoAmI).RequireAuthorization().WithSummary("The signed-in owner.");
-        session.MapDelete("/", SignOutAsync).WithSummary("Sign out: the session ends on every gateway and its cookie is cleared.");
+        session.MapPost("/", SignInAsync).WithName("SignIn").WithSummary("Exchange an API key for the dashboard's session cookie.")
+            .Accepts<SignInRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType).ProducesProblem(StatusCodes.Status429TooManyRequests)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        session.MapGet("/", WhoAmI).RequireAuthorization().WithName("WhoAmI").WithSummary("The signed-in owner.")
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        session.MapDelete("/", SignOutAsync).WithName("SignOut").WithSummary("Sign out: the session ends on every gateway and its cookie is cleared.")
+            .ProducesProblem(StatusCodes.Status403Forbidden);
         return endpoints;
     }
 
-    public static async Task<IResult> SignInAsync(
+    public static async Task<Results<NoContent, ProblemHttpResult>> SignInAsync(
         HttpContext context, ApiKeyAuthenticator authenticator, DashboardSessions sessions, FailedAuthThrottle failures)
     {
         var address = InvexQr.Gateway.Hosting.ClientIpSetup.ClientAddress(context);
@@ -173,7 +180,7 @@ public static class DashboardEndpoints
 
         if (!sessions.Enabled)
         {
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Dashboard sign-in is not configured.",
+            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Dashboard sign-in is not configured.",
                 detail: $"The operator has not set {SessionSecret.Setting}; use the API with your key meanwhile.");
         }
 
@@ -182,31 +189,29 @@ public static class DashboardEndpoints
         if (principal is null)
         {
             failures.RecordFailure(address);
-            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Invalid API key.");
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Invalid API key.");
         }
 
         var (value, expiresAt) = sessions.Create(ApiKeys.Hash(key));
         context.Response.Cookies.Append(DashboardSessions.CookieName, value, DashboardSessions.CookieOptions(context.Request, expiresAt));
         context.Response.Headers.CacheControl = "no-store";
-        return Results.NoContent();
+        return TypedResults.NoContent();
     }
 
-    public static async Task<IResult> WhoAmI(HttpContext context, IClusterClient cluster)
+    public static async Task<Ok<SessionResponse>> WhoAmI(HttpContext context, IClusterClient cluster)
     {
         var user = context.User;
         var owner = await cluster.GetGrain<IAccountsGrain>(0).FindOwner(user.OwnerId());
         context.Response.Headers.CacheControl = "no-store";
-        return Results.Ok(new
-        {
-            ownerId = user.OwnerId(),
-            name = owner?.Name,
-            role = user.FindFirst(System.Security.Claims.ClaimTypes.Role)?.Value,
-            keyId = long.Parse(user.FindFirst("key_id")?.Value ?? "0", System.Globalization.CultureInfo.InvariantCulture),
-            signedInWith = user.IsSessionCookie() ? "session" : "key",
-        });
+        return TypedResults.Ok(new SessionResponse(
+            user.OwnerId(),
+            owner?.Name,
+            user.FindFirst(System.Security.Claims.ClaimTypes.Role)?.Value,
+            long.Parse(user.FindFirst("key_id")?.Value ?? "0", System.Globalization.CultureInfo.InvariantCulture),
+            user.IsSessionCookie() ? "session" : "key"));
     }
 
-    public static async Task<IResult> SignOutAsync(HttpContext context, DashboardSessions sessions, SessionSignOuts signOuts)
+    public static async Task<NoContent> SignOutAsync(HttpContext context, DashboardSessions sessions, SessionSignOuts signOuts)
     {
         // The session the caller authenticated with: ended on every gateway, not only in this browser.
         if (context.User.IsSessionCookie()
@@ -218,13 +223,17 @@ public static class DashboardEndpoints
 
         context.Response.Cookies.Delete(DashboardSessions.CookieName, DashboardSessions.CookieOptions(context.Request, expires: null));
         context.Response.Headers.CacheControl = "no-store";
-        return Results.NoContent();
+        return TypedResults.NoContent();
     }
 
     private static bool IsDashboardPath(PathString path) =>
         path == "/" || path == "/index.html" || path.StartsWithSegments("/app");
 
     public sealed record SignInRequest(string? ApiKey);
+
+    /// <param name="SignedInWith"><c>session</c> (the dashboard's cookie) or <c>key</c> (an API key header).</param>
+    public sealed record SessionResponse(
+        long OwnerId, string? Name, string? Role, long KeyId, [property: System.ComponentModel.DataAnnotations.AllowedValues("session", "key")] string SignedInWith);
 
     public sealed record DashboardKeys(string Path, string? Problem);
 }

@@ -43,13 +43,22 @@ public sealed class ClusterErrors(ILogger<ClusterErrors> logger) : IExceptionHan
 /// the size limit, a body that stopped arriving): the server's own status (413, 408, 400) as a
 /// problem, not a 500.
 /// </summary>
-public sealed class BadRequestErrors : IExceptionHandler
+public sealed partial class BadRequestErrors : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken cancellationToken)
     {
         if (exception is not BadHttpRequestException bad || http.Response.HasStarted)
         {
             return false;
+        }
+
+        // A query value of the wrong type (limit=ten): the same validation problem, naming the parameter, as a value out of range.
+        if (bad.StatusCode == StatusCodes.Status400BadRequest && BindFailure().Match(bad.Message) is { Success: true } failure)
+        {
+            var name = failure.Groups["name"].Value;
+            name = char.ToLowerInvariant(name[0]) + name[1..];
+            await Api.JsonBody.Invalid(new Dictionary<string, string[]> { [name] = [bad.Message] }, "Bad request.", bad.Message).ExecuteAsync(http);
+            return true;
         }
 
         await Results.Problem(
@@ -62,4 +71,8 @@ public sealed class BadRequestErrors : IExceptionHandler
                     : "The request could not be read.").ExecuteAsync(http);
         return true;
     }
+
+    // The framework's message: Failed to bind parameter "int? Limit" from "ten".
+    [System.Text.RegularExpressions.GeneratedRegex("^Failed to bind parameter \"[^\"]* (?<name>[A-Za-z_][A-Za-z0-9_]*)\" from ")]
+    private static partial System.Text.RegularExpressions.Regex BindFailure();
 }

@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
 namespace InvexQr.Gateway.QrImages;
@@ -65,7 +66,7 @@ public sealed class QrRenderGate : IDisposable
     /// A lease to render for <paramref name="ownerId"/>, or the refusal to send instead (429 for the owner's rate,
     /// 503 when the gateway's line is full). Dispose the lease once the image is drawn.
     /// </summary>
-    public async Task<(IDisposable? Lease, IResult? Refusal)> EnterAsync(long ownerId, HttpResponse response, CancellationToken cancellationToken)
+    public async Task<(IDisposable? Lease, ProblemHttpResult? Refusal)> EnterAsync(long ownerId, HttpResponse response, CancellationToken cancellationToken)
     {
         if (TakeOwnerToken(ownerId, response) is { } tooMany)
         {
@@ -77,7 +78,7 @@ public sealed class QrRenderGate : IDisposable
         {
             lease.Dispose();
             response.Headers.RetryAfter = "1";
-            return (null, Results.Problem(
+            return (null, TypedResults.Problem(
                 statusCode: StatusCodes.Status503ServiceUnavailable, title: "Too many QR images in progress.",
                 detail: "The gateway is drawing as many QR images as it is allowed to; retry in a moment."));
         }
@@ -110,7 +111,7 @@ public sealed class QrRenderGate : IDisposable
     }
 
     /// <summary>One image off the owner's per-minute rate; the 429 (with Retry-After) when it is spent.</summary>
-    private IResult? TakeOwnerToken(long ownerId, HttpResponse response)
+    private ProblemHttpResult? TakeOwnerToken(long ownerId, HttpResponse response)
     {
         using var rate = _owners.AttemptAcquire(ownerId);
         if (rate.IsAcquired)
@@ -120,7 +121,7 @@ public sealed class QrRenderGate : IDisposable
 
         var wait = rate.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
         response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return Results.Problem(
+        return TypedResults.Problem(
             statusCode: StatusCodes.Status429TooManyRequests, title: "Too many QR images.",
             detail: "This owner has asked for more QR images than the gateway draws per minute; retry later or cache the image (ETag).");
     }

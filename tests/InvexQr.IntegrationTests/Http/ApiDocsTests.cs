@@ -21,8 +21,10 @@ public sealed partial class ApiDocsTests(PostgresServer postgres, SharedGatewayH
         using var anonymous = new HttpClient { BaseAddress = _host.BaseAddress };
         using var response = await anonymous.GetAsync("/openapi/v1.json");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var text = await response.Content.ReadAsStringAsync();
+        var document = JsonDocument.Parse(text).RootElement;
         Assert.StartsWith("3.", document.GetProperty("openapi").GetString());
+        SaveForLinter(text);
 
         var paths = document.GetProperty("paths");
         var expected = new (string Path, string Method, string[] Statuses)[]
@@ -69,6 +71,70 @@ public sealed partial class ApiDocsTests(PostgresServer postgres, SharedGatewayH
         var description = document.GetProperty("info").GetProperty("description").GetString()!;
         Assert.DoesNotContain("<", description);
         Assert.Contains("Authorization: Bearer iqr_", description);
+    }
+
+    /// <summary>Where scripts/lint-openapi.sh finds the served document (git-ignored, like the data packages).</summary>
+    public static string SavedDocumentPath => Path.Combine(Repo.Root, ".data", "openapi", "v1.json");
+
+    private static void SaveForLinter(string document)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(SavedDocumentPath)!);
+        File.WriteAllText(SavedDocumentPath + ".tmp", document);
+        File.Move(SavedDocumentPath + ".tmp", SavedDocumentPath, overwrite: true);
+    }
+
+    [Fact]
+    public async Task Every_operation_has_an_id_typed_parameters_and_a_schema_for_each_body()
+    {
+        using var anonymous = new HttpClient { BaseAddress = _host.BaseAddress };
+        var document = JsonDocument.Parse(await anonymous.GetStringAsync("/openapi/v1.json")).RootElement;
+        var ids = new HashSet<string>();
+        foreach (var path in document.GetProperty("paths").EnumerateObject())
+        {
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                var name = $"{operation.Name} {path.Name}";
+                Assert.True(ids.Add(operation.Value.GetProperty("operationId").GetString()!), $"{name}: operationId missing or repeated");
+                foreach (var parameter in operation.Value.TryGetProperty("parameters", out var list) ? list.EnumerateArray() : default)
+                {
+                    Assert.True(parameter.GetProperty("schema").TryGetProperty("type", out _), $"{name}: parameter {parameter.GetProperty("name")} has no type");
+                    if (parameter.GetProperty("in").GetString() == "query")
+                    {
+                        // Named as clients send them (limit, not Limit).
+                        Assert.Equal(parameter.GetProperty("name").GetString()!.ToLowerInvariant(), parameter.GetProperty("name").GetString());
+                    }
+                }
+
+                foreach (var response in operation.Value.GetProperty("responses").EnumerateObject())
+                {
+                    foreach (var content in response.Value.TryGetProperty("content", out var c) ? c.EnumerateObject() : default)
+                    {
+                        Assert.True(content.Value.TryGetProperty("schema", out _), $"{name} {response.Name} {content.Name}: no schema");
+                        if (response.Name[0] is '4' or '5')
+                        {
+                            Assert.Equal("application/problem+json", content.Name);
+                        }
+                    }
+
+                    if (response.Name[0] == '2' && response.Name != "204")
+                    {
+                        Assert.True(response.Value.TryGetProperty("content", out _), $"{name} {response.Name}: no body described");
+                    }
+                }
+            }
+        }
+
+        // The list's query: typed, bounded, enumerated.
+        var query = document.GetProperty("paths").GetProperty("/api/codes").GetProperty("get").GetProperty("parameters").EnumerateArray()
+            .ToDictionary(p => p.GetProperty("name").GetString()!, p => p.GetProperty("schema"));
+        Assert.Equal("integer", query["limit"].GetProperty("type").GetString());
+        Assert.Equal(100, query["limit"].GetProperty("maximum").GetInt32());
+        Assert.Equal(["-createdAt", "createdAt"], query["sort"].GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.Superset(new HashSet<string> { "cursor", "q", "tag" }, query.Keys.ToHashSet());
+        var schemas = document.GetProperty("components").GetProperty("schemas");
+        Assert.Equal(["targetUrl"], schemas.GetProperty("CreateCodeRequest").GetProperty("required").EnumerateArray().Select(e => e.GetString()));
+        Assert.True(schemas.TryGetProperty("StatsResponse", out _));
+        Assert.True(schemas.TryGetProperty("CodeListPage", out _));
     }
 
     [Fact]

@@ -62,6 +62,8 @@ public sealed class CodeLifecycleTests(PostgresServer postgres, SharedGatewayHos
 
         using var badSort = await owner.GetAsync("/api/codes?sort=title");
         await AssertFieldProblemAsync(badSort, "sort");
+        using var notANumber = await owner.GetAsync("/api/codes?limit=ten");
+        await AssertFieldProblemAsync(notANumber, "limit");
     }
 
     [Fact]
