@@ -37,6 +37,20 @@ public sealed class Deployment : IAsyncDisposable
         PostgresServer postgres, int silos = 1, IDictionary<string, string>? siloSettings = null, IDictionary<string, string>? gatewaySettings = null)
     {
         var deployment = new Deployment(await postgres.CreateDatabaseAsync("e2e"));
+        try
+        {
+            return await deployment.StartProcessesAsync(silos, siloSettings, gatewaySettings);
+        }
+        catch
+        {
+            await deployment.DisposeAsync(); // the processes already started must not outlive a failed start
+            throw;
+        }
+    }
+
+    private async Task<Deployment> StartProcessesAsync(int silos, IDictionary<string, string>? siloSettings, IDictionary<string, string>? gatewaySettings)
+    {
+        var deployment = this;
         // The first silo applies the migrations; the others and the gateway then start side by side.
         if (silos > 0)
         {
