@@ -160,7 +160,7 @@ public static class AccountsApi
             // running or have stopped part-way, and a repeated DELETE picks up where it is.
             cache.Clear();
             http.Response.Headers.RetryAfter = "5";
-            return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Erasure did not finish.",
+            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Erasure did not finish.",
                 detail: $"Erasing owner {ownerId} did not finish in time ({e.GetType().Name}); it may still be running. " +
                         "Send the DELETE again to finish it: 204 says everything is gone.");
         }

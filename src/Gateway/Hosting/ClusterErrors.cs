@@ -18,7 +18,7 @@ public sealed class ClusterErrors(ILogger<ClusterErrors> logger) : IExceptionHan
             return false;
         }
 
-        logger.LogWarning("Cluster unavailable for {Path}: {Error}", http.Request.Path, exception.Message);
+        logger.LogWarning("Cluster unavailable for {Path}: {Error} ({ExceptionType})", http.Request.Path, exception.Message, exception.GetType().Name);
         http.Response.Headers.RetryAfter = "1";
         await Results.Problem(
             statusCode: StatusCodes.Status503ServiceUnavailable,

@@ -30,6 +30,9 @@ public sealed class Deployment : IAsyncDisposable
 
     public IReadOnlyList<ServiceProcess> Silos => _silos;
 
+    /// <summary>The first gateway and every one started since, running or not.</summary>
+    public IEnumerable<ServiceProcess> Gateways => _extraGateways.Prepend(Gateway);
+
     /// <summary>An HTTP client for the gateway that does not follow redirects and carries the API key.</summary>
     public HttpClient Http { get; private set; } = null!;
 

@@ -91,7 +91,9 @@ public sealed class RollingChangeTests(PostgresServer postgres)
         var loadFor = clock.Elapsed - started;
 
         // Every answer a 302: nothing refused that a balancer could not route, no 503, no timeout.
-        Assert.True(load.Statuses.All(s => s == HttpStatusCode.Found), $"{load.Describe()}\n{load.DescribeUnexpected()}");
+        Assert.True(load.Statuses.All(s => s == HttpStatusCode.Found), string.Join("\n",
+            [load.Describe(), load.DescribeUnexpected(), .. steps,
+             .. deployment.Gateways.SelectMany(g => g.Output.Split('\n').Where(l => l.Contains("Cluster unavailable")).Take(5).Select(l => $"{g.Name}: {l}"))]));
 
         // Every acknowledged scan stored, once: graceful stops drain the sinks in both modes.
         long lost = 0, stored = 0;
