@@ -12,6 +12,7 @@ using InvexQr.Grains.Codes;
 using InvexQr.Grains.Routing;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Json;
+using FromQueryAttribute = Microsoft.AspNetCore.Mvc.FromQueryAttribute;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -38,12 +39,14 @@ public static class BulkApi
     {
         var api = endpoints.MapGroup("/api/bulk").RequireAuthorization().WithTags("Bulk").ProducesProblem(StatusCodes.Status401Unauthorized);
         api.MapPost("/codes", ImportAsync)
+            .WithName("ImportCodes")
             .WithSummary("Create up to 10,000 codes from a UTF-8 CSV (columns target, slug, title, tags, routing; header required): "
-                + "mode=atomic (nothing created if any row is refused, the default) or best-effort; a report per row.")
-            .Accepts<string>("text/csv", "text/plain").Produces<BulkImportReport>().Produces<BulkImportReport>(StatusCodes.Status422UnprocessableEntity)
+                + "mode=atomic (nothing created if any row is refused, the default; then 422, a problem with the report's fields) or best-effort; a report per row.")
+            .Accepts<string>("text/csv", "text/plain").Produces<BulkImportReport>().ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         api.MapPost("/edit", EditAsync)
+            .WithName("EditCodes")
             .WithSummary("One change for every code with a tag or in a list: set, add or remove tags, set the target, enable or disable.")
             .Accepts<BulkEditRequest>("application/json").Produces<BulkEditReport>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
@@ -206,7 +209,21 @@ public static class BulkApi
             committed,
             [.. created.OrderBy(c => c.Row).Select(c => new BulkCreatedCode(c.Row, c.Code, CodesApi.ShortUrl(c.Code, request, options)))],
             errors);
-        return Results.Json(report, statusCode: atomic && !committed ? StatusCodes.Status422UnprocessableEntity : StatusCodes.Status200OK);
+        if (!atomic || committed)
+        {
+            return TypedResults.Ok(report);
+        }
+
+        // Nothing was created: a problem (as every refusal of this API), carrying the report's fields.
+        return TypedResults.Problem(
+            statusCode: StatusCodes.Status422UnprocessableEntity,
+            title: "No code created.",
+            detail: $"{report.Refused} of {report.Rows} rows were refused (mode=atomic): nothing was created. The errors name each row and column.",
+            extensions: new Dictionary<string, object?>
+            {
+                ["mode"] = report.Mode, ["rows"] = report.Rows, ["created"] = report.Created, ["refused"] = report.Refused,
+                ["committed"] = report.Committed, ["codes"] = report.Codes, ["errors"] = report.Errors,
+            });
     }
 
     private static IResult? CheckCsvContentType(HttpRequest request)
@@ -661,6 +678,7 @@ public static class BulkApi
 public sealed record BulkImportQuery
 {
     [Description("atomic (default): nothing is created if any row is refused; best-effort: the valid rows are created.")]
+    [FromQuery(Name = "mode")]
     public string? Mode { get; init; }
 }
 
@@ -705,26 +723,41 @@ public sealed record BulkSelectionRequest(string? Tag = null, IReadOnlyList<stri
 public sealed record BulkZipQuery
 {
     [Description("png (default) or svg.")]
+    [FromQuery(Name = "format")]
     public string? Format { get; init; }
 
     [Description("The codes with this tag (GET only; POST names it in the body).")]
+    [FromQuery(Name = "tag")]
+
     public string? Tag { get; init; }
 
     [Description("Comma-separated codes (GET only).")]
+    [FromQuery(Name = "codes")]
+
     public string? Codes { get; init; }
 
     [Description("Width and height in pixels (64-4096); default 512.")]
+    [FromQuery(Name = "size")]
+
     public int? Size { get; init; }
 
     [Description("Quiet zone in modules (0-16); default 4.")]
+    [FromQuery(Name = "margin")]
+
     public int? Margin { get; init; }
 
     [Description("Error correction: L, M, Q or H; default M.")]
+    [FromQuery(Name = "ecc")]
+
     public string? Ecc { get; init; }
 
     [Description("Foreground colour, hex; default 000000.")]
+    [FromQuery(Name = "fg")]
+
     public string? Fg { get; init; }
 
     [Description("Background colour, hex; default ffffff.")]
+    [FromQuery(Name = "bg")]
+
     public string? Bg { get; init; }
 }

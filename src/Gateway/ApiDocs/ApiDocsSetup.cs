@@ -206,7 +206,7 @@ internal static class ContractSchemas
                 {
                     response.Content[mediaType] = new OpenApiMediaType
                     {
-                        Schema = mediaType.StartsWith("image/png", StringComparison.Ordinal)
+                        Schema = mediaType.StartsWith("image/png", StringComparison.Ordinal) || mediaType.StartsWith("application/zip", StringComparison.Ordinal)
                             ? new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" }
                             : new OpenApiSchema { Type = JsonSchemaType.String },
                     };
