@@ -35,6 +35,7 @@ trap cleanup EXIT
 pids+=("$watchdog")
 
 bash scripts/pg.sh install >/dev/null
+head -c 18 /dev/urandom | base64 | tr -d "/+=" > "$work/pg-password"
 bash scripts/pg.sh init "$work/pg" "$work/pg-password" >/dev/null || die "initdb failed"
 pg_port=$(bash scripts/pg.sh free-port 31100)
 bash scripts/pg.sh start "$work/pg" "$pg_port" >/dev/null || die "PostgreSQL did not start"
