@@ -6,6 +6,7 @@ using InvexQr.Gateway.Api;
 using InvexQr.Gateway.Auth;
 using InvexQr.Gateway.Dashboard;
 using InvexQr.Gateway.Hosting;
+using InvexQr.Gateway.Live;
 using InvexQr.Gateway.Redirects;
 using InvexQr.ServiceDefaults;
 using InvexQr.ServiceDefaults.Telemetry;
@@ -30,6 +31,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
     builder.AddHttpHardening();
     builder.AddApiDocs();
     builder.AddOperatorEndpoints();
+    builder.AddLiveView();
     builder.Services.AddExceptionHandler<BadRequestErrors>();
     builder.Services.AddExceptionHandler<ClusterErrors>();
 
@@ -63,6 +65,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
     app.MapBulkApi();
     app.MapStatsApi();
     app.MapAccountsApi();
+    app.MapLiveView();
     app.MapDashboard();
     app.MapInvexQrHealth();
     app.MapInvexQrMetrics();

@@ -1,6 +1,7 @@
 using InvexQr.Abstractions;
 using InvexQr.Grains.Analytics;
 using InvexQr.Grains.Codes;
+using InvexQr.Grains.Live;
 using InvexQr.Grains.Protection;
 using InvexQr.Grains.Routing;
 using InvexQr.Grains.Scans;
@@ -22,6 +23,7 @@ public sealed class QrCodeGrain(
     CodeLoader loader,
     IScanSink sink,
     IRollupSink rollups,
+    ILiveTap live,
     IDailySalts salts,
     IOptions<ThrottleOptions> throttleOptions,
     IOptions<PrivacyOptions> privacyOptions,
@@ -129,6 +131,11 @@ public sealed class QrCodeGrain(
         }
 
         rollups.Count(code.Id, new ScanFacts(scannedAt, isBot, isRepeat, location, request.Client, visitor, route));
+        if (code.OwnerId is { } owner)
+        {
+            live.Record(owner, code.Code, scannedAt, location);
+        }
+
         _totalScans++;
         _lastScanAt = scannedAt > _lastScanAt || _lastScanAt is null ? scannedAt : _lastScanAt;
         // Buffered: answered now. Committed: answered when the scan's batch is committed; the method is

@@ -75,6 +75,11 @@ public static class SiloHosting
         builder.Services.AddSingleton<IDailySalts>(sp => sp.GetRequiredService<DailySalts>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DailySalts>());
         builder.Services.Configure<ThrottleOptions>(builder.Configuration.GetSection("Throttle"));
+        // Live views: scans of watched codes, coalesced a few times a second into the live hub.
+        builder.AddGrainCallerTokens();
+        builder.Services.AddSingleton<LiveTap>();
+        builder.Services.AddSingleton<InvexQr.Grains.Live.ILiveTap>(sp => sp.GetRequiredService<LiveTap>());
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveTap>());
         return builder;
     }
 

@@ -178,6 +178,12 @@ public static class GrainCallerRules
             [nameof(IAccountsGrain.ListKeys)] = (caller, call) => ActsFor(caller, (long)call.Request.GetArgument(0)!),
             [nameof(IAccountsGrain.RevokeKey)] = (caller, call) => ActsFor(caller, (long)call.Request.GetArgument(0)!),
         },
+        [typeof(ILiveHubGrain)] = new()
+        {
+            // Silos publish and gateways poll for many owners at once; the gateway checked each viewer's ownership.
+            [nameof(ILiveHubGrain.Publish)] = Admin,
+            [nameof(ILiveHubGrain.Poll)] = Admin,
+        },
     };
 
     /// <summary>Why the call is refused, or null when it may proceed.</summary>

@@ -59,3 +59,6 @@ export const revokeKey = (id) => api('DELETE', `/api/keys/${encodeURIComponent(i
 export const listOwners = (params) => api('GET', `/api/owners?${new URLSearchParams(params)}`);
 export const createOwner = (body) => api('POST', '/api/owners', body);
 export const deleteOwner = (id) => api('DELETE', `/api/owners/${encodeURIComponent(id)}`);
+// Live view streams (Server-Sent Events; the session cookie goes with them, same origin).
+export const codeLiveUrl = (c) => `${code(c)}/live`;
+export const accountLiveUrl = () => '/api/live';

@@ -106,6 +106,69 @@ function signInPage(message) {
   key.focus();
 }
 
+// ---- live view ---------------------------------------------------------------------------------------
+// Scans as they happen, from the gateway's event stream: a per-second rate over the last minute, a pulse on the map
+// where each recent scan came from, and counters. The stream is closed when the page is left.
+function livePanel(url, onTotal) {
+  const rate = h('span', { id: 'live-rate', text: '0' });
+  const count = h('span', { id: 'live-count', text: '0' });
+  const state = h('span', { class: 'muted small', id: 'live-state', text: 'Connecting…' });
+  const latest = h('p', { class: 'small muted', id: 'live-latest' });
+  const rateFig = chartFigure('live-rate', 'Scans per second, last minute');
+  const mapFig = chartFigure('live-map', 'Where the latest scans come from', 'map');
+  const el = h('section', { class: 'card live', 'aria-labelledby': 'live-title', dataset: { liveScans: '0' } },
+    h('h2', { id: 'live-title', text: 'Live' }),
+    h('p', {}, h('strong', {}, rate), ' scans/s · ', h('strong', {}, count), ' since this page opened ', state),
+    latest,
+    h('div', { class: 'charts' }, rateFig.figure, mapFig.figure));
+  const points = [];
+  const pulses = [];
+  let source = null;
+  const redraw = () => {
+    const cutoff = Date.now() - 60_000;
+    while (points.length && points[0][0] < cutoff) points.shift();
+    draw(rateFig, Charts.liveRate(points));
+    ensureWorldMap().then(() => draw(mapFig, Charts.livePulse(pulses.map((p) => ({ name: p.name, value: [p.lon, p.lat] }))))).catch(() => {});
+  };
+  const start = () => {
+    source = new EventSource(url, { withCredentials: true });
+    source.addEventListener('hello', (e) => {
+      const d = JSON.parse(e.data);
+      state.textContent = '(live)';
+      if (typeof d.total === 'number' && onTotal) onTotal(d.total);
+      redraw();
+    });
+    source.addEventListener('scans', (e) => {
+      const d = JSON.parse(e.data);
+      rate.textContent = fmt(d.rate);
+      count.textContent = fmt(d.sinceOpen);
+      el.dataset.liveScans = String(d.sinceOpen);
+      if (typeof d.total === 'number' && onTotal) onTotal(d.total);
+      points.push([Date.now(), d.rate]);
+      for (const s of d.recent) {
+        if (typeof s.latitude === 'number' && typeof s.longitude === 'number') {
+          pulses.push({ name: [s.city, s.country ? countryName(s.country) : null].filter(Boolean).join(', ') || s.code, lat: s.latitude, lon: s.longitude });
+          if (pulses.length > 30) pulses.shift();
+        }
+      }
+      const last = d.recent[d.recent.length - 1];
+      if (last) latest.textContent = `Latest: ${last.code}${last.country ? ` from ${[last.city, countryName(last.country)].filter(Boolean).join(', ')}` : ''} at ${new Date(last.at).toLocaleTimeString()}`;
+      redraw();
+    });
+    source.addEventListener('end', () => { state.textContent = '(ended: sign in again)'; source.close(); });
+    source.onerror = () => {
+      // Closed for good (e.g. 429: too many open streams) or reconnecting on its own.
+      state.textContent = source.readyState === EventSource.CLOSED ? '(unavailable: too many live views open, or signed out)' : '(reconnecting…)';
+    };
+  };
+  const stop = () => {
+    if (source) source.close();
+    [rateFig, mapFig].forEach((f) => f.chart && f.chart.dispose());
+  };
+  teardown.push(stop);
+  return { el, start };
+}
+
 // ---- list of codes + account summary ----------------------------------------------------------------
 async function listPage() {
   setTitle('Your codes');
@@ -132,10 +195,12 @@ async function listPage() {
     }));
   };
   more.addEventListener('click', () => load(true));
+  const live = livePanel(Api.accountLiveUrl());
 
   replace(main,
     h('div', { class: 'page-head' }, h('h1', { text: 'Your codes' }), h('a', { class: 'button', href: '#/new' }, 'Create a code')),
     summary,
+    live.el,
     h('form', { class: 'search', role: 'search', onsubmit: (e) => { e.preventDefault(); load(false); } },
       h('label', { for: 'search', text: 'Search codes' }), h('div', { class: 'row' }, search, h('button', { type: 'submit', class: 'secondary' }, 'Search'))),
     list, more);
@@ -149,6 +214,7 @@ async function listPage() {
         ? h('p', { class: 'muted small' }, 'Most scanned: ', stats.topCodes.slice(0, 3).map((c, i) => [i ? ', ' : '', h('a', { href: `#/codes/${encodeURIComponent(c.code)}`, text: c.code }), ` (${fmt(c.scans)})`]))
         : null);
   };
+  live.start();
   await Promise.all([load(false), showSummary().catch((e) => replace(summary, h('p', { class: 'error', text: e.message })))]);
 }
 
@@ -370,6 +436,10 @@ async function codePage(code) {
         d.maxScans ? h('div', {}, h('dt', { text: 'Scan budget' }), h('dd', { text: fmt(d.maxScans) })) : null));
   };
   renderHead(details);
+  const live = livePanel(Api.codeLiveUrl(code), (total) => {
+    const allTime = document.getElementById('all-time');
+    if (allTime) allTime.textContent = fmt(total);
+  });
 
   replace(main,
     h('p', {}, h('a', { href: '#/', text: '← Your codes' })),
@@ -384,6 +454,7 @@ async function codePage(code) {
       h('a', { class: 'button secondary', href: `#/codes/${encodeURIComponent(code)}/edit` }, 'Edit'),
       h('button', { type: 'button', class: 'danger', onclick: () => dialog.showModal() }, 'Delete')),
     dialog,
+    live.el,
     h('form', { class: 'card period', 'aria-labelledby': 'period-title', onsubmit: (e) => { e.preventDefault(); refresh(); } },
       h('h2', { id: 'period-title', text: 'Period' }),
       h('div', { class: 'period-fields' },
@@ -441,6 +512,7 @@ async function codePage(code) {
   refreshButton.addEventListener('click', refresh);
   const timer = setInterval(() => { if (auto.checked && document.visibilityState === 'visible') refresh(); }, REFRESH_MS);
   teardown.push(() => clearInterval(timer));
+  live.start();
   await refresh();
 }
 

@@ -128,3 +128,35 @@ export function heatMap(stats) {
 }
 
 export { DAYS };
+
+/** The live view's scans per second over the last minute: [[epoch ms, rate], …]. */
+export function liveRate(points) {
+  return {
+    aria: { enabled: true },
+    animation: false,
+    color: [palette[0]],
+    grid: { left: 40, right: 12, top: 12, bottom: 28 },
+    tooltip: axisTooltip(),
+    xAxis: { type: 'time', axisLabel: { ...axisText, hideOverlap: true } },
+    yAxis: { type: 'value', min: 0, minInterval: 1, axisLabel: axisText },
+    series: [{ name: 'Scans per second', type: 'line', data: points, showSymbol: false, areaStyle: { opacity: 0.15 } }],
+  };
+}
+
+/** The live view's world map: a pulse where each recent scan came from (city coordinates as stored). */
+export function livePulse(pulses) {
+  return {
+    aria: { enabled: true },
+    tooltip: tooltip((p) => `${escapeHtml(p.name)}`),
+    geo: {
+      map: 'world', roam: true, scaleLimit: { min: 1, max: 12 }, zoom: 1.15,
+      itemStyle: { areaColor: '#eef0f2', borderColor: '#9aa0a6', borderWidth: 0.4 },
+      emphasis: { label: { show: false } }, select: { disabled: true },
+    },
+    series: [{
+      name: 'Recent scans', type: 'effectScatter', coordinateSystem: 'geo', data: pulses,
+      symbolSize: 9, rippleEffect: { brushType: 'stroke', scale: 4, period: 2 },
+      itemStyle: { color: '#b3261e' }, zlevel: 1,
+    }],
+  };
+}
