@@ -31,12 +31,12 @@ public static class LiveEndpoints
 
     public static IEndpointRouteBuilder MapLiveView(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/api/codes/{code}/live", CodeAsync).RequireAuthorization().WithTags("Live")
+        endpoints.MapGet("/api/codes/{code}/live", CodeAsync).RequireAuthorization().WithTags("Live").WithName("WatchCode")
             .WithSummary("Scans of one code as they happen (text/event-stream).")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status429TooManyRequests)
             .DisableRequestTimeout();
-        endpoints.MapGet("/api/live", (Delegate)AccountAsync).RequireAuthorization().WithTags("Live")
+        endpoints.MapGet("/api/live", (Delegate)AccountAsync).RequireAuthorization().WithTags("Live").WithName("WatchAccount")
             .WithSummary("Scans of all the caller's codes as they happen (text/event-stream).")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status429TooManyRequests)
