@@ -19,6 +19,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 builder.AddInvexQrLoggingDefaults();
 builder.AddInvexQrClusterClient();
 builder.AddInvexQrApi();
+builder.AddWebhooksApi();
 builder.AddDashboard();
 builder.AddClientIp();
 builder.AddScanEnrichment();
@@ -54,6 +55,7 @@ app.MapCodesApi();
 app.MapQrImagesApi();
 app.MapStatsApi();
 app.MapAccountsApi();
+app.MapWebhooksApi();
 app.MapDashboard();
 app.MapInvexQrHealth();
 app.MapInvexQrMetrics();
