@@ -11,7 +11,7 @@ public sealed class WebhookOptions
     /// <summary>An endpoint with fewer than <see cref="BatchSize"/> events waiting is sent them once the oldest has waited this long (T).</summary>
     public int BatchWindowMs { get; set; } = 1000;
 
-    /// <summary>Endpoints one silo delivers to at the same time.</summary>
+    /// <summary>Endpoints one silo delivers to at the same time; 0: this silo delivers nothing.</summary>
     public int Workers { get; set; } = 2;
 
     /// <summary>How long a receiver may take to answer a delivery.</summary>

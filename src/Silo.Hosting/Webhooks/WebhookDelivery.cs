@@ -35,7 +35,7 @@ public sealed class WebhookDelivery(
             Timeout = TimeSpan.FromSeconds(_options.RequestTimeoutSeconds),
         };
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("InvexQR-Webhooks", "1"));
-        var workers = Enumerable.Range(0, Math.Max(1, _options.Workers)).Select(_ => Task.Run(() => WorkAsync(stoppingToken), stoppingToken));
+        var workers = Enumerable.Range(0, Math.Max(0, _options.Workers)).Select(_ => Task.Run(() => WorkAsync(stoppingToken), stoppingToken));
         return Task.WhenAll(workers.Append(Task.Run(() => SweepGoneAsync(stoppingToken), stoppingToken)));
     }
 
