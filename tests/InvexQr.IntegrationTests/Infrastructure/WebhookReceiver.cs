@@ -29,6 +29,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public ConcurrentQueue<Received> Requests { get; } = new();
 
+    /// <summary>Each request's body by the order of arrival (0-based), answered or not.</summary>
+    public ConcurrentDictionary<int, byte[]> BodiesByArrival { get; } = new();
+
     /// <summary>Requests that have arrived, including those not answered yet.</summary>
     public int Arrived => Volatile.Read(ref _count);
 
@@ -51,6 +54,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
             var n = Interlocked.Increment(ref receiver._count) - 1;
             using var buffer = new MemoryStream();
             await context.Request.Body.CopyToAsync(buffer);
+            receiver.BodiesByArrival[n] = buffer.ToArray();
             var status = await receiver.Respond(n);
             receiver.Requests.Enqueue(new Received(
                 DateTimeOffset.UtcNow, context.Request.Headers["X-InvexQR-Signature"], context.Request.Headers["X-InvexQR-Delivery"], buffer.ToArray(), status));
