@@ -23,6 +23,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
     builder.AddInvexQrLoggingDefaults();
     builder.AddInvexQrClusterClient();
     builder.AddInvexQrApi();
+    builder.AddWebhooksApi();
     builder.AddDashboard();
     builder.AddClientIp();
     builder.AddScanEnrichment();
@@ -62,6 +63,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
     app.MapQrImagesApi();
     app.MapStatsApi();
     app.MapAccountsApi();
+    app.MapWebhooksApi();
     app.MapDashboard();
     app.MapInvexQrHealth();
     app.MapInvexQrMetrics();

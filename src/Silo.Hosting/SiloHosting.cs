@@ -13,6 +13,7 @@ using InvexQr.Data;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
+using InvexQr.Silo.Hosting.Webhooks;
 
 namespace InvexQr.Silo.Hosting;
 
@@ -74,6 +75,7 @@ public static class SiloHosting
         builder.Services.AddSingleton<IDailySalts>(sp => sp.GetRequiredService<DailySalts>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DailySalts>());
         builder.Services.Configure<ThrottleOptions>(builder.Configuration.GetSection("Throttle"));
+        builder.AddWebhookDelivery();
         return builder;
     }
 
