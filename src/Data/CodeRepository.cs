@@ -143,7 +143,6 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
                               ON CONFLICT (code_key) DO UPDATE SET owner_id = EXCLUDED.owner_id, deleted_at = now()),
                  {WebhookOutboxSql.QueueCodeEvent("announced", "gone", "code.deleted")},
                  scan_events AS (DELETE FROM webhook_outbox WHERE qr_code_id IN (SELECT id FROM gone) AND event_type = 'scan'),
-                 notices AS (DELETE FROM webhook_gone_notices WHERE qr_code_id IN (SELECT id FROM gone)),
                  scans AS (DELETE FROM qr_scans WHERE qr_code_id IN (SELECT id FROM gone)),
                  hourly AS (DELETE FROM qr_rollup_hourly WHERE qr_code_id IN (SELECT id FROM gone)),
                  totals AS (DELETE FROM qr_code_totals WHERE qr_code_id IN (SELECT id FROM gone)),

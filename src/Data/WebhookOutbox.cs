@@ -85,20 +85,26 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
         }
     }
 
-    /// <summary>Queues code.gone for codes that expired or used up their scans since the last sweep; the number queued.</summary>
+    /// <summary>
+    /// Queues code.gone for codes that expired or used up their scans since the last sweep; the number queued. A code
+    /// being changed or deleted right now is locked (FOR SHARE … SKIP LOCKED skips it) and left to the next sweep, so no
+    /// code.gone can follow a code's code.deleted, nor a revived code keep a stale notice.
+    /// </summary>
     public async Task<int> SweepGoneAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand($"""
-            WITH gone AS (
-                INSERT INTO webhook_gone_notices (qr_code_id)
-                SELECT c.id FROM qr_codes c LEFT JOIN qr_code_totals t ON t.qr_code_id = c.id
+            WITH candidates AS (
+                SELECT c.*, CASE WHEN c.expires_at <= now() THEN 'expired' ELSE 'exhausted' END AS reason
+                  FROM qr_codes c LEFT JOIN qr_code_totals t ON t.qr_code_id = c.id
                  WHERE c.owner_id IN (SELECT owner_id FROM webhook_endpoints WHERE status = 'active' AND 'code.gone' = ANY(events))
                    AND (c.expires_at <= now() OR c.max_scans <= t.total_scans)
+                   AND NOT EXISTS (SELECT 1 FROM webhook_gone_notices n WHERE n.qr_code_id = c.id)
+                   FOR SHARE OF c SKIP LOCKED),
+            gone AS (
+                INSERT INTO webhook_gone_notices (qr_code_id) SELECT id FROM candidates
                 ON CONFLICT DO NOTHING
                 RETURNING qr_code_id),
-            codes AS (
-                SELECT c.*, CASE WHEN c.expires_at <= now() THEN 'expired' ELSE 'exhausted' END AS reason
-                  FROM qr_codes c WHERE c.id IN (SELECT qr_code_id FROM gone)),
+            codes AS (SELECT * FROM candidates WHERE id IN (SELECT qr_code_id FROM gone)),
             {WebhookOutboxSql.QueueCodeEvent("queued", "codes", "code.gone", " || jsonb_build_object('reason', r.reason)")}
             SELECT count(*) FROM gone
             """);
@@ -150,7 +156,7 @@ public sealed class WebhookClaim(
             UPDATE webhook_endpoints
                SET consecutive_failures = consecutive_failures + 1,
                    failing_since = COALESCE(failing_since, now()),
-                   next_attempt_at = now() + $2,
+                   next_attempt_at = clock_timestamp() + $2, -- from the failure, not from the claim before the request
                    status = CASE WHEN $3::text IS NULL THEN status ELSE 'disabled' END,
                    disabled_reason = COALESCE($3, disabled_reason),
                    updated_at = CASE WHEN $3::text IS NULL THEN updated_at ELSE now() END

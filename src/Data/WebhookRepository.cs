@@ -1,3 +1,4 @@
+using InvexQr.Abstractions;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -48,13 +49,16 @@ public sealed class WebhookRepository(NpgsqlDataSource dataSource)
         return unknown;
     }
 
+    /// <summary>Registers an endpoint; throws <see cref="OwnerErasingException"/> while the owner is being erased.</summary>
     public async Task<WebhookEndpoint> CreateAsync(
         long ownerId, string url, IReadOnlyList<string> events, IReadOnlyList<string>? codes, IReadOnlyList<string>? tags, string secret,
         CancellationToken cancellationToken = default)
     {
         await using var command = dataSource.CreateCommand($"""
             WITH e AS (INSERT INTO webhook_endpoints (owner_id, url, events, filter_codes, filter_tags, secret)
-                       VALUES ($1, $2, $3, $4, $5, $6) RETURNING *)
+                       SELECT $1, $2, $3, $4, $5, $6
+                        WHERE NOT EXISTS (SELECT 1 FROM owners o WHERE o.id = $1 AND o.erasing_since IS NOT NULL)
+                       RETURNING *)
             SELECT {Columns} FROM e
             """);
         command.Parameters.Add(new() { Value = ownerId });
@@ -63,7 +67,7 @@ public sealed class WebhookRepository(NpgsqlDataSource dataSource)
         command.Parameters.Add(TextArray(codes));
         command.Parameters.Add(TextArray(tags));
         command.Parameters.Add(new() { Value = secret });
-        return (await ReadAsync(command, cancellationToken)).Single();
+        return (await ReadAsync(command, cancellationToken)).SingleOrDefault() ?? throw new OwnerErasingException();
     }
 
     public async Task<IReadOnlyList<WebhookEndpoint>> ListAsync(long ownerId, CancellationToken cancellationToken = default)

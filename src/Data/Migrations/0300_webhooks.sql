@@ -58,8 +58,8 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, attempted_at DESC);
 
 -- Codes whose code.gone event was queued, so that it is queued once per time the code goes (an update that
--- revives the code removes its row).
+-- revives the code removes its row; deleting the code removes it with the code).
 CREATE TABLE webhook_gone_notices (
-    qr_code_id  bigint      PRIMARY KEY,
+    qr_code_id  bigint      PRIMARY KEY REFERENCES qr_codes (id) ON DELETE CASCADE,
     noticed_at  timestamptz NOT NULL DEFAULT now()
 );

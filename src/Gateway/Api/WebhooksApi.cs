@@ -1,3 +1,4 @@
+using InvexQr.Abstractions;
 using InvexQr.Data;
 using InvexQr.Gateway.Auth;
 using InvexQr.Grains.Codes;
@@ -41,8 +42,8 @@ public static class WebhooksApi
         var api = endpoints.MapGroup("/api/webhooks").RequireAuthorization().WithTags("Webhooks").ProducesProblem(StatusCodes.Status401Unauthorized);
         api.MapPost("/", CreateAsync).WithSummary("Register an endpoint; its signing secret is shown once.")
             .Accepts<CreateWebhookRequest>("application/json").Produces<WebhookResponse>(StatusCodes.Status201Created)
-            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         api.MapGet("/", ListAsync).WithSummary("The caller's endpoints (never their secrets).").Produces<WebhookResponse[]>();
         api.MapGet("/{id:long}", GetAsync).WithSummary("One endpoint.").Produces<WebhookResponse>().ProducesProblem(StatusCodes.Status404NotFound);
         api.MapPatch("/{id:long}", UpdateAsync).WithSummary("Change an endpoint's URL, events or filters; enabled=true re-enables a disabled one.")
@@ -96,7 +97,17 @@ public static class WebhooksApi
         }
 
         var secret = WebhookSignature.NewSecret();
-        var created = await webhooks.CreateAsync(ownerId, TargetUrl.Normalize(body.Url!), events!, codes, tags, secret);
+        WebhookEndpoint created;
+        try
+        {
+            created = await webhooks.CreateAsync(ownerId, TargetUrl.Normalize(body.Url!), events!, codes, tags, secret);
+        }
+        catch (OwnerErasingException)
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Owner being erased.",
+                detail: "This owner is being erased: it can register no webhook endpoints.");
+        }
+
         return Results.Created($"/api/webhooks/{created.Id}", WebhookResponse.From(created, secret));
     }
 

@@ -21,12 +21,16 @@ public sealed class WebhookDelivery(
     private HttpClient? _http;
     private long _delivered;
     private long _failed;
+    private long _sweeps;
 
     /// <summary>Events delivered by this silo since start (a receiver's 2xx).</summary>
     public long DeliveredEvents => Interlocked.Read(ref _delivered);
 
     /// <summary>Failed attempts by this silo since start.</summary>
     public long FailedAttempts => Interlocked.Read(ref _failed);
+
+    /// <summary>code.gone sweeps this silo has completed since start.</summary>
+    public long GoneSweeps => Interlocked.Read(ref _sweeps);
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -215,6 +219,7 @@ public sealed class WebhookDelivery(
             {
                 await Task.Delay(interval, clock, stoppingToken);
                 var queued = await outbox.SweepGoneAsync(stoppingToken);
+                Interlocked.Increment(ref _sweeps);
                 if (queued > 0)
                 {
                     logger.LogInformation("Queued {Count} code.gone webhook events", queued);

@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using InvexQr.IntegrationTests.Infrastructure;
+using InvexQr.Silo.Hosting.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace InvexQr.IntegrationTests.Http;
 
@@ -24,6 +26,8 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
         ["Webhooks:DisableAfterFailures"] = "3",
         ["Webhooks:DisableAfter"] = "00:00:00",
         ["Webhooks:GoneSweepSeconds"] = "0.3",
+        // Some tests hold a request while they queue more; the default 10 s is tight on a loaded machine.
+        ["Webhooks:RequestTimeoutSeconds"] = "60",
     };
 
     private GatewayHost _host = null!;
@@ -56,11 +60,37 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
         }
     }
 
+    /// <summary>Waits until <paramref name="sql"/> counts at least <paramref name="expected"/>.</summary>
+    private async Task WaitForCountAsync(string sql, long expected, string what, params object[] parameters)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        long count;
+        while ((count = await _host.ScalarAsync(sql, parameters)) < expected)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{what}: {count} of {expected} within 30 s");
+            await Polling.Pause(50);
+        }
+    }
+
+    private const string Pending = "SELECT count(*) FROM webhook_outbox WHERE endpoint_id = $1";
+
     [Fact]
     public async Task Scans_and_code_events_arrive_signed_batched_in_order_per_code_and_verify_with_the_documented_snippets()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
+        // The first request is held until every scan is queued: the rest then goes out in full batches.
+        var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.Respond = async n =>
+        {
+            if (n == 0)
+            {
+                await queued.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            }
+
+            return 200;
+        };
         var (owner, endpoint) = await RegisterAsync(receiver);
+        var id = endpoint.GetProperty("id").GetInt64();
         var secret = endpoint.GetProperty("secret").GetString()!;
         Assert.StartsWith("whsec_", secret);
         var a = (await owner.CreateCodeAsync("https://example.org/a")).GetProperty("code").GetString()!;
@@ -69,11 +99,14 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
         // Two codes scanned at the same time, each one scan after the other: their events interleave in the outbox.
         await Task.WhenAll(ScanSequentiallyAsync(_host.Http, a, 60), ScanSequentiallyAsync(_host.Http, b, 60));
         await _host.FlushAsync();
+        await receiver.WaitForAsync(() => receiver.Arrived >= 1, "the first request");
+        await WaitForCountAsync(Pending + " AND event_type = 'scan'", 120, "scan events queued", id);
+        queued.SetResult();
         await receiver.WaitForAsync(() => receiver.Delivered.Count(e => e.GetProperty("type").GetString() == "scan") >= 120, "120 scan events");
 
-        // Batched: at most BatchSize events per request, far fewer requests than events.
-        Assert.All(receiver.Requests, r => Assert.InRange(r.Events.Count(), 1, 25));
-        Assert.True(receiver.Requests.Count < 60, $"{receiver.Requests.Count} requests for 122 events");
+        // Batched: after the held request, 120 or 121 waiting events go out as full batches of BatchSize (25) and one rest.
+        var sizes = receiver.Requests.Skip(1).Select(r => r.Events.Count()).ToList();
+        Assert.True(sizes.Count is 5 && sizes.Take(4).All(n => n == 25), "batch sizes after the held request: " + string.Join(",", sizes));
 
         // Every request verifies with the documented C# snippet (the docs' text is this one) and the Python one;
         // a wrong secret or a changed body does not.
@@ -110,33 +143,57 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
             Assert.False(data.TryGetProperty("userAgent", out _));
         }
 
-        // Code events: updated, then gone (expired), then deleted, with the scans' events gone from the outbox.
-        using (var patch = await owner.PatchAsync($"/api/codes/{a}", JsonContent.Create(new { expiresAt = DateTimeOffset.UtcNow.AddSeconds(1.5) })))
+        // Code events: updated, then gone (b expires in a moment, a has used up its 60 scans), then a deleted, with its
+        // scans' events gone from the outbox. The sweep runs every 0.3 s meanwhile: each code.gone is queued once.
+        using (var patch = await owner.PatchAsync($"/api/codes/{b}", JsonContent.Create(new { expiresAt = DateTimeOffset.UtcNow.AddSeconds(2) })))
         {
             Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
         }
 
-        await receiver.WaitForAsync(() => TypesOf(receiver, a).Contains("code.gone"), "code.gone");
+        using (var patch = await owner.PatchAsync($"/api/codes/{a}", JsonContent.Create(new { maxScans = 60 })))
+        {
+            Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        }
+
+        await receiver.WaitForAsync(() => TypesOf(receiver, a).Contains("code.gone"), "code.gone of a");
         using (var delete = await owner.DeleteAsync($"/api/codes/{a}"))
         {
             Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
         }
 
-        await receiver.WaitForAsync(() => TypesOf(receiver, a).Contains("code.deleted"), "code.deleted");
+        await receiver.WaitForAsync(() => TypesOf(receiver, a).Contains("code.deleted") && TypesOf(receiver, b).Contains("code.gone"), "code.deleted of a, code.gone of b");
         Assert.Equal(["code.created", "scan", "code.updated", "code.gone", "code.deleted"], TypesOf(receiver, a).Distinct().ToArray());
+        Assert.Equal(["code.created", "scan", "code.updated", "code.gone"], TypesOf(receiver, b).Distinct().ToArray());
+        // Two more sweeps after the delete: nothing more for a deleted code, nor a second notice for a gone one.
+        await Task.WhenAll(WaitForSweepsAsync(2), _host.FlushAsync());
+        await receiver.WaitForAsync(() => receiver.Arrived == receiver.Requests.Count, "every request answered");
         var goneEvents = receiver.Delivered.Where(e => e.GetProperty("type").GetString() == "code.gone").ToList();
-        Assert.True(goneEvents.Count == 1, string.Join("\n", goneEvents.Select(e => e.GetRawText())));
-        var gone = goneEvents[0];
-        Assert.Equal("expired", gone.GetProperty("data").GetProperty("reason").GetString());
+        Assert.True(goneEvents.Count == 2, string.Join("\n", goneEvents.Select(e => e.GetRawText())));
+        Assert.Equal("exhausted", goneEvents.Single(e => e.GetProperty("data").GetProperty("code").GetString() == a).GetProperty("data").GetProperty("reason").GetString());
+        Assert.Equal("expired", goneEvents.Single(e => e.GetProperty("data").GetProperty("code").GetString() == b).GetProperty("data").GetProperty("reason").GetString());
+        Assert.Equal(0, await _host.ScalarAsync("SELECT count(*) FROM webhook_outbox WHERE endpoint_id = $1", id));
 
         // The deliveries are visible to the owner.
-        var deliveries = await owner.GetFromJsonAsync<JsonElement>($"/api/webhooks/{endpoint.GetProperty("id").GetInt64()}/deliveries?limit=100");
-        Assert.True(deliveries.GetArrayLength() >= 5);
+        var deliveries = await owner.GetFromJsonAsync<JsonElement>($"/api/webhooks/{id}/deliveries?limit=100");
+        Assert.True(deliveries.GetArrayLength() >= 6);
         Assert.All(deliveries.EnumerateArray(), d =>
         {
             Assert.True(d.GetProperty("succeeded").GetBoolean());
             Assert.Equal(200, d.GetProperty("responseCode").GetInt32());
         });
+    }
+
+    /// <summary>Waits until the silo's code.gone sweep has run <paramref name="count"/> more times.</summary>
+    private async Task WaitForSweepsAsync(int count)
+    {
+        var delivery = _host.Services.GetRequiredService<WebhookDelivery>();
+        var target = delivery.GoneSweeps + count;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (delivery.GoneSweeps < target)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{count} code.gone sweeps within 30 s");
+            await Polling.Pause(50);
+        }
     }
 
     [Fact]
@@ -153,11 +210,12 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
         await receiver.WaitForAsync(() => receiver.Delivered.Count >= 11, "11 events after the receiver recovered");
         var attempts = receiver.Requests.ToList();
         Assert.Equal([503, 503, 200], attempts.Take(3).Select(r => r.Status));
-        // Backoff: 0.3 s then 0.6 s (+ up to 20 %): the second wait is longer than the first.
-        var firstWait = attempts[1].At - attempts[0].At;
-        var secondWait = attempts[2].At - attempts[1].At;
-        Assert.True(firstWait >= TimeSpan.FromMilliseconds(280), $"first retry after {firstWait}");
-        Assert.True(secondWait > firstWait && secondWait >= TimeSpan.FromMilliseconds(580), $"retries after {firstWait} then {secondWait}");
+        // Backoff from each failure: at least 0.3 s, then at least 0.6 s (RetryBaseSeconds × 2^(n-1), + up to 20 %)
+        // between the arrivals. A loaded machine only makes the waits longer.
+        var firstWait = attempts[1].ArrivedAt - attempts[0].ArrivedAt;
+        var secondWait = attempts[2].ArrivedAt - attempts[1].ArrivedAt;
+        Assert.True(firstWait >= TimeSpan.FromSeconds(0.3), $"first retry after {firstWait}");
+        Assert.True(secondWait >= TimeSpan.FromSeconds(0.6), $"second retry after {secondWait} (the first after {firstWait})");
         // The retried batch is the same events (same ids), in the same order.
         Assert.Equal(
             attempts[0].Events.Select(e => e.GetProperty("id").GetString()),
@@ -187,7 +245,17 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
     public async Task An_endpoint_that_keeps_failing_is_disabled_with_a_reason_and_keeps_its_events_until_re_enabled()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
-        receiver.Respond = _ => Task.FromResult(500);
+        // The first attempt is held until the test has queued everything, so the endpoint is disabled after that.
+        var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.Respond = async n =>
+        {
+            if (n == 0)
+            {
+                await queued.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            }
+
+            return 500;
+        };
         var (owner, endpoint) = await RegisterAsync(receiver, new { tags = new[] { "campaign" } });
         var id = endpoint.GetProperty("id").GetInt64();
         // Tag filter: only the tagged code's events are queued.
@@ -200,6 +268,8 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
         await ScanSequentiallyAsync(_host.Http, "hook-tagged-" + id, 5);
         await ScanSequentiallyAsync(_host.Http, untagged, 5);
         await _host.FlushAsync();
+        await WaitForCountAsync(Pending, 6, "code.created and 5 scans queued", id);
+        queued.SetResult();
 
         JsonElement state = default;
         var deadline = DateTime.UtcNow.AddSeconds(30);
@@ -213,10 +283,30 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
         Assert.Contains("HTTP 500", state.GetProperty("disabledReason").GetString());
         Assert.Equal(3, receiver.Requests.Count);
         Assert.Equal(6, state.GetProperty("pendingEvents").GetInt64()); // code.created + 5 scans of the tagged code
+        Assert.Equal(0, await _host.ScalarAsync(Pending + " AND qr_code_id = (SELECT id FROM qr_codes WHERE code = $2)", id, untagged));
 
-        // Nothing is sent to a disabled endpoint; re-enabled, it gets what waited.
-        await Task.Delay(700);
-        Assert.Equal(3, receiver.Requests.Count);
+        // Nothing is sent to a disabled endpoint, even once its next attempt is due, and nothing new is queued for it:
+        // a second endpoint gets a new tagged code's event, while the disabled one, due before it, gets nothing.
+        var due = state.GetProperty("nextAttemptAt").GetDateTimeOffset();
+        while (DateTimeOffset.UtcNow <= due && await Polling.Pause(50))
+        {
+        }
+
+        await using var other = await WebhookReceiver.StartAsync();
+        using (var second = await owner.PostAsJsonAsync("/api/webhooks", new { url = other.Url, events = new[] { "code.created" } }))
+        {
+            Assert.Equal(HttpStatusCode.Created, second.StatusCode);
+        }
+
+        using (var created = await owner.PostAsJsonAsync("/api/codes", new { targetUrl = "https://example.org/t2", tags = new[] { "campaign" } }))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        await other.WaitForAsync(() => other.Delivered.Count == 1, "the second endpoint's code.created");
+        Assert.Equal(3, receiver.Arrived);
+        Assert.Equal(6, await _host.ScalarAsync(Pending, id));
+
         receiver.Respond = _ => Task.FromResult(204);
         using (var enable = await owner.PatchAsync($"/api/webhooks/{id}", JsonContent.Create(new { enabled = true })))
         {
@@ -228,6 +318,85 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
         var after = await owner.GetFromJsonAsync<JsonElement>($"/api/webhooks/{id}");
         Assert.Equal(0, after.GetProperty("consecutiveFailures").GetInt32());
         Assert.Equal(0, after.GetProperty("pendingEvents").GetInt64());
+    }
+
+    [Fact]
+    public async Task Erasing_an_owner_stops_its_webhooks_at_once_and_leaves_no_endpoint_event_delivery_or_notice()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var queued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.Respond = async _ =>
+        {
+            await queued.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            return 503;
+        };
+        var name = "hooks-erased-" + Guid.NewGuid().ToString("N")[..8];
+        var key = await _host.CreateOwnerAsync(name);
+        var ownerId = await _host.ScalarAsync("SELECT id FROM owners WHERE name = $1", name);
+        using var owner = _host.CreateClient(key);
+        using (var register = await owner.PostAsJsonAsync("/api/webhooks", new { url = receiver.Url, events = new[] { "scan", "code.created", "code.deleted", "code.gone" } }))
+        {
+            Assert.Equal(HttpStatusCode.Created, register.StatusCode);
+        }
+
+        var id = await _host.ScalarAsync("SELECT id FROM webhook_endpoints WHERE owner_id = $1", ownerId);
+        var codes = new List<string>();
+        for (var i = 0; i < 10; i++)
+        {
+            codes.Add((await owner.CreateCodeAsync($"https://example.org/erased/{i}")).GetProperty("code").GetString()!);
+        }
+
+        // A code is used up (a code.gone notice), events wait while the first attempt is held, then the receiver fails
+        // and the endpoint is disabled after 3 failures; re-enabled just before the erasure, it is active with events
+        // waiting when the erasure begins.
+        using (var limit = await owner.PatchAsync($"/api/codes/{codes[0]}", JsonContent.Create(new { maxScans = 2 })))
+        {
+            Assert.Equal(HttpStatusCode.OK, limit.StatusCode);
+        }
+
+        foreach (var code in codes)
+        {
+            await ScanSequentiallyAsync(_host.Http, code, 2);
+        }
+
+        await _host.FlushAsync();
+        await WaitForCountAsync("SELECT count(*) FROM webhook_gone_notices n JOIN qr_codes c ON c.id = n.qr_code_id WHERE c.owner_id = $1", 1, "the code.gone notice", ownerId);
+        await WaitForCountAsync(Pending, 31, "code.created ×10, scans ×20 and code.gone waiting", id);
+        queued.SetResult();
+        await WaitForCountAsync("SELECT count(*) FROM webhook_endpoints WHERE id = $1 AND status = 'disabled'", 1, "the endpoint disabled", id);
+        Assert.True(await _host.ScalarAsync("SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = $1", id) >= 3);
+        receiver.Respond = _ => Task.FromResult(200);
+        var arrivedBefore = receiver.Arrived;
+        using (var enable = await owner.PatchAsync($"/api/webhooks/{id}", JsonContent.Create(new { enabled = true })))
+        {
+            Assert.Equal(HttpStatusCode.OK, enable.StatusCode);
+        }
+
+        using (var erase = await _host.Http.DeleteAsync($"/api/owners/{ownerId}"))
+        {
+            Assert.True(erase.StatusCode == HttpStatusCode.NoContent, await erase.Content.ReadAsStringAsync());
+        }
+
+        foreach (var table in new[] { "webhook_endpoints WHERE id = $1", "webhook_outbox WHERE endpoint_id = $1", "webhook_deliveries WHERE endpoint_id = $1" })
+        {
+            Assert.True(await _host.ScalarAsync("SELECT count(*) FROM " + table, id) == 0, table);
+        }
+
+        Assert.Equal(0, await _host.ScalarAsync("SELECT count(*) FROM webhook_gone_notices WHERE qr_code_id NOT IN (SELECT id FROM qr_codes)"));
+        // The endpoint went before the codes: none of the 10 code.deleted was queued, so none can have been sent.
+        Assert.DoesNotContain(receiver.BodiesByArrival.Where(kv => kv.Key >= arrivedBefore), kv => System.Text.Encoding.UTF8.GetString(kv.Value).Contains("code.deleted"));
+    }
+
+    [Fact]
+    public async Task An_owner_being_erased_can_register_no_endpoint()
+    {
+        var name = "hooks-erasing-" + Guid.NewGuid().ToString("N")[..8];
+        using var owner = _host.CreateClient(await _host.CreateOwnerAsync(name));
+        await _host.ScalarAsync("WITH m AS (UPDATE owners SET erasing_since = now() WHERE name = $1 RETURNING 1) SELECT count(*) FROM m", name);
+        using var response = await owner.PostAsJsonAsync("/api/webhooks", new { url = "http://127.0.0.1:9/hook", events = new[] { "scan" } });
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains("being erased", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, await _host.ScalarAsync("SELECT count(*) FROM webhook_endpoints e JOIN owners o ON o.id = e.owner_id WHERE o.name = $1", name));
     }
 
     private static string[] TypesOf(WebhookReceiver receiver, string code) =>

@@ -18,7 +18,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     private WebhookReceiver(WebApplication app) => _app = app;
 
-    public sealed record Received(DateTimeOffset At, string? Signature, string? DeliveryId, byte[] Body, int Status)
+    /// <param name="ArrivedAt">When the request arrived (before its body was read and before it was answered).</param>
+    public sealed record Received(DateTimeOffset ArrivedAt, string? Signature, string? DeliveryId, byte[] Body, int Status)
     {
         public JsonElement Json => JsonDocument.Parse(Body).RootElement;
 
@@ -51,13 +52,14 @@ public sealed class WebhookReceiver : IAsyncDisposable
         var receiver = new WebhookReceiver(app);
         app.MapPost("/hook", async (HttpContext context) =>
         {
+            var arrivedAt = DateTimeOffset.UtcNow;
             var n = Interlocked.Increment(ref receiver._count) - 1;
             using var buffer = new MemoryStream();
             await context.Request.Body.CopyToAsync(buffer);
             receiver.BodiesByArrival[n] = buffer.ToArray();
             var status = await receiver.Respond(n);
             receiver.Requests.Enqueue(new Received(
-                DateTimeOffset.UtcNow, context.Request.Headers["X-InvexQR-Signature"], context.Request.Headers["X-InvexQR-Delivery"], buffer.ToArray(), status));
+                arrivedAt, context.Request.Headers["X-InvexQR-Signature"], context.Request.Headers["X-InvexQR-Delivery"], buffer.ToArray(), status));
             return Results.StatusCode(status);
         });
         await app.StartAsync();
