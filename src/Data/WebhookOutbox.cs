@@ -95,9 +95,12 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
         await using var command = dataSource.CreateCommand($"""
             WITH candidates AS (
                 SELECT c.*, CASE WHEN c.expires_at <= now() THEN 'expired' ELSE 'exhausted' END AS reason
-                  FROM qr_codes c LEFT JOIN qr_code_totals t ON t.qr_code_id = c.id
-                 WHERE c.owner_id IN (SELECT owner_id FROM webhook_endpoints WHERE status = 'active' AND 'code.gone' = ANY(events))
-                   AND (c.expires_at <= now() OR c.max_scans <= t.total_scans)
+                  FROM qr_codes c
+                 WHERE c.id IN (SELECT id FROM qr_codes WHERE expires_at <= now()
+                                UNION ALL
+                                SELECT x.id FROM qr_codes x JOIN qr_code_totals t ON t.qr_code_id = x.id
+                                 WHERE x.max_scans IS NOT NULL AND x.max_scans <= t.total_scans)
+                   AND c.owner_id IN (SELECT owner_id FROM webhook_endpoints WHERE status = 'active' AND 'code.gone' = ANY(events))
                    AND NOT EXISTS (SELECT 1 FROM webhook_gone_notices n WHERE n.qr_code_id = c.id)
                    FOR SHARE OF c SKIP LOCKED),
             gone AS (

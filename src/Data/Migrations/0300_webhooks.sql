@@ -63,3 +63,7 @@ CREATE TABLE webhook_gone_notices (
     qr_code_id  bigint      PRIMARY KEY REFERENCES qr_codes (id) ON DELETE CASCADE,
     noticed_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- The code.gone sweep reads only the codes that can go: those with an expiry, those with a scan budget.
+CREATE INDEX qr_codes_expiring ON qr_codes (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX qr_codes_scan_budget ON qr_codes (id) WHERE max_scans IS NOT NULL;
