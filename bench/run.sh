@@ -42,7 +42,9 @@
 # CODES (10000), COLD_CODES (10000), ACTIVE_CODES (100000), ACTIVATION_BUDGET (s for the activation pass; 150,
 # smoke 40), MIX_CODES (1000000, smoke 100000), MIX_ZIPF_S (1.1), COLLECTION_AGE (s an idle grain stays active
 # in the realistic mix; 10, smoke 4), TIME_LIMIT (s, whole script; default 1500, smoke 600), KEEP_LOGS (set:
-# keep the processes' logs), ROUTING (1: every code carries 5 routing rules, issue 23; compare with a run without).
+# keep the processes' logs), ROUTING (1: every code carries 5 routing rules, issue 23; compare with a run without),
+# WEBHOOK (1: one webhook endpoint subscribed to every event of every code, posting to bench/lib/webhook-receiver.py
+# on loopback, which checks each signature; issue 24: compare the full-path ratio with a run without).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -229,6 +231,18 @@ common_env=(
   "ShutdownTimeoutSeconds=15"
 )
 
+# WEBHOOK=1: the receiver (loopback, stops by itself at the time limit); silos may post to loopback.
+webhook=${WEBHOOK:-0}
+[[ $webhook == 0 || $webhook == 1 ]] || die "WEBHOOK must be 0 or 1"
+if [[ $webhook == 1 ]]; then
+  command -v python3 >/dev/null || die "python3 is required for WEBHOOK=1 (the receiver)"
+  receiver_port=$(bash scripts/pg.sh free-port $((port_base + 800)))
+  python3 "$root/bench/lib/webhook-receiver.py" "$receiver_port" --seconds "$time_limit" --secret-file "$work/webhook-secret" \
+    > "$work/receiver.log" 2>&1 &
+  pids+=($!)
+  common_env+=("Webhooks__AllowPrivateAddresses=true")
+fi
+
 start_process() { # NAME URL DLL [ENV...]: starts it in the background, appends its pid to pids, echoes nothing
   local name=$1 url=$2 dll=$3; shift 3
   env "${common_env[@]}" "$@" ASPNETCORE_URLS="$url" dotnet "$dll" > "$work/$name.log" 2>&1 &
@@ -256,6 +270,13 @@ say "PostgreSQL 127.0.0.1:$pg_port (pid $postmaster), silo $silo_url (pid $silo_
 # ------------------------------------------------------------------------------------------- 3. codes
 step "codes"
 auth=(-H "Authorization: Bearer $api_key")
+if [[ $webhook == 1 ]]; then # before the codes: no filter, so every code of the admin's (all of them) is covered
+  curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -X POST "$gateway/api/webhooks" -o "$work/webhook.json" \
+    -d "{\"url\":\"http://127.0.0.1:$receiver_port/hook\",\"events\":[\"scan\",\"code.created\",\"code.updated\",\"code.deleted\",\"code.gone\"]}" \
+    || die "POST /api/webhooks failed"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/webhook.json" > "$work/webhook-secret"
+  say "webhook endpoint registered: every event of every code to http://127.0.0.1:$receiver_port/hook"
+fi
 # ROUTING=1: 5 rules of every kind on every code (stored normalised, as the API would store them).
 routing_json='{"timeZone":"Europe/Paris","rules":[{"id":"ios","when":{"device":["mobile","tablet"],"os":["ios"]},"target":"https://apps.apple.com/app/id1"},{"id":"android","when":{"os":["android"]},"target":"https://play.google.com/store/apps/details?id=x"},{"id":"fr","when":{"country":["FR","BE","CH"],"language":["fr"]},"target":"https://example.fr/"},{"id":"hours","when":{"time":{"days":["mon","tue","wed","thu","fri"],"from":"09:00","to":"18:00"}},"target":"https://example.org/open"},{"id":"ab","when":{"device":["desktop"]},"split":[{"id":"a","target":"https://example.org/a","weight":50},{"id":"b","target":"https://example.org/b","weight":50}]}],"passQuery":false}'
 if [[ ${ROUTING:-0} == 1 ]]; then routing_body=",\"routing\":$routing_json"; routing_sql="'$routing_json'::jsonb"; else routing_body=""; routing_sql="NULL::jsonb"; fi
@@ -788,8 +809,14 @@ for log in "$work"/*.log; do # who writes them, where there are many
   echo "  $(basename "$log" .log), most frequent: $(grep -hoE '^(info|warn|fail|crit|dbug|trce): [A-Za-z0-9_.]+' "$log" | sort | uniq -c | sort -rn | head -3 | awk '{printf "%s%s × %s", (NR>1?"; ":""), $3, $1}')"
 done
 echo "durability pair: Committed $(calc %.0f "${R_rps[full path (Committed)]}") req/s (p50 $(ms "${R_p50[full path (Committed)]}") ms, p99 $(ms "${R_p99[full path (Committed)]}") ms) = $committed_pct % of Buffered's $(calc %.0f "${R_rps[full path (Buffered)]}") req/s (p50 $(ms "${R_p50[full path (Buffered)]}") ms, p99 $(ms "${R_p99[full path (Buffered)]}") ms)"
+if [[ $webhook == 1 ]]; then
+  read -r w_requests w_events w_first w_last w_bad < <(curl -fsS "http://127.0.0.1:$receiver_port/stats") || die "the webhook receiver is gone"
+  w_waiting=$(sql -c "SELECT count(*) FROM webhook_outbox")
+  echo "webhooks (WEBHOOK=1): $w_events events in $w_requests requests ($(calc %.0f "$w_events / ($w_last - $w_first + 0.001)") events/s over the receiver's busy span), $w_waiting still waiting in the outbox, $w_bad bad signatures"
+  (( w_bad == 0 )) || die "$w_bad webhook requests failed the receiver's signature check"
+fi
 echo
-echo "full-path ratio: $full_ratio %"
+echo "full-path ratio: $full_ratio %$([[ $webhook == 1 ]] && echo ' (WEBHOOK=1)')"
 echo "realistic-mix ratio: $mix_ratio %"
 echo "total time: $(calc %.0f "$(now_s) - $script_started") s"
 (( mismatches == 0 )) || die "$mismatches run(s) where the rows written to qr_scans differ from the 302s received (see above)"
