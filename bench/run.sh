@@ -135,13 +135,7 @@ trap cleanup EXIT
 trap 'echo "bench/run.sh: interrupted" >&2; exit 130' INT TERM
 
 # Hard limit for the whole script: the watchdog ends it (and so the trap cleans up) if anything hangs.
-(
-  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-  sleep "$time_limit" & nap=$!
-  wait "$nap"
-  echo "bench/run.sh: FAILED: over the time limit of $time_limit s" >&2
-  kill -TERM $$
-) 2>/dev/null &
+start_watchdog "$time_limit" bench/run.sh
 watchdog=$!
 
 script_started=$(now_s)

@@ -38,13 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-(
-  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-  sleep "$time_limit" & nap=$!
-  wait "$nap"
-  echo "bench/webhook-delivery.sh: FAILED: over the time limit of $time_limit s" >&2
-  kill -TERM $$
-) 2>/dev/null &
+start_watchdog "$time_limit" bench/webhook-delivery.sh
 watchdog=$!
 
 timeout 600 dotnet build src/Gateway/InvexQr.Gateway.csproj -c Release -nologo -clp:ErrorsOnly >"$work/build.log" 2>&1 \

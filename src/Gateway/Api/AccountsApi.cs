@@ -41,7 +41,7 @@ public static class AccountsApi
             .Accepts<CreateKeyRequest>("application/json").Produces<KeyResponse>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
         owners.MapDelete("/{ownerId:long}", DeleteOwnerAsync)
-            .WithSummary("Erase an owner (admin): keys revoked first, then its codes, their raw scans and rollups, then the owner. 204 only when all are gone; 503 when it did not finish (send it again); 409 for the caller's own owner and the bootstrap admin.")
+            .WithSummary("Erase an owner (admin): keys revoked and webhook endpoints deleted first, then its codes, their raw scans and rollups, then the owner. 204 only when all are gone; 503 when it did not finish (send it again); 409 for the caller's own owner and the bootstrap admin.")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
