@@ -99,6 +99,12 @@ public sealed class WebhookCrashTests(PostgresServer postgres)
         try
         {
             await receiver.WaitForAsync(() => stored.IsSubsetOf(Delivered(receiver).ToHashSet()), $"the {stored.Count} stored scans delivered", seconds: 60);
+            // The receiver answers before the deliverer records it: the outbox empties right after.
+            var drainedBy = DateTime.UtcNow.AddSeconds(30);
+            while (await CountAsync(deployment.ConnectionString, "SELECT count(*) FROM webhook_outbox") > 0 && DateTime.UtcNow < drainedBy
+                   && await Polling.Pause(50))
+            {
+            }
         }
         finally
         {
