@@ -44,7 +44,9 @@
 # smoke 40), MIX_CODES (1000000, smoke 100000), MIX_ZIPF_S (1.1), COLLECTION_AGE (s an idle grain stays active
 # in the realistic mix; 10, smoke 4), TIME_LIMIT (s, whole script; default 1500, smoke 600), KEEP_LOGS (set:
 # keep the processes' logs), ROUTING (1: every code carries 5 routing rules, issue 23; without it only the
-# "full path, 5 rules per code" run's 10,000 codes q00000… do).
+# "full path, 5 rules per code" run's 10,000 codes q00000… do),
+# WEBHOOK (1: one webhook endpoint subscribed to every event of every code, posting to bench/lib/webhook-receiver.py
+# on loopback, which checks each signature; issue 24: compare the full-path ratio with a run without).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -135,13 +137,7 @@ trap cleanup EXIT
 trap 'echo "bench/run.sh: interrupted" >&2; exit 130' INT TERM
 
 # Hard limit for the whole script: the watchdog ends it (and so the trap cleans up) if anything hangs.
-(
-  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-  sleep "$time_limit" & nap=$!
-  wait "$nap"
-  echo "bench/run.sh: FAILED: over the time limit of $time_limit s" >&2
-  kill -TERM $$
-) 2>/dev/null &
+start_watchdog "$time_limit" bench/run.sh
 watchdog=$!
 
 script_started=$(now_s)
@@ -231,6 +227,18 @@ common_env=(
   "ShutdownTimeoutSeconds=15"
 )
 
+# WEBHOOK=1: the receiver (loopback, stops by itself at the time limit); silos may post to loopback.
+webhook=${WEBHOOK:-0}
+[[ $webhook == 0 || $webhook == 1 ]] || die "WEBHOOK must be 0 or 1"
+if [[ $webhook == 1 ]]; then
+  command -v python3 >/dev/null || die "python3 is required for WEBHOOK=1 (the receiver)"
+  receiver_port=$(bash scripts/pg.sh free-port $((port_base + 800)))
+  python3 "$root/bench/lib/webhook-receiver.py" "$receiver_port" --seconds "$time_limit" --secret-file "$work/webhook-secret" \
+    > "$work/receiver.log" 2>&1 &
+  pids+=($!)
+  common_env+=("Webhooks__AllowPrivateAddresses=true")
+fi
+
 start_process() { # NAME URL DLL [ENV...]: starts it in the background, appends its pid to pids, echoes nothing
   local name=$1 url=$2 dll=$3; shift 3
   env "${common_env[@]}" "$@" ASPNETCORE_URLS="$url" dotnet "$dll" > "$work/$name.log" 2>&1 &
@@ -258,6 +266,13 @@ say "PostgreSQL 127.0.0.1:$pg_port (pid $postmaster), silo $silo_url (pid $silo_
 # ------------------------------------------------------------------------------------------- 3. codes
 step "codes"
 auth=(-H "Authorization: Bearer $api_key")
+if [[ $webhook == 1 ]]; then # before the codes: no filter, so every code of the admin's (all of them) is covered
+  curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -X POST "$gateway/api/webhooks" -o "$work/webhook.json" \
+    -d "{\"url\":\"http://127.0.0.1:$receiver_port/hook\",\"events\":[\"scan\",\"code.created\",\"code.updated\",\"code.deleted\",\"code.gone\"]}" \
+    || die "POST /api/webhooks failed"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/webhook.json" > "$work/webhook-secret"
+  say "webhook endpoint registered: every event of every code to http://127.0.0.1:$receiver_port/hook"
+fi
 # 5 rules of every kind (stored normalised, as the API would store them): on the q codes always, on every code with ROUTING=1.
 routing_json='{"timeZone":"Europe/Paris","rules":[{"id":"ios","when":{"device":["mobile","tablet"],"os":["ios"]},"target":"https://apps.apple.com/app/id1"},{"id":"android","when":{"os":["android"]},"target":"https://play.google.com/store/apps/details?id=x"},{"id":"fr","when":{"country":["FR","BE","CH"],"language":["fr"]},"target":"https://example.fr/"},{"id":"hours","when":{"time":{"days":["mon","tue","wed","thu","fri"],"from":"09:00","to":"18:00"}},"target":"https://example.org/open"},{"id":"ab","when":{"device":["desktop"]},"split":[{"id":"a","target":"https://example.org/a","weight":50},{"id":"b","target":"https://example.org/b","weight":50}]}],"passQuery":false}'
 if [[ ${ROUTING:-0} == 1 ]]; then routing_body=",\"routing\":$routing_json"; routing_sql="'$routing_json'::jsonb"; else routing_body=""; routing_sql="NULL::jsonb"; fi
@@ -795,9 +810,15 @@ for log in "$work"/*.log; do # who writes them, where there are many
   echo "  $(basename "$log" .log), most frequent: $(grep -hoE '^(info|warn|fail|crit|dbug|trce): [A-Za-z0-9_.]+' "$log" | sort | uniq -c | sort -rn | head -3 | awk '{printf "%s%s × %s", (NR>1?"; ":""), $3, $1}')"
 done
 echo "durability pair: Committed $(calc %.0f "${R_rps[full path (Committed)]}") req/s (p50 $(ms "${R_p50[full path (Committed)]}") ms, p99 $(ms "${R_p99[full path (Committed)]}") ms) = $committed_pct % of Buffered's $(calc %.0f "${R_rps[full path (Buffered)]}") req/s (p50 $(ms "${R_p50[full path (Buffered)]}") ms, p99 $(ms "${R_p99[full path (Buffered)]}") ms)"
+if [[ $webhook == 1 ]]; then
+  read -r w_requests w_events w_first w_last w_bad < <(curl -fsS "http://127.0.0.1:$receiver_port/stats") || die "the webhook receiver is gone"
+  w_waiting=$(sql -c "SELECT count(*) FROM webhook_outbox")
+  echo "webhooks (WEBHOOK=1): $w_events events in $w_requests requests between the first and the last, $(calc %.0f "$w_last - $w_first") s apart, $w_waiting still waiting in the outbox, $w_bad bad signatures"
+  (( w_bad == 0 )) || die "$w_bad webhook requests failed the receiver's signature check"
+fi
 echo
 echo "routing (issue 23): full path on codes with 5 rules $(calc %.0f "${R_rps[full path, 5 rules per code]}") req/s = $(calc %.1f "100 * ${R_rps[full path, 5 rules per code]} / ${R_rps[full path]}") % of the plain full path's (target ≥ 95 %); ratios $(ratio_of "full path, 5 rules per code") % and $full_ratio %"
-echo "full-path ratio: $full_ratio %"
+echo "full-path ratio: $full_ratio %$([[ $webhook == 1 ]] && echo ' (WEBHOOK=1)')"
 echo "realistic-mix ratio: $mix_ratio %"
 echo "total time: $(calc %.0f "$(now_s) - $script_started") s"
 (( mismatches == 0 )) || die "$mismatches run(s) where the rows written to qr_scans differ from the 302s received (see above)"

@@ -41,3 +41,15 @@ rss_kib() {
 
 # now_s → seconds since the epoch with nanoseconds, for elapsed-time arithmetic in awk.
 now_s() { date +%s.%N; }
+
+# start_watchdog SECONDS NAME: a background job that, after SECONDS, says NAME is over its time limit and sends TERM
+# to this script (whose EXIT trap then cleans up). Its pid is $! after the call; kill it to call it off.
+start_watchdog() {
+  (
+    trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+    sleep "$1" & nap=$!
+    wait "$nap"
+    echo "$2: FAILED: over the time limit of $1 s" >&2
+    kill -TERM $$
+  ) 2>/dev/null &
+}

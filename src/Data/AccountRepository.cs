@@ -124,8 +124,13 @@ public sealed class AccountRepository(NpgsqlDataSource dataSource) : IAccountRep
         mark.Parameters.Add(new() { Value = ownerId });
         var revoke = new NpgsqlBatchCommand("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE owner_id = $1");
         revoke.Parameters.Add(new() { Value = ownerId });
+        // Its webhook endpoints go at once, with their outbox and delivery log (ON DELETE CASCADE): nothing more of the
+        // owner's is sent while its codes are deleted, and no code.deleted is queued for them.
+        var webhooks = new NpgsqlBatchCommand("DELETE FROM webhook_endpoints WHERE owner_id = $1");
+        webhooks.Parameters.Add(new() { Value = ownerId });
         batch.BatchCommands.Add(mark);
         batch.BatchCommands.Add(revoke);
+        batch.BatchCommands.Add(webhooks);
         await batch.ExecuteNonQueryAsync(); // a batch is one implicit transaction
     }
 

@@ -40,13 +40,17 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
     {
         // Refused (null) when the slug is taken in any case, or was another owner's (qr_code_tombstones, migration 0151);
         // refused with OwnerErasingException while the owner is being erased (AccountsGrain.DeleteOwner).
+        // The owner's webhooks get code.created in the same statement (WebhookOutboxSql).
         await using var command = dataSource.CreateCommand($"""
-            INSERT INTO qr_codes (code, target_url, title, owner_id, tags, expires_at, max_scans, throttle_burst, throttle_per_minute, routing)
-            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
-             WHERE NOT EXISTS (SELECT 1 FROM qr_code_tombstones t WHERE t.code_key = lower($1) AND t.owner_id IS DISTINCT FROM $4)
-               AND NOT EXISTS (SELECT 1 FROM owners o WHERE o.id = $4 AND o.erasing_since IS NOT NULL)
-            ON CONFLICT DO NOTHING
-            RETURNING {Columns}
+            WITH r AS (
+                INSERT INTO qr_codes (code, target_url, title, owner_id, tags, expires_at, max_scans, throttle_burst, throttle_per_minute, routing)
+                SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10
+                 WHERE NOT EXISTS (SELECT 1 FROM qr_code_tombstones t WHERE t.code_key = lower($1) AND t.owner_id IS DISTINCT FROM $4)
+                   AND NOT EXISTS (SELECT 1 FROM owners o WHERE o.id = $4 AND o.erasing_since IS NOT NULL)
+                ON CONFLICT DO NOTHING
+                RETURNING {Columns}),
+            {WebhookOutboxSql.QueueCodeEvent("ev", "r", "code.created")}
+            SELECT {Columns} FROM r
             """);
         command.Parameters.Add(new() { Value = code });
         command.Parameters.Add(new() { Value = create.TargetUrl });
@@ -74,7 +78,10 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
 
     public async Task<CodeRecord?> UpdateAsync(string code, UpdateCodeCommand update, CancellationToken cancellationToken = default)
     {
+        // code.updated for the owner's webhooks in the same statement; a code brought back from expiry or exhaustion
+        // may announce code.gone again later.
         await using var command = dataSource.CreateCommand($"""
+            WITH r AS (
             UPDATE qr_codes
                SET target_url = COALESCE($2, target_url),
                    title      = COALESCE($3, title),
@@ -87,7 +94,13 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
                    routing    = CASE WHEN $13 THEN NULL ELSE COALESCE($12, routing) END,
                    updated_at = now()
              WHERE code = $1
-            RETURNING {Columns}
+            RETURNING {Columns}),
+            {WebhookOutboxSql.QueueCodeEvent("ev", "r", "code.updated")},
+            revived AS (
+                DELETE FROM webhook_gone_notices n USING r
+                 WHERE n.qr_code_id = r.id AND (r.expires_at IS NULL OR r.expires_at > now())
+                   AND (r.max_scans IS NULL OR r.max_scans > COALESCE((SELECT t.total_scans FROM qr_code_totals t WHERE t.qr_code_id = r.id), 0)))
+            SELECT {Columns} FROM r
             """);
         command.Parameters.Add(new() { Value = code });
         command.Parameters.Add(new() { Value = (object?)update.TargetUrl ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
@@ -123,10 +136,13 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         long? id;
-        await using (var delete = new NpgsqlCommand("""
-            WITH gone AS (DELETE FROM qr_codes WHERE code = $1 RETURNING id, code, owner_id),
+        // code.deleted is queued for the owner's webhooks; the code's scan events still waiting in the outbox go with its scans.
+        await using (var delete = new NpgsqlCommand($"""
+            WITH gone AS (DELETE FROM qr_codes WHERE code = $1 RETURNING *),
                  reserved AS (INSERT INTO qr_code_tombstones (code_key, owner_id) SELECT lower(code), owner_id FROM gone
                               ON CONFLICT (code_key) DO UPDATE SET owner_id = EXCLUDED.owner_id, deleted_at = now()),
+                 {WebhookOutboxSql.QueueCodeEvent("announced", "gone", "code.deleted")},
+                 scan_events AS (DELETE FROM webhook_outbox WHERE qr_code_id IN (SELECT id FROM gone) AND event_type = 'scan'),
                  scans AS (DELETE FROM qr_scans WHERE qr_code_id IN (SELECT id FROM gone)),
                  hourly AS (DELETE FROM qr_rollup_hourly WHERE qr_code_id IN (SELECT id FROM gone)),
                  totals AS (DELETE FROM qr_code_totals WHERE qr_code_id IN (SELECT id FROM gone)),
@@ -152,6 +168,7 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
 
         await using (var stragglers = new NpgsqlCommand("""
             WITH scans AS (DELETE FROM qr_scans WHERE qr_code_id = $1),
+                 scan_events AS (DELETE FROM webhook_outbox WHERE qr_code_id = $1 AND event_type = 'scan'),
                  hourly AS (DELETE FROM qr_rollup_hourly WHERE qr_code_id = $1),
                  totals AS (DELETE FROM qr_code_totals WHERE qr_code_id = $1),
                  dims_h AS (DELETE FROM qr_rollup_dims_hourly WHERE qr_code_id = $1),

@@ -64,12 +64,13 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
                 await importer.CompleteAsync(cancellationToken);
             }
 
-            await using var insert = new NpgsqlCommand(
+            // The new rows are also queued for the owners' webhooks, in this transaction (WebhookOutboxSql).
+            await using var insert = new NpgsqlCommand(WebhookOutboxSql.WithScanEvents(
                 // Scans of a code deleted while they waited in the sink are dropped, not left behind as orphans.
                 $"INSERT INTO qr_scans ({ColumnList}) SELECT {ColumnList} FROM qr_scans_stage s " +
-                "WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = s.qr_code_id) ON CONFLICT DO NOTHING",
+                "WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = s.qr_code_id) ON CONFLICT DO NOTHING"),
                 connection, transaction);
-            var inserted = await insert.ExecuteNonQueryAsync(cancellationToken);
+            var inserted = Convert.ToInt32(await insert.ExecuteScalarAsync(cancellationToken));
             await transaction.CommitAsync(cancellationToken);
             return inserted;
         }

@@ -24,6 +24,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
     builder.AddInvexQrLoggingDefaults();
     builder.AddInvexQrClusterClient();
     builder.AddInvexQrApi();
+    builder.AddWebhooksApi();
     builder.AddDashboard();
     builder.AddClientIp();
     builder.AddScanEnrichment();
@@ -66,6 +67,7 @@ return await StartupConfigurationException.GuardAsync("InvexQr.Gateway", async (
     app.MapStatsApi();
     app.MapAccountsApi();
     app.MapLiveView();
+    app.MapWebhooksApi();
     app.MapDashboard();
     app.MapInvexQrHealth();
     app.MapInvexQrMetrics();

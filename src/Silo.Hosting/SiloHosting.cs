@@ -13,6 +13,7 @@ using InvexQr.Data;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
+using InvexQr.Silo.Hosting.Webhooks;
 
 namespace InvexQr.Silo.Hosting;
 
@@ -80,6 +81,7 @@ public static class SiloHosting
         builder.Services.AddSingleton<LiveTap>();
         builder.Services.AddSingleton<InvexQr.Grains.Live.ILiveTap>(sp => sp.GetRequiredService<LiveTap>());
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveTap>());
+        builder.AddWebhookDelivery();
         return builder;
     }
 

@@ -65,7 +65,7 @@ public static class AccountsApi
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         owners.MapDelete("/{ownerId:long}", DeleteOwnerAsync).WithName("DeleteOwner")
-            .WithSummary("Erase an owner (admin): keys revoked first, then its codes, their raw scans and rollups, then the owner. 204 only when all are gone; 503 when it did not finish (send it again); 409 for the caller's own owner and the bootstrap admin.")
+            .WithSummary("Erase an owner (admin): keys revoked and webhook endpoints deleted first, then its codes, their raw scans and rollups, then the owner. 204 only when all are gone; 503 when it did not finish (send it again); 409 for the caller's own owner and the bootstrap admin.")
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 

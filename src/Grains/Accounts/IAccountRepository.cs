@@ -27,7 +27,10 @@ public interface IAccountRepository
     /// <summary>True when the dashboard session was signed out.</summary>
     Task<bool> IsSessionEndedAsync(string sessionId);
 
-    /// <summary>Marks the owner as being erased (no new code is accepted for it) and revokes all its keys, in one transaction.</summary>
+    /// <summary>
+    /// Marks the owner as being erased (no new code or webhook endpoint is accepted for it), revokes all its keys and
+    /// deletes its webhook endpoints (with their queued events and delivery log), in one transaction.
+    /// </summary>
     Task BeginErasureAsync(long ownerId);
 
     /// <summary>Deletes an owner that has no codes left, with its keys; false when there is no such owner (or it still has codes).</summary>

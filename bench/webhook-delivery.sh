@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Webhook delivery rate (issue #24): how many events per second one silo posts to a local receiver, in batches.
+#
+#   bench/webhook-delivery.sh            100,000 scan events
+#   EVENTS=20000 bench/webhook-delivery.sh
+#
+# Starts a throwaway PostgreSQL, one gateway co-hosting its silo (Webhooks:AllowPrivateAddresses=true, the receiver
+# is on loopback) and bench/lib/webhook-receiver.py (loopback, checks every signature), registers one endpoint through
+# the API, then queues EVENTS scan events in the outbox in one transaction (as the scan writer would, rows with the
+# scan payload) and times until the receiver has them all: events/s, requests/s, and the CPU of the silo and of
+# PostgreSQL per 1,000 events. Everything stops by itself (TIME_LIMIT s, default 600) and is removed.
+# Environment: EVENTS (100000), BATCH_SIZE (Webhooks:BatchSize, 100), WORKERS (Webhooks:Workers, 2), TIME_LIMIT (600).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+source "$root/bench/lib/proc.sh"
+events=${EVENTS:-100000}; batch=${BATCH_SIZE:-100}; workers=${WORKERS:-2}; time_limit=${TIME_LIMIT:-600}
+for v in events batch workers time_limit; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench/webhook-delivery.sh: ${v^^} must be a positive integer" >&2; exit 2; }
+done
+die() { echo "bench/webhook-delivery.sh: FAILED: $*" >&2; exit 1; }
+command -v dotnet >/dev/null || die "the .NET 10 SDK (dotnet) is required"
+command -v python3 >/dev/null || die "python3 is required (the receiver)"
+command -v curl >/dev/null || die "curl is required"
+
+work=$(mktemp -d /tmp/invexqr-hookbench.XXXXXX); chmod 755 "$work"
+pids=(); pg_dir=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [[ -n "${watchdog:-}" ]] && kill "$watchdog" 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ $rc -ne 0 ]]; then for log in "$work"/*.log; do [[ -s $log ]] && { echo "--- $(basename "$log")"; tail -n 15 "$log"; }; done; fi
+  [[ -n "$pg_dir" ]] && bash scripts/pg.sh stop "$pg_dir" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+start_watchdog "$time_limit" bench/webhook-delivery.sh
+watchdog=$!
+
+timeout 600 dotnet build src/Gateway/InvexQr.Gateway.csproj -c Release -nologo -clp:ErrorsOnly >"$work/build.log" 2>&1 \
+  || { tail -n 20 "$work/build.log"; die "dotnet build failed"; }
+timeout 300 bash scripts/fetch-data.sh >/dev/null || die "scripts/fetch-data.sh failed"
+timeout 300 bash scripts/pg.sh install >/dev/null || die "scripts/pg.sh install failed"
+head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$work/pg-password"
+pg_dir="$work/pg"
+bash scripts/pg.sh init "$pg_dir" "$work/pg-password" >/dev/null || die "initdb failed"
+pg_port=$(bash scripts/pg.sh free-port $((20000 + RANDOM % 20000)))
+bash scripts/pg.sh start "$pg_dir" "$pg_port" >/dev/null || die "PostgreSQL did not start"
+postmaster=$(head -1 "$pg_dir/postmaster.pid")
+export PGPASSWORD; PGPASSWORD=$(cat "$work/pg-password")
+psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d postgres -qc "CREATE DATABASE hooks" >/dev/null
+sql() { timeout 300 psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d hooks -v ON_ERROR_STOP=1 -qtAX "$@"; }
+
+bash scripts/cluster-certs.sh "$work/tls" >/dev/null || die "scripts/cluster-certs.sh failed"
+http_port=$(bash scripts/pg.sh free-port $((pg_port + 1)))
+receiver_port=$(bash scripts/pg.sh free-port $((http_port + 1)))
+gateway="http://127.0.0.1:$http_port"
+api_key="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+python3 bench/lib/webhook-receiver.py "$receiver_port" --seconds "$time_limit" --secret-file "$work/secret" > "$work/receiver.log" 2>&1 &
+pids+=($!)
+env "ConnectionStrings__Postgres=Host=127.0.0.1;Port=$pg_port;Database=hooks;Username=invexqr;Password=$PGPASSWORD" \
+  "Orleans__ClusterId=hooks-$$" "Orleans__ServiceId=bench" "Orleans__SiloName=hooks" \
+  "Orleans__SiloPort=$(bash scripts/pg.sh free-port $((receiver_port + 1)))" \
+  "Orleans__GatewayPort=$(bash scripts/pg.sh free-port $((receiver_port + 101)))" \
+  "Orleans__Tls__CaPath=$work/tls/ca.crt" "Orleans__Tls__CertificatePath=$work/tls/silo.crt" "Orleans__Tls__KeyPath=$work/tls/silo.key" \
+  "Auth__ApiKey=$api_key" "Gateway__PublicBaseUrl=$gateway" "Gateway__CoHostSilo=true" \
+  "Webhooks__AllowPrivateAddresses=true" "Webhooks__BatchSize=$batch" "Webhooks__Workers=$workers" \
+  ASPNETCORE_URLS="$gateway" dotnet src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll > "$work/gateway.log" 2>&1 &
+gateway_pid=$!; pids+=("$gateway_pid")
+for _ in $(seq 1 240); do
+  curl -fsS -o /dev/null "$gateway/health/ready" 2>/dev/null && break
+  kill -0 "$gateway_pid" 2>/dev/null || die "the gateway exited during start-up"
+  sleep 0.5
+done
+curl -fsS -o /dev/null "$gateway/health/ready" || die "the gateway did not become ready within 120 s"
+
+auth=(-H "Authorization: Bearer $api_key" -H 'Content-Type: application/json')
+curl -fsS "${auth[@]}" -X POST "$gateway/api/webhooks" -d "{\"url\":\"http://127.0.0.1:$receiver_port/hook\",\"events\":[\"scan\"]}" > "$work/endpoint.json" \
+  || die "POST /api/webhooks failed"
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/endpoint.json" > "$work/secret"
+curl -fsS "${auth[@]}" -X POST "$gateway/api/codes" -d '{"targetUrl":"https://example.org/rate","code":"rate"}' >/dev/null || die "POST /api/codes failed"
+
+# The events a scan writer would have queued: one row per scan, with the scan payload.
+ticks=$(getconf CLK_TCK)
+cpu0=$(cpu_ticks "$gateway_pid"); pg0=$(postgres_ticks "$postmaster")
+sql <<SQL >/dev/null || die "queueing the events failed"
+INSERT INTO webhook_outbox (endpoint_id, event_id, event_type, qr_code_id, occurred_at, payload)
+SELECT e.id, gen_random_uuid(), 'scan', c.id, now(),
+       jsonb_build_object('scanId', gen_random_uuid(), 'code', c.code, 'scannedAt', now(), 'country', 'GB', 'region', 'England',
+           'city', 'London', 'latitude', 51.5, 'longitude', -0.12, 'deviceType', 'mobile', 'os', 'iOS', 'browser', 'Mobile Safari',
+           'isBot', false, 'isRepeat', false)
+  FROM webhook_endpoints e, qr_codes c, generate_series(1, $events)
+ WHERE c.code = 'rate';
+SQL
+queued=$(date +%s.%N)
+while :; do
+  read -r requests received first last bad < <(curl -fsS "http://127.0.0.1:$receiver_port/stats")
+  (( received >= events )) && [[ $(sql -c "SELECT count(*) FROM webhook_outbox") == 0 ]] && break
+  kill -0 "$gateway_pid" 2>/dev/null || die "the gateway exited"
+  sleep 0.2
+done
+cpu1=$(cpu_ticks "$gateway_pid"); pg1=$(postgres_ticks "$postmaster")
+(( bad == 0 )) || die "$bad requests failed the signature check"
+seconds=$(awk "BEGIN { printf \"%.2f\", $last - $queued }")
+echo "webhook delivery: $events scan events queued at once, delivered to one loopback receiver in $seconds s:"
+awk -v e="$events" -v r="$requests" -v s="$seconds" -v g="$((cpu1 - cpu0))" -v p="$((pg1 - pg0))" -v t="$ticks" -v b="$batch" -v w="$workers" 'BEGIN {
+  printf "  %.0f events/s in %d requests (%.1f requests/s, BatchSize %d, Workers %d, every signature checked)\n", e / s, r, r / s, b, w
+  printf "  CPU per 1,000 events: silo (co-hosting gateway) %.0f ms, PostgreSQL %.0f ms\n", 1000 * g / t / e * 1000, 1000 * p / t / e * 1000 }'

@@ -1,0 +1,207 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace InvexQr.Data;
+
+/// <summary>An event waiting in the outbox for one endpoint.</summary>
+public sealed record OutboxEvent(long Id, Guid EventId, string Type, DateTimeOffset OccurredAt, string PayloadJson);
+
+/// <summary>
+/// The delivery side of the webhook outbox. A delivery claims one endpoint with <c>SELECT … FOR NO KEY UPDATE SKIP LOCKED</c>
+/// and holds that lock in an open transaction while it posts: one delivery per endpoint at a time across all silos, so
+/// events go out in outbox order (hence in order per code), and a silo that dies mid-delivery releases the lock with
+/// its connection, leaving the events to be sent again (at least once). The lock mode lets scan writers keep inserting
+/// events for the endpoint meanwhile (their foreign key takes only a key-share lock).
+/// </summary>
+public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
+{
+    /// <summary>
+    /// Claims the endpoint that is due and has a batch ready (<paramref name="batchSize"/> events, or an oldest event older
+    /// than <paramref name="window"/>), with its first events; null when none is.
+    /// </summary>
+    public async Task<WebhookClaim?> ClaimAsync(int batchSize, TimeSpan window, CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        NpgsqlTransaction? transaction = null;
+        try
+        {
+            transaction = await connection.BeginTransactionAsync(cancellationToken);
+            await using var claim = new NpgsqlCommand("""
+                SELECT e.id, e.url, e.secret, e.consecutive_failures, e.failing_since
+                  FROM webhook_endpoints e
+                 WHERE e.status = 'active' AND e.next_attempt_at <= now()
+                   AND ((SELECT o.created_at FROM webhook_outbox o WHERE o.endpoint_id = e.id ORDER BY o.id LIMIT 1) <= now() - $1
+                        OR (SELECT count(*) FROM (SELECT 1 FROM webhook_outbox o WHERE o.endpoint_id = e.id LIMIT $2) x) >= $2)
+                 ORDER BY e.next_attempt_at
+                 LIMIT 1
+                   FOR NO KEY UPDATE SKIP LOCKED
+                """, connection, transaction);
+            claim.Parameters.Add(new() { Value = window, NpgsqlDbType = NpgsqlDbType.Interval });
+            claim.Parameters.Add(new() { Value = (long)batchSize });
+            long endpointId;
+            string url, secret;
+            int failures;
+            DateTimeOffset? failingSince;
+            await using (var reader = await claim.ExecuteReaderAsync(cancellationToken))
+            {
+                if (!await reader.ReadAsync(cancellationToken))
+                {
+                    await reader.DisposeAsync();
+                    await transaction.DisposeAsync();
+                    await connection.DisposeAsync();
+                    return null;
+                }
+
+                (endpointId, url, secret, failures) = (reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3));
+                failingSince = reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4);
+            }
+
+            var events = new List<OutboxEvent>(batchSize);
+            await using (var read = new NpgsqlCommand("""
+                SELECT id, event_id, event_type, occurred_at, payload::text FROM webhook_outbox
+                 WHERE endpoint_id = $1 ORDER BY id LIMIT $2
+                """, connection, transaction))
+            {
+                read.Parameters.Add(new() { Value = endpointId });
+                read.Parameters.Add(new() { Value = batchSize });
+                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    events.Add(new OutboxEvent(reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetString(4)));
+                }
+            }
+
+            return new WebhookClaim(connection, transaction, endpointId, url, secret, failures, failingSince, events);
+        }
+        catch
+        {
+            if (transaction is not null)
+            {
+                await transaction.DisposeAsync();
+            }
+
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Queues code.gone for codes that expired or used up their scans since the last sweep; the number queued. A code
+    /// being changed or deleted right now is locked (FOR SHARE … SKIP LOCKED skips it) and left to the next sweep, so no
+    /// code.gone can follow a code's code.deleted, nor a revived code keep a stale notice.
+    /// </summary>
+    public async Task<int> SweepGoneAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand($"""
+            WITH candidates AS (
+                SELECT c.*, CASE WHEN c.expires_at <= now() THEN 'expired' ELSE 'exhausted' END AS reason
+                  FROM qr_codes c
+                 WHERE c.id IN (SELECT id FROM qr_codes WHERE expires_at <= now()
+                                UNION ALL
+                                SELECT x.id FROM qr_codes x JOIN qr_code_totals t ON t.qr_code_id = x.id
+                                 WHERE x.max_scans IS NOT NULL AND x.max_scans <= t.total_scans)
+                   AND c.owner_id IN (SELECT owner_id FROM webhook_endpoints WHERE status = 'active' AND 'code.gone' = ANY(events))
+                   AND NOT EXISTS (SELECT 1 FROM webhook_gone_notices n WHERE n.qr_code_id = c.id)
+                   FOR SHARE OF c SKIP LOCKED),
+            gone AS (
+                INSERT INTO webhook_gone_notices (qr_code_id) SELECT id FROM candidates
+                ON CONFLICT DO NOTHING
+                RETURNING qr_code_id),
+            codes AS (SELECT * FROM candidates WHERE id IN (SELECT qr_code_id FROM gone)),
+            {WebhookOutboxSql.QueueCodeEvent("queued", "codes", "code.gone", " || jsonb_build_object('reason', r.reason)")}
+            SELECT count(*) FROM gone
+            """);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken));
+    }
+}
+
+/// <summary>One endpoint claimed for delivery: the transaction holding its lock, and the events to send.</summary>
+public sealed class WebhookClaim(
+    NpgsqlConnection connection, NpgsqlTransaction transaction, long endpointId, string url, string secret, int failures,
+    DateTimeOffset? failingSince, IReadOnlyList<OutboxEvent> events) : IAsyncDisposable
+{
+    public long EndpointId => endpointId;
+
+    public string Url => url;
+
+    public string Secret => secret;
+
+    /// <summary>Failed attempts in a row before this one.</summary>
+    public int ConsecutiveFailures => failures;
+
+    public DateTimeOffset? FailingSince => failingSince;
+
+    public IReadOnlyList<OutboxEvent> Events => events;
+
+    /// <summary>The receiver took the batch: its events leave the outbox, the endpoint's failures are forgotten.</summary>
+    public async Task SucceededAsync(Guid deliveryId, int responseCode, int latencyMs, string eventsJson, int keep, CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        var delete = new NpgsqlBatchCommand("DELETE FROM webhook_outbox WHERE id = ANY($1)");
+        delete.Parameters.Add(new() { Value = events.Select(e => e.Id).ToArray() });
+        batch.BatchCommands.Add(delete);
+        var reset = new NpgsqlBatchCommand(
+            "UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL, next_attempt_at = now() WHERE id = $1");
+        reset.Parameters.Add(new() { Value = endpointId });
+        batch.BatchCommands.Add(reset);
+        AddDelivery(batch, deliveryId, true, responseCode, latencyMs, null, eventsJson, keep);
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The attempt failed: the events stay, the endpoint is tried again after <paramref name="retryIn"/>, or disabled.</summary>
+    public async Task FailedAsync(
+        Guid deliveryId, int? responseCode, int latencyMs, string error, string eventsJson, TimeSpan retryIn, string? disableReason, int keep,
+        CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        var update = new NpgsqlBatchCommand("""
+            UPDATE webhook_endpoints
+               SET consecutive_failures = consecutive_failures + 1,
+                   failing_since = COALESCE(failing_since, now()),
+                   next_attempt_at = clock_timestamp() + $2, -- from the failure, not from the claim before the request
+                   status = CASE WHEN $3::text IS NULL THEN status ELSE 'disabled' END,
+                   disabled_reason = COALESCE($3, disabled_reason),
+                   updated_at = CASE WHEN $3::text IS NULL THEN updated_at ELSE now() END
+             WHERE id = $1
+            """);
+        update.Parameters.Add(new() { Value = endpointId });
+        update.Parameters.Add(new() { Value = retryIn, NpgsqlDbType = NpgsqlDbType.Interval });
+        update.Parameters.Add(new() { Value = (object?)disableReason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        batch.BatchCommands.Add(update);
+        AddDelivery(batch, deliveryId, false, responseCode, latencyMs, error, eventsJson, keep);
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private void AddDelivery(NpgsqlBatch batch, Guid deliveryId, bool succeeded, int? responseCode, int latencyMs, string? error, string eventsJson, int keep)
+    {
+        var insert = new NpgsqlBatchCommand("""
+            INSERT INTO webhook_deliveries (id, endpoint_id, succeeded, response_code, latency_ms, event_count, error, events)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+            """);
+        insert.Parameters.Add(new() { Value = deliveryId });
+        insert.Parameters.Add(new() { Value = endpointId });
+        insert.Parameters.Add(new() { Value = succeeded });
+        insert.Parameters.Add(new() { Value = (object?)responseCode ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
+        insert.Parameters.Add(new() { Value = latencyMs });
+        insert.Parameters.Add(new() { Value = events.Count });
+        insert.Parameters.Add(new() { Value = (object?)error ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        insert.Parameters.Add(new() { Value = eventsJson, NpgsqlDbType = NpgsqlDbType.Text });
+        batch.BatchCommands.Add(insert);
+        var prune = new NpgsqlBatchCommand("""
+            DELETE FROM webhook_deliveries WHERE id IN (
+                SELECT id FROM webhook_deliveries WHERE endpoint_id = $1 ORDER BY attempted_at DESC, id OFFSET $2)
+            """);
+        prune.Parameters.Add(new() { Value = endpointId });
+        prune.Parameters.Add(new() { Value = keep });
+        batch.BatchCommands.Add(prune);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Not committed (an exception, a stop): rolled back, the events stay for the next attempt.
+        await transaction.DisposeAsync();
+        await connection.DisposeAsync();
+    }
+}
