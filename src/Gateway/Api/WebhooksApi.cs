@@ -1,3 +1,6 @@
+using System.ComponentModel;
+using System.ComponentModel.DataAnnotations;
+using FromQueryAttribute = Microsoft.AspNetCore.Mvc.FromQueryAttribute;
 using InvexQr.Abstractions;
 using InvexQr.Data;
 using InvexQr.Gateway.Auth;
@@ -40,22 +43,22 @@ public static class WebhooksApi
     public static IEndpointRouteBuilder MapWebhooksApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api/webhooks").RequireAuthorization().WithTags("Webhooks").ProducesProblem(StatusCodes.Status401Unauthorized);
-        api.MapPost("/", CreateAsync).WithSummary("Register an endpoint; its signing secret is shown once.")
+        api.MapPost("/", CreateAsync).WithName("CreateWebhook").WithSummary("Register an endpoint; its signing secret is shown once.")
             .Accepts<CreateWebhookRequest>("application/json").Produces<WebhookResponse>(StatusCodes.Status201Created)
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status409Conflict).ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        api.MapGet("/", ListAsync).WithSummary("The caller's endpoints (never their secrets).").Produces<WebhookResponse[]>();
-        api.MapGet("/{id:long}", GetAsync).WithSummary("One endpoint.").Produces<WebhookResponse>().ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapPatch("/{id:long}", UpdateAsync).WithSummary("Change an endpoint's URL, events or filters; enabled=true re-enables a disabled one.")
+        api.MapGet("/", ListAsync).WithName("ListWebhooks").WithSummary("The caller's endpoints (never their secrets).").Produces<WebhookResponse[]>();
+        api.MapGet("/{id:long}", GetAsync).WithName("GetWebhook").WithSummary("One endpoint.").Produces<WebhookResponse>().ProducesProblem(StatusCodes.Status404NotFound);
+        api.MapPatch("/{id:long}", UpdateAsync).WithName("UpdateWebhook").WithSummary("Change an endpoint's URL, events or filters; enabled=true re-enables a disabled one.")
             .Accepts<UpdateWebhookRequest>("application/json").Produces<WebhookResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapDelete("/{id:long}", DeleteAsync).WithSummary("Delete an endpoint with the events still waiting for it.")
+        api.MapDelete("/{id:long}", DeleteAsync).WithName("DeleteWebhook").WithSummary("Delete an endpoint with the events still waiting for it.")
             .Produces(StatusCodes.Status204NoContent).ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapGet("/{id:long}/deliveries", DeliveriesAsync).WithSummary("Recent deliveries, newest first: limit (1-100, default 20).")
+        api.MapGet("/{id:long}/deliveries", DeliveriesAsync).WithName("ListWebhookDeliveries").WithSummary("Recent deliveries, newest first: limit (1-100, default 20).")
             .Produces<WebhookDeliveryInfo[]>().ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
-        api.MapPost("/{id:long}/deliveries/{deliveryId:guid}/replay", ReplayAsync)
+        api.MapPost("/{id:long}/deliveries/{deliveryId:guid}/replay", ReplayAsync).WithName("ReplayWebhookDelivery")
             .WithSummary("Send a past delivery's events again (same event ids).")
-            .Produces(StatusCodes.Status202Accepted, contentType: "application/json")
+            .Produces<WebhookReplayResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         return endpoints;
     }
@@ -157,10 +160,12 @@ public static class WebhooksApi
     public static async Task<IResult> DeleteAsync(long id, HttpRequest request, WebhookRepository webhooks) =>
         await webhooks.DeleteAsync(request.HttpContext.User.OwnerId(), id) ? Results.NoContent() : NotFound(id);
 
-    public static async Task<IResult> DeliveriesAsync(long id, HttpRequest request, WebhookRepository webhooks)
+    public static async Task<IResult> DeliveriesAsync(
+        long id, HttpRequest request, WebhookRepository webhooks,
+        [FromQuery(Name = "limit"), Range(1, 100), Description("Deliveries to list, newest first (1-100, default 20).")] int? limit = null)
     {
-        var limit = 20;
-        if (request.Query["limit"].Count > 0 && (!int.TryParse(request.Query["limit"], out limit) || limit is < 1 or > 100))
+        limit ??= 20;
+        if (limit is < 1 or > 100)
         {
             return JsonBody.Invalid("limit must be a whole number from 1 to 100.", "limit");
         }
@@ -171,7 +176,7 @@ public static class WebhooksApi
             return NotFound(id);
         }
 
-        return Results.Ok(await webhooks.DeliveriesAsync(ownerId, id, limit));
+        return Results.Ok(await webhooks.DeliveriesAsync(ownerId, id, limit.Value));
     }
 
     public static async Task<IResult> ReplayAsync(long id, Guid deliveryId, HttpRequest request, WebhookRepository webhooks)
@@ -191,7 +196,7 @@ public static class WebhooksApi
         }
 
         return await webhooks.ReplayAsync(ownerId, id, deliveryId) is { } queued
-            ? Results.Json(new { queued }, statusCode: StatusCodes.Status202Accepted)
+            ? Results.Json(new WebhookReplayResponse(queued), statusCode: StatusCodes.Status202Accepted)
             : Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Delivery not found.", detail: $"No delivery {deliveryId} of endpoint {id}.");
     }
 
@@ -258,6 +263,10 @@ public static class WebhooksApi
             return JsonBody.Invalid("tags must list at least one tag (omit it or send null for no tag filter).", "tags");
         }
 
-        return CodeFieldRules.CheckTags(tags, out normalised);
+        return CodeFieldRules.CheckTags(tags, out normalised)?.ToResult();
     }
 }
+
+/// <summary>A replay's answer.</summary>
+/// <param name="Queued">Events queued again for the endpoint (the delivery's, with their event ids).</param>
+public sealed record WebhookReplayResponse(int Queued);
