@@ -13,6 +13,7 @@
 #                 the denominator of every ratio)
 #   full path     the same URLs on the gateway: gateway → code grain → scan recorded
 #   5 rules       the full path on 10,000 codes that each carry 5 routing rules (issue 23)
+#   webhook       the full path on 10,000 codes of an owner whose webhook endpoint takes every event (issue 24)
 #   hot code      all traffic on one code
 #   paced         the full path with each connection pausing after every answer, to 50 % of the full path's
 #                 req/s (the pause calibrated on the warm-up): the p99 under load without saturating the 2 cores
@@ -230,14 +231,13 @@ common_env=(
 # WEBHOOK=1: the receiver (loopback, stops by itself at the time limit); silos may post to loopback.
 webhook=${WEBHOOK:-0}
 [[ $webhook == 0 || $webhook == 1 ]] || die "WEBHOOK must be 0 or 1"
-if [[ $webhook == 1 ]]; then
-  command -v python3 >/dev/null || die "python3 is required for WEBHOOK=1 (the receiver)"
-  receiver_port=$(bash scripts/pg.sh free-port $((port_base + 800)))
-  python3 "$root/bench/lib/webhook-receiver.py" "$receiver_port" --seconds "$time_limit" --secret-file "$work/webhook-secret" \
-    > "$work/receiver.log" 2>&1 &
-  pids+=($!)
-  common_env+=("Webhooks__AllowPrivateAddresses=true")
-fi
+# Without WEBHOOK=1 the receiver serves the "full path, webhook on every code" run (one owner's codes only).
+command -v python3 >/dev/null || die "python3 is required (the webhook receiver, bench/lib/webhook-receiver.py)"
+receiver_port=$(bash scripts/pg.sh free-port $((port_base + 800)))
+python3 "$root/bench/lib/webhook-receiver.py" "$receiver_port" --seconds "$time_limit" --secret-file "$work/webhook-secret" \
+  > "$work/receiver.log" 2>&1 &
+pids+=($!)
+common_env+=("Webhooks__AllowPrivateAddresses=true")
 
 start_process() { # NAME URL DLL [ENV...]: starts it in the background, appends its pid to pids, echoes nothing
   local name=$1 url=$2 dll=$3; shift 3
@@ -499,6 +499,32 @@ say "$sink_line"
 
 # The same scan path on codes that each carry 5 routing rules (issue 23), run right after the plain one.
 scenario "full path, 5 rules per code" "$gateway" random q "$codes" $width_b
+# Issue 24: the same scan path on the codes of an owner with one webhook endpoint for every event of its codes (each
+# scan batch queues its events in the outbox in the same statement; the silo delivers them to the receiver). The
+# endpoint is deleted afterwards, so the later runs do not pay for it. WEBHOOK=1 has every code hooked already.
+hook_line=""
+if [[ $webhook == 0 ]]; then
+  curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -X POST "$gateway/api/owners" -o "$work/hooked.json" \
+    -d '{"name":"bench-hooked","role":"owner"}' || die "POST /api/owners failed"
+  hook_key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["apiKey"]["key"])' "$work/hooked.json")
+  curl -fsS -H "Authorization: Bearer $hook_key" -H 'Content-Type: application/json' -X POST "$gateway/api/webhooks" -o "$work/webhook.json" \
+    -d "{\"url\":\"http://127.0.0.1:$receiver_port/hook\",\"events\":[\"scan\",\"code.created\",\"code.updated\",\"code.deleted\",\"code.gone\"]}" \
+    || die "POST /api/webhooks failed"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/webhook.json" > "$work/webhook-secret"
+  hook_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$work/webhook.json")
+  sql -c "INSERT INTO qr_codes (code, owner_id, target_url)
+          SELECT 'w' || lpad(g::text, $width_b, '0'), (SELECT id FROM owners WHERE name = 'bench-hooked'), 'https://example.org/w' || g
+            FROM generate_series(0, $codes - 1) AS g; ANALYZE qr_codes" >/dev/null || die "inserting the hooked owner's codes failed"
+  scenario "full path, webhook on every code" "$gateway" random w "$codes" $width_b
+  hook_done=$(now_s)
+  for _ in $(seq 1 120); do [[ $(sql -c "SELECT count(*) FROM webhook_outbox") == 0 ]] && break; sleep 0.5; done
+  read -r w_requests w_events w_first w_last w_bad < <(curl -fsS "http://127.0.0.1:$receiver_port/stats") || die "the webhook receiver is gone"
+  w_waiting=$(sql -c "SELECT count(*) FROM webhook_outbox")
+  (( w_bad == 0 )) || die "$w_bad webhook requests failed the receiver's signature check"
+  hook_line="webhooks (issue 24): full path on the codes of an owner with one endpoint for every event $(calc %.0f "${R_rps[full path, webhook on every code]}") req/s = $(calc %.1f "100 * ${R_rps[full path, webhook on every code]} / ${R_rps[full path]}") % of the plain full path's (target ≥ 90 %); $w_events events delivered in $w_requests signed requests ($(calc %.0f "$w_events / ($w_last - $w_first + 0.001)") events/s), $w_waiting still in the outbox $(calc %.0f "$(now_s) - $hook_done") s after the run"
+  say "$hook_line"
+  curl -fsS -o /dev/null -H "Authorization: Bearer $hook_key" -X DELETE "$gateway/api/webhooks/$hook_id" || die "DELETE /api/webhooks/$hook_id failed"
+fi
 scenario "hot code" "$gateway" one hot 1 0
 # The same connections, each pausing after an answer so that the offered load is half of what the full path just
 # served: the p99 of a loaded but not saturated gateway, next to the saturated one's. A connection's cycle is its
@@ -817,6 +843,7 @@ if [[ $webhook == 1 ]]; then
   (( w_bad == 0 )) || die "$w_bad webhook requests failed the receiver's signature check"
 fi
 echo
+[[ -n "$hook_line" ]] && echo "$hook_line"
 echo "routing (issue 23): full path on codes with 5 rules $(calc %.0f "${R_rps[full path, 5 rules per code]}") req/s = $(calc %.1f "100 * ${R_rps[full path, 5 rules per code]} / ${R_rps[full path]}") % of the plain full path's (target ≥ 95 %); ratios $(ratio_of "full path, 5 rules per code") % and $full_ratio %"
 echo "full-path ratio: $full_ratio %$([[ $webhook == 1 ]] && echo ' (WEBHOOK=1)')"
 echo "realistic-mix ratio: $mix_ratio %"
