@@ -114,3 +114,13 @@ public sealed class ProcessesCollection : ICollectionFixture<PostgresServer>
 {
     public const string Name = "processes";
 }
+
+/// <summary>
+/// The rolling-change test alone (ten processes, minutes of load): beside the other process tests rather than after
+/// them, on a PostgreSQL server of its own.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class RollingCollection : ICollectionFixture<PostgresServer>
+{
+    public const string Name = "rolling";
+}

@@ -161,7 +161,11 @@ function livePanel(url, onTotal) {
       state.textContent = source.readyState === EventSource.CLOSED ? '(unavailable: too many live views open, or signed out)' : '(reconnecting…)';
     };
   };
+  // The charts follow the page's width (a phone turned, a window narrowed), as the code page's do.
+  const onResize = () => [rateFig, mapFig].forEach((f) => f.chart && f.chart.resize());
+  window.addEventListener('resize', onResize);
   const stop = () => {
+    window.removeEventListener('resize', onResize);
     if (source) source.close();
     [rateFig, mapFig].forEach((f) => f.chart && f.chart.dispose());
   };
