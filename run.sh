@@ -153,8 +153,9 @@ else
   bash scripts/pg.sh install
   pg="$data/pg"
   if [[ ! -f "$data/pg-password" ]]; then
-    head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$data/pg-password"
+    (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$data/pg-password")
   fi
+  chmod 600 "$data/pg-password"
   if [[ ! -f "$pg/PG_VERSION" ]]; then
     rm -rf "$pg"
     bash scripts/pg.sh init "$pg" "$data/pg-password"

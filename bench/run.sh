@@ -241,7 +241,9 @@ common_env+=("Webhooks__AllowPrivateAddresses=true")
 
 start_process() { # NAME URL DLL [ENV...]: starts it in the background, appends its pid to pids, echoes nothing
   local name=$1 url=$2 dll=$3; shift 3
-  env "${common_env[@]}" "$@" ASPNETCORE_URLS="$url" dotnet "$dll" > "$work/$name.log" 2>&1 &
+  # Appended: a restarted process's log follows its predecessor's, so KEEP_LOGS shows every start.
+  echo "==== $name started $(date -u +%H:%M:%S) with: $*" >> "$work/$name.log"
+  env "${common_env[@]}" "$@" ASPNETCORE_URLS="$url" dotnet "$dll" >> "$work/$name.log" 2>&1 &
   pids+=($!)
   eval "${name//-/_}_pid=$!"
 }
@@ -361,7 +363,7 @@ ms() { calc %.2f "$1 / 1000"; }
 describe() { # one line about the run in B
   local statuses="302: ${B[s302]}"
   local s; for s in 200 404 410 429 503; do (( B[s$s] > 0 )) && statuses+=", $s: ${B[s$s]}"; done
-  (( B[other] > 0 )) && statuses+=", other: ${B[other]}"
+  (( B[other] > 0 )) && statuses+=", other: ${B[other]} (${B[others]})"
   say "$(calc %.0f "${B[rps]}") req/s, p50 $(ms "${B[p50_us]}") ms, p99 $(ms "${B[p99_us]}") ms, p99.9 $(ms "${B[p999_us]}") ms, max $(ms "${B[max_us]}") ms; ${B[answered]} answers ($statuses) in $(calc %.2f "${B[window_us]} / 1e6") s"
 }
 
@@ -388,13 +390,18 @@ record() {
   R_rows[$1]="-"; R_equal[$1]="-"; R_is_baseline[$1]=${2:-}
 }
 
-# check_rows NAME BEFORE: rows added since BEFORE must equal the 302s of NAME's run (which, after a clean stop,
-# are exactly the scans the gateway acknowledged).
+# check_rows NAME BEFORE [unknown]: rows added since BEFORE must equal the 302s of NAME's run (which, after a clean
+# stop, are exactly the scans the gateway acknowledged), and every answer must be a 302 unless the codes are unknown.
 check_rows() {
   local name=$1 before=$2 added
   added=$(wait_rows "$before" "${B[s302]}")
   R_rows[$name]=$added
   if [[ $added == "${B[s302]}" ]]; then R_equal[$name]=yes; else R_equal[$name]=NO; mismatches=$((mismatches + 1)); fi
+  # Every code of a scan run exists: an answer other than 302 is a failure, not a figure (rows = 302s would still hold).
+  if [[ "${3:-}" != unknown ]] && (( B[s302] * 1000 < B[answered] * 999 )); then
+    R_equal[$name]="NO 302"; mismatches=$((mismatches + 1))
+    say "FAILED: only ${B[s302]} of ${B[answered]} answers were 302s"
+  fi
   say "rows added to qr_scans: $added, 302s received: ${B[s302]} → $([[ ${R_equal[$name]} == yes ]] && echo equal || echo 'NOT EQUAL')"
 }
 
@@ -577,7 +584,7 @@ unknown_run() { # NAME URL PREFIX COUNT WIDTH
   wrk_run random "$prefix" "$count" "$width" "$duration" "$url"
   describe
   record "$name"
-  check_rows "$name" "$before"
+  check_rows "$name" "$before" unknown
   read -r -a s1 < <(db_sample)
   U_tx[$name]=$((s1[1] - s0[1])); U_fetched[$name]=$((s1[2] - s0[2]))
   U_window[$name]=$(calc %.3f "${s1[0]} - ${s0[0]}"); U_requests[$name]=$((warm_answers + B[answered]))
@@ -726,7 +733,8 @@ touch_codes() { # PREFIX COUNT WIDTH URL: HEAD /r/<code> for each code (curl, 32
       if (i < n - 1) print "next"
     }
   }' > "$work/touch.curl"
-  timeout "$cold_budget" curl -sS --parallel --parallel-max 32 -K "$work/touch.curl" 2>/dev/null | grep -c '^302$' || true
+  timeout "$cold_budget" curl -sS --parallel --parallel-max 32 -K "$work/touch.curl" 2>/dev/null > "$work/touch.statuses" || true
+  grep -c '^302$' "$work/touch.statuses" || true
 }
 durability_run() { # DURABILITY
   step "durability pair: silo restarted with ScanSink__Durability=$1, its codes activated with HEAD"
@@ -738,6 +746,7 @@ durability_run() { # DURABILITY
   before=$(scan_rows); started=$(now_s)
   touched=$(touch_codes b "$codes" "$width_b" "$gateway")
   say "activated $touched of $codes codes with HEAD in $(calc %.1f "$(now_s) - $started") s; rows added: $(( $(scan_rows) - before )) (HEAD records nothing)"
+  (( touched == codes )) || say "HEAD statuses: $(sort "$work/touch.statuses" | uniq -c | awk '{printf "%s%s × %s", (NR>1?", ":""), $2, $1}')"
   scenario "full path ($1)" "$gateway" random b "$codes" $width_b
 }
 durability_run Buffered
@@ -848,4 +857,4 @@ echo "routing (issue 23): full path on codes with 5 rules $(calc %.0f "${R_rps[f
 echo "full-path ratio: $full_ratio %$([[ $webhook == 1 ]] && echo ' (WEBHOOK=1)')"
 echo "realistic-mix ratio: $mix_ratio %"
 echo "total time: $(calc %.0f "$(now_s) - $script_started") s"
-(( mismatches == 0 )) || die "$mismatches run(s) where the rows written to qr_scans differ from the 302s received (see above)"
+(( mismatches == 0 )) || die "$mismatches run(s) where the rows written to qr_scans differ from the 302s received, or answers were not 302s (see above)"

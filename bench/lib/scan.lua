@@ -301,14 +301,23 @@ function done(summary, latency, requests)
   local other = total_answered
   for _, s in ipairs({ 200, 302, 404, 410, 429, 503 }) do other = other - (by_status[s] or 0) end
   local e = summary.errors
+  -- The statuses counted as "other", e.g. "500:12,400:3" (none: "-"): what went wrong is the first question.
+  local others = {}
+  for status, n in pairs(by_status) do
+    if status ~= 200 and status ~= 302 and status ~= 404 and status ~= 410 and status ~= 429 and status ~= 503 then
+      others[#others + 1] = status .. ":" .. n
+    end
+  end
+  table.sort(others)
   io.write(string.format(
     "BENCH answered=%d issued=%d s302=%d s200=%d s404=%d s410=%d s429=%d s503=%d other=%d "
       .. "window_us=%d rps=%.1f p50_us=%d p90_us=%d p99_us=%d p999_us=%d max_us=%d mean_us=%.1f "
-      .. "clean_stop=%s err_connect=%d err_read=%d err_write=%d err_timeout=%d wrk_requests=%d wrk_duration_us=%d\n",
+      .. "clean_stop=%s err_connect=%d err_read=%d err_write=%d err_timeout=%d wrk_requests=%d wrk_duration_us=%d others=%s\n",
     total_answered, total_issued, by_status[302] or 0, by_status[200] or 0, by_status[404] or 0, by_status[410] or 0,
     by_status[429] or 0, by_status[503] or 0, other,
     window_us, total_answered / (window_us / 1000000),
     math.floor(latency:percentile(50)), math.floor(latency:percentile(90)), math.floor(latency:percentile(99)),
     math.floor(latency:percentile(99.9)), math.floor(latency.max), latency.mean,
-    tostring(all_finished), e.connect, e.read, e.write, e.timeout, summary.requests, summary.duration))
+    tostring(all_finished), e.connect, e.read, e.write, e.timeout, summary.requests, summary.duration,
+    #others > 0 and table.concat(others, ",") or "-"))
 end

@@ -66,6 +66,14 @@ public sealed partial class RunScriptTests(PostgresServer postgres)
 
         Assert.Equal(0, await run.TerminateAsync());
         Assert.Contains("stopped", run.Output);
+
+        // The secrets it wrote (run.env holds the API key) are this user's alone.
+        string[] secrets = ["session-secret", "run.env", "tls/ca.key", "tls/silo.key", "tls/gateway.key"];
+        foreach (var secret in secrets)
+        {
+            Assert.True(OwnerOnly(Path.Combine(data.FullName, secret)), $"{secret} can be read by others");
+        }
+
         data.Delete(recursive: true);
     }
 
@@ -76,6 +84,9 @@ public sealed partial class RunScriptTests(PostgresServer postgres)
         Assert.Equal(2, await run.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("unknown argument '--lna'", run.Output);
     }
+
+    private static bool OwnerOnly(string path) =>
+        OperatingSystem.IsWindows() || (File.GetUnixFileMode(path) & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite)) == 0;
 
     private static string ToUrl(string connectionString)
     {
