@@ -164,7 +164,13 @@ public sealed class RollupSink : BackgroundService, IRollupSink
             Interlocked.Increment(ref _batches);
             return true;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The silo is stopping in the middle of this write: the batch is kept, and the last flush (StopAsync)
+            // writes it again under its id, which the store skips if the cancelled write had committed after all.
+            return false;
+        }
+        catch (Exception ex)
         {
             Interlocked.Increment(ref _failures);
             metrics.DatabaseError("rollups");
@@ -245,7 +251,17 @@ public sealed class RollupSink : BackgroundService, IRollupSink
             }
 
             var started = Stopwatch.GetTimestamp();
-            delay = await FlushAsync(stoppingToken)
+            bool written;
+            try
+            {
+                written = await FlushAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break; // waiting for the flush lock when the stop came: StopAsync flushes
+            }
+
+            delay = written
                 ? NextInterval(Stopwatch.GetElapsedTime(started))
                 : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
         }

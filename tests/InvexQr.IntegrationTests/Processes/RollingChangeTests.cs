@@ -31,6 +31,7 @@ public sealed class RollingChangeTests(PostgresServer postgres)
         var clock = Stopwatch.StartNew();
         var siloSettings = new Dictionary<string, string> { ["ScanSink__Durability"] = durability };
         await using var deployment = await Deployment.StartAsync(postgres, silos: 3, siloSettings: siloSettings);
+        Console.WriteLine($"[{durability}] {clock.Elapsed.TotalSeconds:F0} s: 3 silos and a gateway ready");
         var startingGateway = deployment.StartExtraGatewayAsync();
         var codes = new List<string>();
         for (var i = 0; i < Codes; i++)
@@ -38,6 +39,7 @@ public sealed class RollingChangeTests(PostgresServer postgres)
             codes.Add((await deployment.Http.CreateCodeAsync($"https://example.org/rolling/{i}")).GetProperty("code").GetString()!);
         }
 
+        Console.WriteLine($"[{durability}] {clock.Elapsed.TotalSeconds:F0} s: {Codes} codes created");
         var secondGateway = await startingGateway;
 
         var started = clock.Elapsed;
@@ -58,28 +60,30 @@ public sealed class RollingChangeTests(PostgresServer postgres)
         // Every silo, one after the other: graceful stop, then its replacement joins.
         foreach (var silo in deployment.Silos.ToList())
         {
-            await silo.TerminateAsync();
+            var stop = await Timed(silo.TerminateAsync());
             Assert.True(silo.ExitCode == 0, $"{silo.Name} exited with {silo.ExitCode}:\n{silo.LoggedErrors}");
-            await deployment.StartSiloAsync(siloSettings);
-            await AllCodesRedirectAgainAsync(load, codes);
-            await Step($"{silo.Name} replaced");
+            var start = await Timed(deployment.StartSiloAsync(siloSettings));
+            var again = await Timed(AllCodesRedirectAgainAsync(load, codes));
+            await Step($"{silo.Name} replaced (stop {stop}, start {start}, every code again {again})");
         }
 
         // Every gateway: its replacement first, then the old one leaves the pool and gets SIGTERM.
         foreach (var gateway in new[] { deployment.Gateway, secondGateway })
         {
-            var replacement = await deployment.StartExtraGatewayAsync();
+            var starting = deployment.StartExtraGatewayAsync();
+            var start = await Timed(starting);
+            var replacement = await starting;
             pool.Add(replacement.BaseAddress);
             pool.Remove(gateway.BaseAddress);
-            await gateway.TerminateAsync();
+            var stop = await Timed(gateway.TerminateAsync());
             Assert.True(gateway.ExitCode == 0, $"{gateway.Name} exited with {gateway.ExitCode}:\n{gateway.LoggedErrors}");
-            await AllCodesRedirectAgainAsync(load, codes);
-            await Step($"{gateway.Name} replaced by {replacement.Name}");
+            var again = await Timed(AllCodesRedirectAgainAsync(load, codes));
+            await Step($"{gateway.Name} replaced by {replacement.Name} (start {start}, stop {stop}, every code again {again})");
         }
 
-        await Task.WhenAll(deployment.StartSiloAsync(siloSettings), deployment.StartSiloAsync(siloSettings));
+        var scaleOut = await Timed(Task.WhenAll(deployment.StartSiloAsync(siloSettings), deployment.StartSiloAsync(siloSettings)));
         await AllCodesRedirectAgainAsync(load, codes);
-        await Step("scaled to 5 silos");
+        await Step($"scaled to 5 silos (start {scaleOut})");
 
         // Scale-in removes the highest ordinals: the two silos just added and the last restarted one.
         var leaving = Running(deployment).TakeLast(3).ToList();
@@ -127,6 +131,14 @@ public sealed class RollingChangeTests(PostgresServer postgres)
         // Redirects kept answering: never 5 s (the gateway's response timeout) without one. One code's longest wait
         // (its grain moving off a stopping silo) is printed: every one of its answers was still a 302.
         Assert.True(pool.WorstGap < TimeSpan.FromSeconds(5), $"no redirect at all for {pool.WorstGap.TotalMilliseconds:F0} ms");
+    }
+
+    /// <summary>How long a step took, e.g. "4.2 s": the steps' parts are printed, so a slow run shows what was slow.</summary>
+    private static async Task<string> Timed(Task step)
+    {
+        var clock = Stopwatch.StartNew();
+        await step;
+        return $"{clock.Elapsed.TotalSeconds:F1} s";
     }
 
     private static IEnumerable<ServiceProcess> Running(Deployment deployment) => deployment.Silos.Where(s => !s.HasExited);
