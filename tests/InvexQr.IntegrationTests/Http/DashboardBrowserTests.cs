@@ -249,6 +249,21 @@ public sealed class DashboardBrowserTests(PostgresServer postgres, ITestOutputHe
         JsonDocument.Parse(await page.EvaluateAsync<string>(
             "key => JSON.stringify(echarts.getInstanceByDom(document.querySelector(`[data-chart=${key}]`)).getOption())", chart)).RootElement.Clone();
 
-    private static Task<bool> NoHorizontalOverflowAsync(IPage page) =>
-        page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth");
+    /// <summary>
+    /// True once the page fits its width, within 5 s of a resize: charts follow the window in their resize handlers,
+    /// which a loaded machine may run a moment after the viewport changed.
+    /// </summary>
+    private static async Task<bool> NoHorizontalOverflowAsync(IPage page)
+    {
+        const string fits = "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth";
+        try
+        {
+            await page.WaitForFunctionAsync(fits, null, new() { Timeout = 5_000, PollingInterval = 100 });
+            return true;
+        }
+        catch (PlaywrightException) // its TimeoutException: still overflowing after 5 s
+        {
+            return await page.EvaluateAsync<bool>(fits);
+        }
+    }
 }
