@@ -261,7 +261,7 @@ public sealed class DashboardBrowserTests(PostgresServer postgres, ITestOutputHe
             await page.WaitForFunctionAsync(fits, null, new() { Timeout = 5_000, PollingInterval = 100 });
             return true;
         }
-        catch (PlaywrightException) // its TimeoutException: still overflowing after 5 s
+        catch (TimeoutException) // still overflowing after 5 s
         {
             return await page.EvaluateAsync<bool>(fits);
         }

