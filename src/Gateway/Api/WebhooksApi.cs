@@ -78,18 +78,10 @@ public static class WebhooksApi
             return urlError;
         }
 
-        var fieldError = CheckEvents(body.Events, required: true, out var events);
-        var codesError = CheckCodes(body.Codes, out var codes);
-        var tagsError = CheckTags(body.Tags, out var tags);
-        fieldError ??= codesError ?? tagsError;
-        if (fieldError is not null)
+        var (filterError, events, codes, tags) = await CheckFiltersAsync(body.Events, body.Codes, body.Tags, required: true, ownerId, webhooks);
+        if (filterError is not null)
         {
-            return fieldError;
-        }
-
-        if (codes is not null && await webhooks.UnknownCodesAsync(ownerId, codes) is { Count: > 0 } unknown)
-        {
-            return JsonBody.Invalid($"codes: no code '{unknown[0]}' among yours.", "codes");
+            return filterError;
         }
 
         if (await webhooks.CountAsync(ownerId) >= options.Value.MaxEndpointsPerOwner)
@@ -135,18 +127,10 @@ public static class WebhooksApi
             return urlError;
         }
 
-        var fieldError = CheckEvents(body.Events, required: false, out var events);
-        var codesError = CheckCodes(body.Codes, out var codes);
-        var tagsError = CheckTags(body.Tags, out var tags);
-        fieldError ??= codesError ?? tagsError;
-        if (fieldError is not null)
+        var (filterError, events, codes, tags) = await CheckFiltersAsync(body.Events, body.Codes, body.Tags, required: false, ownerId, webhooks);
+        if (filterError is not null)
         {
-            return fieldError;
-        }
-
-        if (codes is not null && await webhooks.UnknownCodesAsync(ownerId, codes) is { Count: > 0 } unknown)
-        {
-            return JsonBody.Invalid($"codes: no code '{unknown[0]}' among yours.", "codes");
+            return filterError;
         }
 
         var change = new WebhookEndpointChange(
@@ -219,6 +203,22 @@ public static class WebhooksApi
 
         var refusal = await WebhookTargets.RefusalAsync(new Uri(TargetUrl.Normalize(url!)), options.AllowPrivateAddresses, request.HttpContext.RequestAborted);
         return refusal is null ? null : JsonBody.Invalid(refusal, "url");
+    }
+
+    /// <summary>The events and the code and tag filters of a create or an update: the first bad field, or them normalised.</summary>
+    private static async Task<(IResult? Error, IReadOnlyList<string>? Events, IReadOnlyList<string>? Codes, IReadOnlyList<string>? Tags)> CheckFiltersAsync(
+        IReadOnlyList<string?>? events, IReadOnlyList<string?>? codes, IReadOnlyList<string?>? tags, bool required, long ownerId, WebhookRepository webhooks)
+    {
+        var error = CheckEvents(events, required, out var checkedEvents);
+        var codesError = CheckCodes(codes, out var checkedCodes);
+        var tagsError = CheckTags(tags, out var checkedTags);
+        error ??= codesError ?? tagsError;
+        if (error is null && checkedCodes is not null && await webhooks.UnknownCodesAsync(ownerId, checkedCodes) is { Count: > 0 } unknown)
+        {
+            error = JsonBody.Invalid($"codes: no code '{unknown[0]}' among yours.", "codes");
+        }
+
+        return (error, checkedEvents, checkedCodes, checkedTags);
     }
 
     private static IResult? CheckEvents(IReadOnlyList<string?>? events, bool required, out IReadOnlyList<string>? normalised)
