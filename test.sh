@@ -95,7 +95,8 @@ for trx in "$results"/*.trx; do
   skipped=$((skipped + $(get notExecuted)))
 done
 if (( passed + failed == 0 )); then echo "test.sh: no test ran" >&2; status=1; fi
-# The failed tests again by name, last, where a truncated CI log still shows them.
+# The failed tests again, with why, then by name, last, where a truncated CI log still shows them.
+perl scripts/trx-failures.pl "$results"/*.trx || true
 [[ -z "${checks_failed:-}" ]] || echo "FAILED: scripts/validate-deploy.sh or scripts/check-monitoring.sh"
 [[ -z "${lint_failed:-}" ]] || echo "FAILED: scripts/lint-openapi.sh"
 for trx in "$results"/*.trx; do
