@@ -8,8 +8,10 @@ namespace InvexQr.Enrichment.UserAgents;
 /// The three ordered rule lists of uap-core's <c>regexes.yaml</c> (<c>user_agent_parsers</c>,
 /// <c>os_parsers</c>, <c>device_parsers</c>), read with YamlDotNet and compiled once.
 /// <para>
-/// Each regex is compiled (<see cref="RegexOptions.Compiled"/>) with a match timeout, unanchored and
-/// case-sensitive unless the rule says <c>regex_flag: 'i'</c>. The rules are written for the
+/// Each regex has a match timeout, is unanchored and case-sensitive unless the rule says <c>regex_flag: 'i'</c>.
+/// It starts interpreted (loading takes ~0.1 s instead of the ~2 s compiling all of them takes, which delayed every
+/// gateway start) and is compiled in the background once it has been used <see cref="UapRule.CompileAfterUses"/>
+/// times (see <see cref="UapRule"/>). The rules are written for the
 /// JavaScript/Python regex dialects, so they are compiled with <see cref="RegexOptions.ECMAScript"/>
 /// where .NET accepts that (<c>\d</c> and <c>\w</c> mean ASCII digits and word characters there, as in
 /// the reference implementation); a pattern .NET rejects in that mode is compiled in .NET's default
@@ -105,7 +107,7 @@ public sealed class UapRules
                 throw new InvalidDataException($"regexes.yaml: {section} #{index} has no regex");
             }
 
-            var regex = Compile(pattern, flag == "i", matchTimeout, out var error);
+            var regex = Parse(pattern, flag == "i", matchTimeout, out var error);
             if (regex is null)
             {
                 rejected.Add($"{section} #{index}: {error}");
@@ -118,13 +120,13 @@ public sealed class UapRules
         return [.. rules];
     }
 
-    private static Regex? Compile(string pattern, bool ignoreCase, TimeSpan matchTimeout, out string? error)
+    private static Regex? Parse(string pattern, bool ignoreCase, TimeSpan matchTimeout, out string? error)
     {
         var caseOption = ignoreCase ? RegexOptions.IgnoreCase : RegexOptions.None;
         error = null;
         try
         {
-            return new Regex(pattern, RegexOptions.ECMAScript | RegexOptions.Compiled | caseOption, matchTimeout);
+            return new Regex(pattern, RegexOptions.ECMAScript | caseOption, matchTimeout);
         }
         catch (ArgumentException)
         {
@@ -133,7 +135,7 @@ public sealed class UapRules
 
         try
         {
-            return new Regex(pattern, RegexOptions.CultureInvariant | RegexOptions.Compiled | caseOption, matchTimeout);
+            return new Regex(pattern, RegexOptions.CultureInvariant | caseOption, matchTimeout);
         }
         catch (ArgumentException ex)
         {
@@ -148,10 +150,54 @@ public sealed class UapRules
 /// template with <c>$1</c>..<c>$9</c> replaced by the captures (a group that did not take part
 /// gives ""), trimmed; without a template it is the field's default capture group. Empty means
 /// "not defined" (null).
+/// <para>
+/// The regex is interpreted until the rule has been tried <see cref="CompileAfterUses"/> times, then compiled
+/// (<see cref="RegexOptions.Compiled"/>, ~2.2 times faster) by <see cref="BackgroundRegexCompiler"/> and swapped in:
+/// with the parse cache in front, a gateway that sees few distinct user agents never pays for compiling ~1,200
+/// regexes, and one that sees many compiles the rules they reach within seconds, off the scan path.
+/// </para>
 /// </summary>
 internal sealed class UapRule(Regex regex, string?[] templates)
 {
-    public Regex Regex { get; } = regex;
+    /// <summary>Tries of an interpreted regex before it is queued for compiling.</summary>
+    public const int CompileAfterUses = 64;
+
+    private Regex _regex = regex;
+    private int _uses;
+
+    /// <summary>The regex in use: interpreted, then compiled.</summary>
+    public Regex Regex => Volatile.Read(ref _regex);
+
+    public bool IsCompiled => (Regex.Options & RegexOptions.Compiled) != 0;
+
+    /// <summary>Matches with the regex in use, counting the tries of an interpreted one.</summary>
+    public Match Match(string input)
+    {
+        var regex = Volatile.Read(ref _regex);
+        if (_uses < CompileAfterUses && Interlocked.Increment(ref _uses) == CompileAfterUses)
+        {
+            BackgroundRegexCompiler.Enqueue(this);
+        }
+
+        return regex.Match(input);
+    }
+
+    /// <summary>Compiles the regex, runs it once (so its first real match does not wait for the JIT) and swaps it in.</summary>
+    internal void Compile(string probe)
+    {
+        var interpreted = Regex;
+        var compiled = new Regex(interpreted.ToString(), interpreted.Options | RegexOptions.Compiled, interpreted.MatchTimeout);
+        try
+        {
+            compiled.IsMatch(probe);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            // Only warming up.
+        }
+
+        Volatile.Write(ref _regex, compiled);
+    }
 
     /// <summary>Field <paramref name="field"/> of a match; <paramref name="defaultGroup"/> 0 means "no default group".</summary>
     public string? Field(Match match, int field, int defaultGroup)

@@ -37,8 +37,8 @@ public sealed class UserAgentClassifier : IUserAgentClassifier
         }
     }
 
-    // Compiling and warming ~1,200 regexes takes seconds: a process loads a rules file once, however many hosts it
-    // runs (a co-hosted test suite runs dozens). The parser is thread-safe and holds no per-host state.
+    // A process loads a rules file once, however many hosts it runs (a co-hosted test suite runs dozens), so the
+    // regexes compiled as they are used are compiled once. The parser is thread-safe and holds no per-host state.
     private static readonly Dictionary<(string Path, DateTime Written, TimeSpan Timeout), UserAgentParser> Loaded = [];
 
     private static UserAgentParser Load(string path, TimeSpan timeout)

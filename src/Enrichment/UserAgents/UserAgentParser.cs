@@ -9,7 +9,8 @@ namespace InvexQr.Enrichment.UserAgents;
 /// first unanchored match wins, with the <c>*_replacement</c> rules and <c>$1</c>..<c>$9</c> substitutions; no match
 /// is family "Other". Beyond it, for safety: user agents are cut to <see cref="MaxLength"/> characters, every regex
 /// has a match timeout, and a regex that times out twice in a row makes its list answer "Other" (counted in
-/// <see cref="Timeouts"/>). Compiled and warmed once at load; thread-safe; uncached (use <see cref="UserAgentCache"/>).
+/// <see cref="Timeouts"/>). Loaded interpreted, compiled rule by rule as they are used (see <see cref="UapRule"/>);
+/// thread-safe; uncached (use <see cref="UserAgentCache"/>).
 /// </summary>
 public sealed class UserAgentParser
 {
@@ -22,7 +23,7 @@ public sealed class UserAgentParser
     private readonly UapRules _rules;
     private long _timeouts;
 
-    /// <summary>Loads and compiles <c>regexes.yaml</c> from <paramref name="regexesPath"/>.</summary>
+    /// <summary>Loads <c>regexes.yaml</c> from <paramref name="regexesPath"/>.</summary>
     /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="YamlDotNet.Core.YamlException">The file is not YAML.</exception>
     /// <exception cref="InvalidDataException">The file is not shaped like regexes.yaml.</exception>
@@ -43,15 +44,20 @@ public sealed class UserAgentParser
     {
         var started = Stopwatch.GetTimestamp();
         var rules = UapRules.Load(yaml, matchTimeout ?? DefaultMatchTimeout);
-        WarmUp(rules);
         return new UserAgentParser(rules, Stopwatch.GetElapsedTime(started));
     }
 
     /// <summary>The full path of the regexes.yaml read, or null for rules given as text.</summary>
     public string? Source { get; }
 
-    /// <summary>How long reading, compiling and warming up the rules took.</summary>
+    /// <summary>How long reading and parsing the rules took.</summary>
     public TimeSpan LoadTime { get; }
+
+    /// <summary>Rules whose regex has been compiled so far (the others are still interpreted).</summary>
+    public int CompiledRuleCount => _rules.Browsers.Concat(_rules.Oses).Concat(_rules.Devices).Count(r => r.IsCompiled);
+
+    /// <summary>Regexes of any parser in this process queued for compiling and not compiled yet.</summary>
+    public static int PendingCompiles => BackgroundRegexCompiler.Pending;
 
     public int BrowserRuleCount => _rules.Browsers.Length;
 
@@ -133,7 +139,7 @@ public sealed class UserAgentParser
             Match match;
             try
             {
-                match = rule.Regex.Match(ua);
+                match = rule.Match(ua);
             }
             catch (RegexMatchTimeoutException)
             {
@@ -142,7 +148,7 @@ public sealed class UserAgentParser
                 // string, which times out again.
                 try
                 {
-                    match = rule.Regex.Match(ua);
+                    match = rule.Match(ua);
                 }
                 catch (RegexMatchTimeoutException)
                 {
@@ -162,35 +168,11 @@ public sealed class UserAgentParser
         return null;
     }
 
-    /// <summary>
-    /// Runs every regex once, on all cores. A compiled regex is turned into IL when built but
-    /// JIT-compiled on its first match (about 2 ms each, some 1,200 of them): done here, at load, that
-    /// cost neither delays the first scans nor eats into their match timeouts.
-    /// </summary>
-    private static void WarmUp(UapRules rules)
-    {
-        const string probe = "Mozilla/5.0 (X11; warm-up 1.0) AppleWebKit/537.36 (KHTML, like Gecko)";
-        Parallel.ForEach(
-            rules.Browsers.Concat(rules.Oses).Concat(rules.Devices),
-            rule =>
-            {
-                try
-                {
-                    rule.Regex.IsMatch(probe);
-                }
-                catch (RegexMatchTimeoutException)
-                {
-                    // Only warming up.
-                }
-            });
-    }
-
     private static UapRules LoadFile(string path, TimeSpan matchTimeout, out TimeSpan loadTime)
     {
         var started = Stopwatch.GetTimestamp();
         using var reader = File.OpenText(path);
         var rules = UapRules.Load(reader, matchTimeout);
-        WarmUp(rules);
         loadTime = Stopwatch.GetElapsedTime(started);
         return rules;
     }

@@ -99,12 +99,12 @@ public sealed class UserAgentClassifierTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Every_rule_of_the_products_regexes_yaml_compiles()
+    public void Every_rule_of_the_products_regexes_yaml_is_accepted()
     {
         var parser = Parser.Value;
 
         output.WriteLine($"{parser.Source}: {parser.BrowserRuleCount} browser, {parser.OsRuleCount} OS, {parser.DeviceRuleCount} device rules; " +
-            $"read and compiled in {parser.LoadTime.TotalMilliseconds:F0} ms");
+            $"read in {parser.LoadTime.TotalMilliseconds:F0} ms");
         Assert.Empty(parser.RejectedRules);
         Assert.True(parser.BrowserRuleCount > 300 && parser.OsRuleCount > 100 && parser.DeviceRuleCount > 400);
     }

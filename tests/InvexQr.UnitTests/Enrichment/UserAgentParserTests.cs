@@ -171,6 +171,41 @@ public sealed class UserAgentParserTests
     }
 
     [Fact]
+    public async Task Rules_start_interpreted_and_those_tried_often_are_compiled_in_the_background_with_the_same_answers()
+    {
+        var parser = Rules("""
+            user_agent_parsers:
+              - regex: '(Luminary)/(\d+)\.(\d+)'
+              - regex: '(Umbra)/(\d+)'
+            os_parsers:
+              - regex: '(Windows NT) (\d+)\.(\d+)'
+            device_parsers:
+              - regex: '; (Pixel \d+)\)'
+                regex_flag: 'i'
+            """);
+        const string ua = "Mozilla/5.0 (Windows NT 10.0; pixel 8) Luminary/4.2";
+        var interpreted = parser.Parse(ua);
+        Assert.Equal(0, parser.CompiledRuleCount);
+
+        // Every try of the first browser, the OS and the device rule counts; "Umbra" is never reached.
+        for (var i = 1; i < 64; i++)
+        {
+            Assert.Equal(interpreted, parser.Parse(ua));
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (parser.CompiledRuleCount < 3 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(3, parser.CompiledRuleCount);
+        Assert.Equal(interpreted, parser.Parse(ua));
+        Assert.Equal(new BrowserInfo("Luminary", "4", "2", null), interpreted.Browser);
+        Assert.Equal("pixel 8", interpreted.Device.Family); // regex_flag i: the capture keeps the user agent's case
+    }
+
+    [Fact]
     public void User_agents_are_cut_to_512_characters_before_matching()
     {
         var parser = Rules("""
