@@ -14,7 +14,7 @@ namespace InvexQr.IntegrationTests.Processes;
 public sealed class RollingChangeTests(PostgresServer postgres)
 {
     private const int Codes = 30;
-    private const int ScansPerSecond = 300;
+    private const int ScansPerSecond = 100;
 
     /// <summary>
     /// Both durabilities at once, each on a cluster of its own: the test mostly waits for processes to start and
