@@ -136,13 +136,13 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         long? id;
-        // code.deleted is queued for the owner's webhooks; the code's scan events still waiting in the outbox go with its scans.
+        // code.deleted is queued for the owner's webhooks; the code's scan events still waiting in the outbox are dropped by
+        // the delivery, which builds each from its scan row, deleted here.
         await using (var delete = new NpgsqlCommand($"""
             WITH gone AS (DELETE FROM qr_codes WHERE code = $1 RETURNING *),
                  reserved AS (INSERT INTO qr_code_tombstones (code_key, owner_id) SELECT lower(code), owner_id FROM gone
                               ON CONFLICT (code_key) DO UPDATE SET owner_id = EXCLUDED.owner_id, deleted_at = now()),
                  {WebhookOutboxSql.QueueCodeEvent("announced", "gone", "code.deleted")},
-                 scan_events AS (DELETE FROM webhook_outbox WHERE qr_code_id IN (SELECT id FROM gone) AND event_type = 'scan'),
                  scans AS (DELETE FROM qr_scans WHERE qr_code_id IN (SELECT id FROM gone)),
                  hourly AS (DELETE FROM qr_rollup_hourly WHERE qr_code_id IN (SELECT id FROM gone)),
                  totals AS (DELETE FROM qr_code_totals WHERE qr_code_id IN (SELECT id FROM gone)),
@@ -168,7 +168,6 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
 
         await using (var stragglers = new NpgsqlCommand("""
             WITH scans AS (DELETE FROM qr_scans WHERE qr_code_id = $1),
-                 scan_events AS (DELETE FROM webhook_outbox WHERE qr_code_id = $1 AND event_type = 'scan'),
                  hourly AS (DELETE FROM qr_rollup_hourly WHERE qr_code_id = $1),
                  totals AS (DELETE FROM qr_code_totals WHERE qr_code_id = $1),
                  dims_h AS (DELETE FROM qr_rollup_dims_hourly WHERE qr_code_id = $1),

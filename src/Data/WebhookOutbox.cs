@@ -3,8 +3,11 @@ using NpgsqlTypes;
 
 namespace InvexQr.Data;
 
-/// <summary>An event waiting in the outbox for one endpoint.</summary>
-public sealed record OutboxEvent(long Id, Guid EventId, string Type, DateTimeOffset OccurredAt, string PayloadJson);
+/// <summary>
+/// An event waiting in the outbox for one endpoint. <see cref="PayloadJson"/> is null for a scan event whose scan is gone
+/// (its code deleted, or past retention): it is removed with its batch, never sent.
+/// </summary>
+public sealed record OutboxEvent(long Id, Guid EventId, string Type, long QrCodeId, DateTimeOffset OccurredAt, string? PayloadJson);
 
 /// <summary>
 /// The delivery side of the webhook outbox. A delivery claims one endpoint with <c>SELECT … FOR NO KEY UPDATE SKIP LOCKED</c>
@@ -57,9 +60,15 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
             }
 
             var events = new List<OutboxEvent>(batchSize);
-            await using (var read = new NpgsqlCommand("""
-                SELECT id, event_id, event_type, occurred_at, payload::text FROM webhook_outbox
-                 WHERE endpoint_id = $1 ORDER BY id LIMIT $2
+            // A scan event's payload comes from its scan row (the primary key's three columns), as stored now.
+            await using (var read = new NpgsqlCommand($"""
+                SELECT o.id, o.event_id, o.event_type, o.qr_code_id, o.occurred_at,
+                       COALESCE(o.payload,
+                                (SELECT {WebhookOutboxSql.ScanJson} FROM qr_scans s JOIN qr_codes c ON c.id = s.qr_code_id
+                                  WHERE o.event_type = 'scan' AND s.qr_code_id = o.qr_code_id AND s.scanned_at = o.occurred_at
+                                    AND s.id = o.event_id))::text
+                  FROM webhook_outbox o
+                 WHERE o.endpoint_id = $1 ORDER BY o.id LIMIT $2
                 """, connection, transaction))
             {
                 read.Parameters.Add(new() { Value = endpointId });
@@ -67,7 +76,9 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
                 await using var reader = await read.ExecuteReaderAsync(cancellationToken);
                 while (await reader.ReadAsync(cancellationToken))
                 {
-                    events.Add(new OutboxEvent(reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetString(4)));
+                    events.Add(new OutboxEvent(
+                        reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<DateTimeOffset>(4),
+                        reader.IsDBNull(5) ? null : reader.GetString(5)));
                 }
             }
 
@@ -131,15 +142,17 @@ public sealed class WebhookClaim(
 
     public DateTimeOffset? FailingSince => failingSince;
 
+    /// <summary>The events claimed, in outbox order, with those whose scan is gone.</summary>
     public IReadOnlyList<OutboxEvent> Events => events;
+
+    /// <summary>The events to send: those with a payload.</summary>
+    public IReadOnlyList<OutboxEvent> Deliverable { get; } = events.Where(e => e.PayloadJson is not null).ToList();
 
     /// <summary>The receiver took the batch: its events leave the outbox, the endpoint's failures are forgotten.</summary>
     public async Task SucceededAsync(Guid deliveryId, int responseCode, int latencyMs, string eventsJson, int keep, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
-        var delete = new NpgsqlBatchCommand("DELETE FROM webhook_outbox WHERE id = ANY($1)");
-        delete.Parameters.Add(new() { Value = events.Select(e => e.Id).ToArray() });
-        batch.BatchCommands.Add(delete);
+        batch.BatchCommands.Add(DeleteClaimed());
         var reset = new NpgsqlBatchCommand(
             "UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL, next_attempt_at = now() WHERE id = $1");
         reset.Parameters.Add(new() { Value = endpointId });
@@ -147,6 +160,23 @@ public sealed class WebhookClaim(
         AddDelivery(batch, deliveryId, true, responseCode, latencyMs, null, eventsJson, keep);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Nothing to send (every scan of the batch is gone): the events leave the outbox without a delivery.</summary>
+    public async Task DiscardAsync(CancellationToken cancellationToken)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(DeleteClaimed());
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private NpgsqlBatchCommand DeleteClaimed()
+    {
+        var delete = new NpgsqlBatchCommand("DELETE FROM webhook_outbox WHERE endpoint_id = $1 AND id = ANY($2)");
+        delete.Parameters.Add(new() { Value = endpointId });
+        delete.Parameters.Add(new() { Value = events.Select(e => e.Id).ToArray() });
+        return delete;
     }
 
     /// <summary>The attempt failed: the events stay, the endpoint is tried again after <paramref name="retryIn"/>, or disabled.</summary>
@@ -185,7 +215,7 @@ public sealed class WebhookClaim(
         insert.Parameters.Add(new() { Value = succeeded });
         insert.Parameters.Add(new() { Value = (object?)responseCode ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
         insert.Parameters.Add(new() { Value = latencyMs });
-        insert.Parameters.Add(new() { Value = events.Count });
+        insert.Parameters.Add(new() { Value = Deliverable.Count });
         insert.Parameters.Add(new() { Value = (object?)error ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         insert.Parameters.Add(new() { Value = eventsJson, NpgsqlDbType = NpgsqlDbType.Text });
         batch.BatchCommands.Add(insert);

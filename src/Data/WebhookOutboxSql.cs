@@ -3,7 +3,9 @@ namespace InvexQr.Data;
 /// <summary>
 /// The SQL that queues webhook events in the transaction of the change they describe: scans (<see cref="ScanWriter"/>) and
 /// code changes (<see cref="CodeRepository"/>). One row per matching endpoint; with no active endpoint anywhere the
-/// outbox part is skipped by a one-time EXISTS, so the scan path pays only for RETURNING the new rows' ids.
+/// outbox part is skipped by a one-time EXISTS, so the scan path pays only for RETURNING the new rows' ids. The endpoints
+/// queued for are locked (FOR KEY SHARE) for the transaction: an endpoint deleted meanwhile waits for it, then its
+/// trigger removes the events queued here (0301_webhook_outbox_lean.sql).
 /// </summary>
 public static class WebhookOutboxSql
 {
@@ -23,26 +25,38 @@ public static class WebhookOutboxSql
     /// <summary>A CTE clause (<c>name AS (INSERT …)</c>) queueing <paramref name="eventType"/> for every code row of CTE <paramref name="rows"/>.</summary>
     public static string QueueCodeEvent(string name, string rows, string eventType, string extraJson = "") =>
         $"{name} AS (INSERT INTO {Outbox} SELECT e.id, gen_random_uuid(), '{eventType}', r.id, now(), {CodeJson("r")}{extraJson} " +
-        $"FROM {rows} r JOIN webhook_endpoints e ON {Matches("e", "r", eventType)})";
+        $"FROM {rows} r JOIN webhook_endpoints e ON {Matches("e", "r", eventType)} FOR KEY SHARE OF e)";
+
+    /// <summary>
+    /// A scan event's payload, built by the delivery from the scan row (<c>s</c>) and its code (<c>c</c>): what the stored
+    /// scan holds, and less: no address, user agent, referrer or visitor hash.
+    /// </summary>
+    public const string ScanJson =
+        "jsonb_build_object('scanId', s.id, 'code', c.code, 'scannedAt', s.scanned_at, 'country', s.country_code, " +
+        "'region', s.subdivision, 'city', s.city, 'latitude', s.latitude, 'longitude', s.longitude, " +
+        "'deviceType', s.device_type, 'os', s.os, 'browser', s.browser, 'isBot', s.is_bot, 'isRepeat', s.is_repeat)";
 
     /// <summary>
     /// Wraps the scan writer's <c>INSERT INTO qr_scans … ON CONFLICT DO NOTHING</c> so that the scans it inserts are queued
-    /// for the endpoints that want them, in the same statement. Returns one row: the number of scans inserted.
-    /// A scan event carries no more than the stored scan, and less: no address, user agent, referrer or visitor hash.
+    /// for the endpoints that want them, in the same statement. Returns one row: the number of scans inserted. A queued
+    /// scan event is a reference to its scan (the delivery builds the payload, <see cref="ScanJson"/>): a narrow row with
+    /// one index entry per event and endpoint.
     /// </summary>
     public static string WithScanEvents(string insertScans) => $"""
         WITH inserted AS ({insertScans}
-            RETURNING id, qr_code_id, scanned_at, country_code, subdivision, city, latitude, longitude, device_type, os, browser, is_bot, is_repeat),
+            RETURNING id, qr_code_id, scanned_at),
+        hooks AS MATERIALIZED (
+            SELECT * FROM webhook_endpoints
+             WHERE status = 'active' AND 'scan' = ANY(events)
+               AND owner_id IN (SELECT owner_id FROM qr_codes WHERE id IN (SELECT qr_code_id FROM inserted))
+               AND EXISTS (SELECT 1 FROM webhook_endpoints WHERE status = 'active')
+               FOR KEY SHARE),
         queued AS (
             INSERT INTO {Outbox}
-            SELECT e.id, i.id, 'scan', i.qr_code_id, i.scanned_at,
-                   jsonb_build_object('scanId', i.id, 'code', c.code, 'scannedAt', i.scanned_at, 'country', i.country_code,
-                       'region', i.subdivision, 'city', i.city, 'latitude', i.latitude, 'longitude', i.longitude,
-                       'deviceType', i.device_type, 'os', i.os, 'browser', i.browser, 'isBot', i.is_bot, 'isRepeat', i.is_repeat)
+            SELECT e.id, i.id, 'scan', i.qr_code_id, i.scanned_at, NULL
               FROM inserted i
               JOIN qr_codes c ON c.id = i.qr_code_id
-              JOIN webhook_endpoints e ON {Matches("e", "c", "scan")}
-             WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE status = 'active')
+              JOIN hooks e ON {Matches("e", "c", "scan")}
              ORDER BY i.scanned_at, i.id)
         SELECT count(*) FROM inserted
         """;

@@ -161,6 +161,7 @@ public sealed class WebhookRepository(NpgsqlDataSource dataSource)
         await using (var exists = new NpgsqlCommand("""
             SELECT 1 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
              WHERE e.owner_id = $1 AND d.endpoint_id = $2 AND d.id = $3
+               FOR KEY SHARE OF e
             """, connection, transaction))
         {
             exists.Parameters.Add(new() { Value = ownerId });
@@ -175,11 +176,13 @@ public sealed class WebhookRepository(NpgsqlDataSource dataSource)
         await using var replay = new NpgsqlCommand("""
             WITH queued AS (
                 INSERT INTO webhook_outbox (endpoint_id, event_id, event_type, qr_code_id, occurred_at, payload)
-                SELECT d.endpoint_id, (ev->>'id')::uuid, ev->>'type', COALESCE(c.id, 0), (ev->>'occurredAt')::timestamptz, ev->'data'
+                SELECT d.endpoint_id, (ev->>'id')::uuid, ev->>'type', COALESCE(c.id, by_slug.id, 0), (ev->>'occurredAt')::timestamptz,
+                       CASE WHEN ev->>'type' = 'scan' THEN NULL ELSE ev->'data' END -- a scan is built from its row again
                   FROM webhook_deliveries d
                  CROSS JOIN LATERAL jsonb_array_elements(d.events) WITH ORDINALITY AS x(ev, n)
-                  LEFT JOIN qr_codes c ON c.code = ev->'data'->>'code'
-                 WHERE d.id = $1 AND (c.id IS NOT NULL OR ev->>'type' = 'code.deleted')
+                  LEFT JOIN qr_codes c ON c.id = (ev->>'codeId')::bigint
+                  LEFT JOIN qr_codes by_slug ON NOT ev ? 'codeId' AND by_slug.code = ev->'data'->>'code' -- logged before 0301
+                 WHERE d.id = $1 AND (c.id IS NOT NULL OR by_slug.id IS NOT NULL OR ev->>'type' = 'code.deleted')
                  ORDER BY x.n
                 RETURNING 1),
             retry AS (UPDATE webhook_endpoints SET next_attempt_at = now() WHERE id = $2)

@@ -5,8 +5,12 @@ public sealed class WebhookOptions
 {
     public const string Section = "Webhooks";
 
-    /// <summary>Events per request at most (N).</summary>
-    public int BatchSize { get; set; } = 100;
+    /// <summary>
+    /// Events per request at most (N). Each request costs a claim, a post and a commit whatever it carries: at 500 a
+    /// silo delivers ~1.7 times the events per second of 100 for ~45 % less CPU per event (bench/webhook-delivery.sh),
+    /// in bodies of at most ~170 KB.
+    /// </summary>
+    public int BatchSize { get; set; } = 500;
 
     /// <summary>An endpoint with fewer than <see cref="BatchSize"/> events waiting is sent them once the oldest has waited this long (T).</summary>
     public int BatchWindowMs { get; set; } = 1000;

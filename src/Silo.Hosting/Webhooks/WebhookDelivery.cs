@@ -95,6 +95,12 @@ public sealed class WebhookDelivery(
             return false;
         }
 
+        if (claim.Deliverable.Count == 0)
+        {
+            await claim.DiscardAsync(CancellationToken.None); // every scan of the batch was erased after it was queued
+            return true;
+        }
+
         var deliveryId = Guid.CreateVersion7();
         var (body, events) = Serialize(deliveryId, claim);
         var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
@@ -133,7 +139,7 @@ public sealed class WebhookDelivery(
         if (error is null)
         {
             await claim.SucceededAsync(deliveryId, status!.Value, latency, events, _options.DeliveriesKept, CancellationToken.None);
-            Interlocked.Add(ref _delivered, claim.Events.Count);
+            Interlocked.Add(ref _delivered, claim.Deliverable.Count);
             return true;
         }
 
@@ -174,40 +180,52 @@ public sealed class WebhookDelivery(
         return null;
     }
 
-    /// <summary>The request body and, for the delivery log (and replays), the events array alone.</summary>
-    private static (byte[] Body, string Events) Serialize(Guid deliveryId, WebhookClaim claim)
+    /// <summary>
+    /// The request body and, for the delivery log, what a replay needs to queue the same events again: id, type, time and
+    /// code of each, and the payload of code events only (a scan event is built from its scan row again, so the log
+    /// holds no copy of the scans).
+    /// </summary>
+    private static (byte[] Body, string Log) Serialize(Guid deliveryId, WebhookClaim claim)
     {
-        using var eventsBuffer = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(eventsBuffer))
+        using var bodyBuffer = new MemoryStream(256 * claim.Deliverable.Count + 96);
+        using var logBuffer = new MemoryStream(96 * claim.Deliverable.Count + 2);
+        using (var body = new Utf8JsonWriter(bodyBuffer))
+        using (var log = new Utf8JsonWriter(logBuffer))
         {
-            writer.WriteStartArray();
-            foreach (var e in claim.Events)
+            body.WriteStartObject();
+            body.WriteString("deliveryId", deliveryId);
+            body.WriteNumber("endpointId", claim.EndpointId);
+            body.WriteStartArray("events");
+            log.WriteStartArray();
+            foreach (var e in claim.Deliverable)
             {
-                writer.WriteStartObject();
-                writer.WriteString("id", e.EventId);
-                writer.WriteString("type", e.Type);
-                writer.WriteString("occurredAt", e.OccurredAt.ToUniversalTime());
-                writer.WritePropertyName("data");
-                writer.WriteRawValue(e.PayloadJson, skipInputValidation: true);
-                writer.WriteEndObject();
+                body.WriteStartObject();
+                log.WriteStartObject();
+                body.WriteString("id", e.EventId);
+                log.WriteString("id", e.EventId);
+                body.WriteString("type", e.Type);
+                log.WriteString("type", e.Type);
+                body.WriteString("occurredAt", e.OccurredAt.ToUniversalTime());
+                log.WriteString("occurredAt", e.OccurredAt.ToUniversalTime());
+                log.WriteNumber("codeId", e.QrCodeId);
+                body.WritePropertyName("data");
+                body.WriteRawValue(e.PayloadJson!, skipInputValidation: true);
+                if (e.Type != WebhookEvents.Scan)
+                {
+                    log.WritePropertyName("data");
+                    log.WriteRawValue(e.PayloadJson!, skipInputValidation: true);
+                }
+
+                body.WriteEndObject();
+                log.WriteEndObject();
             }
 
-            writer.WriteEndArray();
+            body.WriteEndArray();
+            body.WriteEndObject();
+            log.WriteEndArray();
         }
 
-        var events = eventsBuffer.ToArray();
-        using var bodyBuffer = new MemoryStream(events.Length + 96);
-        using (var writer = new Utf8JsonWriter(bodyBuffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("deliveryId", deliveryId);
-            writer.WriteNumber("endpointId", claim.EndpointId);
-            writer.WritePropertyName("events");
-            writer.WriteRawValue(events, skipInputValidation: true);
-            writer.WriteEndObject();
-        }
-
-        return (bodyBuffer.ToArray(), System.Text.Encoding.UTF8.GetString(events));
+        return (bodyBuffer.ToArray(), System.Text.Encoding.UTF8.GetString(logBuffer.GetBuffer(), 0, (int)logBuffer.Length));
     }
 
     private async Task SweepGoneAsync(CancellationToken stoppingToken)

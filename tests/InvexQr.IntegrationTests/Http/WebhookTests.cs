@@ -190,6 +190,49 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
         });
     }
 
+    [Fact]
+    public async Task Scan_events_of_a_code_deleted_before_their_delivery_are_dropped_and_its_code_deleted_is_sent()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.Respond = async n =>
+        {
+            if (n == 0)
+            {
+                await release.Task.WaitAsync(TimeSpan.FromSeconds(60)); // the scans queue behind this request
+            }
+
+            return 200;
+        };
+        var (owner, endpoint) = await RegisterAsync(receiver);
+        var id = endpoint.GetProperty("id").GetInt64();
+        var kept = (await owner.CreateCodeAsync("https://example.org/kept")).GetProperty("code").GetString()!;
+        var erased = (await owner.CreateCodeAsync("https://example.org/erased")).GetProperty("code").GetString()!;
+        await receiver.WaitForAsync(() => receiver.Arrived >= 1, "the first delivery, held");
+        await ScanSequentiallyAsync(_host.Http, kept, 3);
+        await ScanSequentiallyAsync(_host.Http, erased, 4);
+        await _host.FlushAsync();
+        await WaitForCountAsync(Pending + " AND event_type = 'scan'", 7, "7 scan events queued", id);
+        using (var delete = await owner.DeleteAsync($"/api/codes/{erased}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+        }
+
+        release.SetResult();
+        await receiver.WaitForAsync(() => TypesOf(receiver, erased).Contains("code.deleted") && TypesOf(receiver, kept).Count(t => t == "scan") == 3, "kept's scans and erased's code.deleted");
+        var drainedBy = DateTime.UtcNow.AddSeconds(30);
+        while (await _host.ScalarAsync(Pending, id) > 0 && DateTime.UtcNow < drainedBy && await Polling.Pause(50))
+        {
+        }
+
+        Assert.Equal(0, await _host.ScalarAsync(Pending, id));
+        Assert.Equal(["code.created", "code.deleted"], TypesOf(receiver, erased).Distinct().ToArray());
+        // The scan events that were sent are built from the scan rows: the code and the scan's own fields.
+        var scan = receiver.Delivered.First(e => e.GetProperty("type").GetString() == "scan");
+        Assert.Equal(kept, scan.GetProperty("data").GetProperty("code").GetString());
+        Assert.Equal(scan.GetProperty("id").GetString(), scan.GetProperty("data").GetProperty("scanId").GetString());
+    }
+
     /// <summary>Waits until the silo's code.gone sweep has run <paramref name="count"/> more times.</summary>
     private async Task WaitForSweepsAsync(int count)
     {
