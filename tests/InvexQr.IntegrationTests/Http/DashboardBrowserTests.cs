@@ -50,8 +50,7 @@ public sealed class DashboardBrowserTests(PostgresServer postgres, ITestOutputHe
     {
         Directory.CreateDirectory(ScreenshotDir);
         output.WriteLine($"screenshots: {ScreenshotDir}");
-        var context = await _chromium.Browser.NewContextAsync(new() { BaseURL = _deployment.BaseAddress.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
-        await context.AddInitScriptAsync(HeadlessChromium.CspViolationRecorder);
+        var context = await _chromium.NewContextAsync(new() { BaseURL = _deployment.BaseAddress.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
         var page = await context.NewPageAsync();
         var console = new List<string>();
         var errors = new List<string>();

@@ -152,8 +152,7 @@ public sealed class LiveViewTests(PostgresServer postgres, SharedGatewayHost sha
         var http = _deployment.CreateClient(key);
         var code = (await http.CreateCodeAsync("https://example.org/live-page")).GetProperty("code").GetString()!;
         await using var chromium = await HeadlessChromium.LaunchAsync();
-        var context = await chromium.Browser.NewContextAsync(new() { BaseURL = _deployment.BaseAddress.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
-        await context.AddInitScriptAsync(HeadlessChromium.CspViolationRecorder);
+        var context = await chromium.NewContextAsync(new() { BaseURL = _deployment.BaseAddress.ToString(), ViewportSize = new() { Width = 1280, Height = 900 } });
         var page = await context.NewPageAsync();
         var errors = new List<string>();
         page.PageError += (_, e) => errors.Add(e);

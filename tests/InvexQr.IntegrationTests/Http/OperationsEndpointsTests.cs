@@ -152,12 +152,11 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres, SharedGate
         // scripts under the dashboard's own policy with no violation, and shows this silo, live.
         var siloName = _deployment.Get<IConfiguration>()["Orleans:SiloName"]!;
         await using var chromium = await HeadlessChromium.LaunchAsync();
-        var context = await chromium.Browser.NewContextAsync(new()
+        var context = await chromium.NewContextAsync(new()
         {
             BaseURL = _deployment.BaseAddress.ToString(),
             HttpCredentials = new() { Username = "admin", Password = GatewayHost.ApiKey },
         });
-        await context.AddInitScriptAsync(HeadlessChromium.CspViolationRecorder);
         var page = await context.NewPageAsync();
         var errors = new List<string>();
         var failed = new List<string>();

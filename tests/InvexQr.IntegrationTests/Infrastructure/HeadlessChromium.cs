@@ -40,6 +40,20 @@ public sealed class HeadlessChromium : IAsyncDisposable
         return new HeadlessChromium(playwright, browser);
     }
 
+    /// <summary>
+    /// A browser context that records CSP violations (<see cref="CspViolationRecorder"/>) and waits up to 60 s for an
+    /// element, a navigation or a condition: Playwright's default 30 s is tight while the whole suite loads both cores
+    /// (a test's own time limits, such as the live view's 2 s, are passed explicitly and stay).
+    /// </summary>
+    public async Task<IBrowserContext> NewContextAsync(BrowserNewContextOptions options)
+    {
+        var context = await Browser.NewContextAsync(options);
+        context.SetDefaultTimeout(60_000);
+        context.SetDefaultNavigationTimeout(60_000);
+        await context.AddInitScriptAsync(CspViolationRecorder);
+        return context;
+    }
+
     /// <summary>The CSP violations the page has reported so far (see <see cref="CspViolationRecorder"/>).</summary>
     public static Task<string[]> CspViolationsAsync(IPage page) => page.EvaluateAsync<string[]>("() => window.__csp");
 
