@@ -12,8 +12,9 @@ for my $file (@ARGV) {
   open my $fh, '<:encoding(UTF-8)', $file or next;
   local $/;
   my $trx = <$fh>;
-  while ($trx =~ m{<UnitTestResult\b([^>]*)>(.*?)</UnitTestResult>}gs) {
-    my ($attrs, $body) = ($1, $2);
+  # A result without output is a self-closed element: matched on its own, so it cannot swallow the next one.
+  while ($trx =~ m{<UnitTestResult\b([^>]*?)(?:/>|>(.*?)</UnitTestResult>)}gs) {
+    my ($attrs, $body) = ($1, $2 // '');
     next unless $attrs =~ /\boutcome="Failed"/;
     my ($name) = $attrs =~ /\btestName="([^"]*)"/;
     my ($duration) = $attrs =~ /\bduration="([^"]*)"/;
