@@ -74,6 +74,18 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
 
     private const string Pending = "SELECT count(*) FROM webhook_outbox WHERE endpoint_id = $1";
 
+    /// <summary>The events still waiting for endpoint <paramref name="id"/> once none are, or after 30 s.</summary>
+    private async Task<long> PendingAfterDrainAsync(long id)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        long left;
+        while ((left = await _host.ScalarAsync(Pending, id)) > 0 && DateTime.UtcNow < deadline && await Polling.Pause(50))
+        {
+        }
+
+        return left;
+    }
+
     [Fact]
     public async Task Scans_and_code_events_arrive_signed_batched_in_order_per_code_and_verify_with_the_documented_snippets()
     {
@@ -172,13 +184,7 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
         Assert.Equal("exhausted", goneEvents.Single(e => e.GetProperty("data").GetProperty("code").GetString() == a).GetProperty("data").GetProperty("reason").GetString());
         Assert.Equal("expired", goneEvents.Single(e => e.GetProperty("data").GetProperty("code").GetString() == b).GetProperty("data").GetProperty("reason").GetString());
         // The last answer reached the receiver before the silo removed its events: the outbox empties right after.
-        var drainedBy = DateTime.UtcNow.AddSeconds(30);
-        long left;
-        while ((left = await _host.ScalarAsync(Pending, id)) > 0 && DateTime.UtcNow < drainedBy && await Polling.Pause(50))
-        {
-        }
-
-        Assert.Equal(0, left);
+        Assert.Equal(0, await PendingAfterDrainAsync(id));
 
         // The deliveries are visible to the owner.
         var deliveries = await owner.GetFromJsonAsync<JsonElement>($"/api/webhooks/{id}/deliveries?limit=100");
@@ -220,12 +226,7 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
 
         release.SetResult();
         await receiver.WaitForAsync(() => TypesOf(receiver, erased).Contains("code.deleted") && TypesOf(receiver, kept).Count(t => t == "scan") == 3, "kept's scans and erased's code.deleted");
-        var drainedBy = DateTime.UtcNow.AddSeconds(30);
-        while (await _host.ScalarAsync(Pending, id) > 0 && DateTime.UtcNow < drainedBy && await Polling.Pause(50))
-        {
-        }
-
-        Assert.Equal(0, await _host.ScalarAsync(Pending, id));
+        Assert.Equal(0, await PendingAfterDrainAsync(id));
         Assert.Equal(["code.created", "code.deleted"], TypesOf(receiver, erased).Distinct().ToArray());
         // The scan events that were sent are built from the scan rows: the code and the scan's own fields.
         var scan = receiver.Delivered.First(e => e.GetProperty("type").GetString() == "scan");
