@@ -18,6 +18,11 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 # 55 % of a core spinning on, 32 % with spinning off. Off for everything the tests start (they inherit it), so that
 # a process starting beside them is not starved; the product's own defaults are unchanged.
 export DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0
+# Dynamic PGO makes a process JIT its hot methods twice more after start (instrumented, then optimised): in the rolling
+# test a third of the machine went to the JIT's background threads of freshly started silos and gateways, and starts
+# took 16–31 s. Off for the processes the tests start (steady-state speed is bench/run.sh's business, with the
+# product's defaults): the rolling test alone took 150 s instead of 205–240 s.
+export DOTNET_TieredPGO=0
 
 echo "==> PostgreSQL server [${SECONDS}s]"
 bash scripts/pg.sh install

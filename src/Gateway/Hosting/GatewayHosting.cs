@@ -49,6 +49,11 @@ public static class GatewayHosting
                 // A phone waits for the answer: better a quick 503 it can retry than a 30-second hang.
                 client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(
                     builder.Configuration.GetValue("Orleans:ResponseTimeoutSeconds", 5)));
+                // Which silos take client connections, read again from the membership table this often (Orleans'
+                // default is a minute): silos added by a scale-out share the gateways' traffic within seconds, and
+                // silos that left drop out of the list as quickly.
+                client.Configure<Orleans.Configuration.GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(Math.Max(1,
+                    builder.Configuration.GetValue("Orleans:GatewayListRefreshSeconds", 5.0))));
                 // Read the driver exceptions a silo may send back inside Orleans' storage exceptions (see SiloHosting).
                 client.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
                 // Silos may start after the gateway (compose, Kubernetes): keep trying instead of exiting.

@@ -13,11 +13,22 @@ public sealed class ServiceProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
 
+    /// <summary>
+    /// Every line of the process's output with the time it arrived, in a file of its own under the directory named by
+    /// INVEXQR_TEST_PROCESS_LOGS (unset: none), for finding where a slow start or stop spends its time.
+    /// </summary>
+    private readonly StreamWriter? _logFile;
+
     private ServiceProcess(string name, Process process, int httpPort)
     {
         Name = name;
         _process = process;
         HttpPort = httpPort;
+        if (Environment.GetEnvironmentVariable("INVEXQR_TEST_PROCESS_LOGS") is { Length: > 0 } directory)
+        {
+            Directory.CreateDirectory(directory);
+            _logFile = new StreamWriter(Path.Combine(directory, $"{name}-{httpPort}.log"), append: true) { AutoFlush = true };
+        }
     }
 
     public string Name { get; }
@@ -73,6 +84,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         var service = new ServiceProcess(name, process, httpPort);
         process.OutputDataReceived += (_, e) => service.Collect(e.Data);
         process.ErrorDataReceived += (_, e) => service.Collect(e.Data);
+        service.Collect($"(test) starting dotnet {string.Join(' ', psi.ArgumentList)}");
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -106,6 +118,7 @@ public sealed class ServiceProcess : IAsyncDisposable
                 using var response = await http.GetAsync("/health/ready");
                 if (response.IsSuccessStatusCode)
                 {
+                    Collect("(test) ready");
                     return;
                 }
             }
@@ -140,6 +153,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             return;
         }
 
+        Collect("(test) SIGTERM");
         _ = kill(_process.Id, SigTerm);
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(60));
         try
@@ -162,6 +176,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        _logFile?.Dispose();
     }
 
     private void Collect(string? line)
@@ -172,6 +187,20 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
 
         _output.Enqueue(line);
+        if (_logFile is not null)
+        {
+            lock (_logFile)
+            {
+                try
+                {
+                    _logFile.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {line}");
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            }
+        }
+
         while (_output.Count > 2000 && _output.TryDequeue(out _))
         {
         }
