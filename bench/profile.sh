@@ -6,6 +6,9 @@
 #   MODE=clients bench/profile.sh varied addresses and user agents (bench/lib/scan.lua), instead of one client
 #   ALLOC=1 bench/profile.sh      which types the gateway and the silo allocate (dotnet-trace, installed if
 #                                 missing; bench/InvexQr.AllocationTypes), instead of CPU samples
+#   WEBHOOK=1 bench/profile.sh    every code's scans also go to a webhook endpoint (bench/lib/webhook-receiver.py on
+#                                 loopback, checking signatures); WEBHOOK=queue: the events are queued but the silo
+#                                 delivers none (Webhooks:Workers=0), the write side's cost alone
 #
 # Starts a throwaway PostgreSQL, a silo and a gateway on loopback (as bench/run.sh does), inserts CODES codes
 # (default 10,000) with SQL, scans each once, then runs wrk on random codes (bench/lib/scan.lua) for DURATION s
@@ -30,6 +33,7 @@ done
 (( profile + 4 <= duration )) || { echo "bench/profile.sh: PROFILE must be at least 4 s shorter than DURATION" >&2; exit 2; }
 command -v perf >/dev/null || { echo "bench/profile.sh: perf is missing (apt-get install -y linux-perf)" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "bench/profile.sh: wrk is missing (bench/run.sh installs it)" >&2; exit 2; }
+webhook=${WEBHOOK:-0}; [[ $webhook == 0 || $webhook == 1 || $webhook == queue ]] || { echo "bench/profile.sh: WEBHOOK is 0, 1 or queue" >&2; exit 2; }
 alloc=${ALLOC:-0}; [[ $alloc == 0 || $alloc == 1 ]] || { echo "bench/profile.sh: ALLOC is 0 or 1" >&2; exit 2; }
 [[ $alloc == 0 ]] || (( profile > 0 && profile < 60 )) || { echo "bench/profile.sh: with ALLOC=1, PROFILE is 1-59 s" >&2; exit 2; }
 if [[ $alloc == 1 ]]; then
@@ -79,6 +83,13 @@ env_common=(
   # JIT-compiled code from perf (it shows as memfd:doublemapper).
   DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 )
+if [[ $webhook != 0 ]]; then
+  receiver_port=$(bash scripts/pg.sh free-port $((base + 600)))
+  python3 bench/lib/webhook-receiver.py "$receiver_port" --seconds 900 --secret-file "$work/webhook-secret" > "$work/receiver.log" 2>&1 &
+  pids+=($!)
+  env_common+=("Webhooks__AllowPrivateAddresses=true")
+  [[ $webhook == queue ]] && env_common+=("Webhooks__Workers=0")
+fi
 # wrk's X-Forwarded-For is believed in MODE=clients (only then: a trusted proxy is work on every request).
 [[ $mode == clients ]] && env_common+=("Network__TrustedProxies__0=127.0.0.1")
 start() { # NAME PORT DLL [ENV...]
@@ -94,7 +105,7 @@ start() { # NAME PORT DLL [ENV...]
 }
 if [[ $cohost == 1 ]]; then
   start gateway "$gateway_http" src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll Gateway__CoHostSilo=true
-  silo_pid=${pids[0]}; gateway_pid=${pids[0]}
+  silo_pid=${pids[-1]}; gateway_pid=${pids[-1]}
 else
   # SILO_ENV / GATEWAY_ENV: settings for one process only (e.g. SILO_ENV=DOTNET_gcServer=0), space-separated.
   # shellcheck disable=SC2086
@@ -102,7 +113,14 @@ else
   # shellcheck disable=SC2086
   start gateway "$gateway_http" src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll \
     "Orleans__Tls__CertificatePath=$work/tls/gateway.crt" "Orleans__Tls__KeyPath=$work/tls/gateway.key" ${GATEWAY_ENV:-}
-  silo_pid=${pids[0]}; gateway_pid=${pids[1]}
+  silo_pid=${pids[-2]}; gateway_pid=${pids[-1]}
+fi
+if [[ $webhook != 0 ]]; then # every event of every code (all of them the admin's)
+  admin_key=$(printf '%s\n' "${env_common[@]}" | sed -n 's/^Auth__ApiKey=//p')
+  curl -fsS -H "Authorization: Bearer $admin_key" -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$gateway_http/api/webhooks" \
+    -d "{\"url\":\"http://127.0.0.1:$receiver_port/hook\",\"events\":[\"scan\",\"code.created\",\"code.updated\",\"code.deleted\",\"code.gone\"]}" \
+    -o "$work/webhook.json" || die "POST /api/webhooks failed"
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/webhook.json" > "$work/webhook-secret"
 fi
 psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qtAX -v ON_ERROR_STOP=1 >/dev/null <<SQL || die "inserting codes failed"
 INSERT INTO qr_codes (code, owner_id, target_url)
@@ -190,6 +208,9 @@ print_gc() {
              left(regexp_replace(query, '\s+', ' ', 'g'), 120)
         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'profile')
        ORDER BY total_exec_time DESC LIMIT 12" | sed 's/^/  /'
+  fi
+  if [[ $webhook != 0 ]]; then
+    echo "webhook: $(curl -fsS "http://127.0.0.1:$receiver_port/stats" | awk '{ printf "%d events in %d requests received, %d bad signatures", $2, $1, $5 }'), $(psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qtAXc "SELECT count(*) FROM webhook_outbox") still in the outbox"
   fi
   for port in "${gc_ports[@]}"; do
     read -r -a a <<<"${gc0[$port]}"; read -r -a b <<<"$(gc_sample "$port")"

@@ -9,12 +9,16 @@
 # the API, then queues EVENTS scans and their events in one transaction (as the scan writer would) and times until
 # the receiver has them all: events/s, requests/s, and the CPU of the silo and of PostgreSQL per 1,000 events.
 # Everything stops by itself (TIME_LIMIT s, default 600) and is removed.
-# Environment: EVENTS (100000), BATCH_SIZE (Webhooks:BatchSize, 500), WORKERS (Webhooks:Workers, 2), TIME_LIMIT (600).
+# Environment: EVENTS (100000), BATCH_SIZE (Webhooks:BatchSize, 500), WORKERS (Webhooks:Workers, 2), TIME_LIMIT (600),
+# PROFILE (1: perf samples every CPU during the delivery and prints the top methods of the silo and of PostgreSQL;
+# needs perf, as bench/profile.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 source "$root/bench/lib/proc.sh"
-events=${EVENTS:-100000}; batch=${BATCH_SIZE:-500}; workers=${WORKERS:-2}; time_limit=${TIME_LIMIT:-600}
+events=${EVENTS:-100000}; batch=${BATCH_SIZE:-500}; workers=${WORKERS:-2}; time_limit=${TIME_LIMIT:-600}; profile=${PROFILE:-0}
+[[ $profile == 0 || $profile == 1 ]] || { echo "bench/webhook-delivery.sh: PROFILE must be 0 or 1" >&2; exit 2; }
+(( profile == 0 )) || command -v perf >/dev/null || { echo "bench/webhook-delivery.sh: PROFILE=1 needs perf (Debian package linux-perf)" >&2; exit 2; }
 for v in events batch workers time_limit; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench/webhook-delivery.sh: ${v^^} must be a positive integer" >&2; exit 2; }
 done
@@ -69,7 +73,7 @@ env "ConnectionStrings__Postgres=Host=127.0.0.1;Port=$pg_port;Database=hooks;Use
   "Orleans__Tls__CaPath=$work/tls/ca.crt" "Orleans__Tls__CertificatePath=$work/tls/silo.crt" "Orleans__Tls__KeyPath=$work/tls/silo.key" \
   "Auth__ApiKey=$api_key" "Gateway__PublicBaseUrl=$gateway" "Gateway__CoHostSilo=true" \
   "Webhooks__AllowPrivateAddresses=true" "Webhooks__BatchSize=$batch" "Webhooks__Workers=$workers" \
-  ASPNETCORE_URLS="$gateway" dotnet src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll > "$work/gateway.log" 2>&1 &
+  DOTNET_PerfMapEnabled=$profile ASPNETCORE_URLS="$gateway" dotnet src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll > "$work/gateway.log" 2>&1 &
 gateway_pid=$!; pids+=("$gateway_pid")
 for _ in $(seq 1 240); do
   curl -fsS -o /dev/null "$gateway/health/ready" 2>/dev/null && break
@@ -99,6 +103,10 @@ SELECT e.id, s.id, 'scan', s.qr_code_id, s.scanned_at FROM scans s, webhook_endp
 SQL
 cpu0=$(cpu_ticks "$gateway_pid"); pg0=$(postgres_ticks "$postmaster")
 queued=$(date +%s.%N)
+if (( profile )); then
+  perf record -F 499 -a -g -o "$work/perf.data" > "$work/perf-record.log" 2>&1 &
+  recorder=$!
+fi
 while :; do
   read -r requests received first last bad < <(curl -fsS "http://127.0.0.1:$receiver_port/stats")
   (( received >= events )) && [[ $(sql -c "SELECT count(*) FROM webhook_outbox") == 0 ]] && break
@@ -106,9 +114,19 @@ while :; do
   sleep 0.2
 done
 cpu1=$(cpu_ticks "$gateway_pid"); pg1=$(postgres_ticks "$postmaster")
+if (( profile )); then kill -INT "$recorder"; wait "$recorder" || true; fi
 (( bad == 0 )) || die "$bad requests failed the signature check"
 seconds=$(awk "BEGIN { printf \"%.2f\", $last - $queued }")
 echo "webhook delivery: $events scan events queued at once, delivered to one loopback receiver in $seconds s:"
 awk -v e="$events" -v r="$requests" -v s="$seconds" -v g="$((cpu1 - cpu0))" -v p="$((pg1 - pg0))" -v t="$ticks" -v b="$batch" -v w="$workers" 'BEGIN {
   printf "  %.0f events/s in %d requests (%.1f requests/s, BatchSize %d, Workers %d, every signature checked)\n", e / s, r, r / s, b, w
   printf "  CPU per 1,000 events: silo (co-hosting gateway) %.0f ms, PostgreSQL %.0f ms\n", 1000 * g / t / e * 1000, 1000 * p / t / e * 1000 }'
+if (( profile )); then
+  report() { # TITLE perf-report-filter
+    echo "$1: top 25 methods by self time (% of its samples)"
+    perf report -i "$work/perf.data" --no-children -g none --percentage relative --sort dso,sym --stdio $2 2>/dev/null \
+      | grep -E '^ +[0-9]' | head -25 | sed -E 's/ +\[[.kx]\] / /; s/^/  /' | cut -c1-170 || true
+  }
+  report "silo (co-hosting gateway, pid $gateway_pid)" "--pid $gateway_pid"
+  report "PostgreSQL" "--comm postgres"
+fi

@@ -28,15 +28,6 @@ public static class WebhookOutboxSql
         $"FROM {rows} r JOIN webhook_endpoints e ON {Matches("e", "r", eventType)} FOR KEY SHARE OF e)";
 
     /// <summary>
-    /// A scan event's payload, built by the delivery from the scan row (<c>s</c>) and its code (<c>c</c>): what the stored
-    /// scan holds, and less: no address, user agent, referrer or visitor hash.
-    /// </summary>
-    public const string ScanJson =
-        "jsonb_build_object('scanId', s.id, 'code', c.code, 'scannedAt', s.scanned_at, 'country', s.country_code, " +
-        "'region', s.subdivision, 'city', s.city, 'latitude', s.latitude, 'longitude', s.longitude, " +
-        "'deviceType', s.device_type, 'os', s.os, 'browser', s.browser, 'isBot', s.is_bot, 'isRepeat', s.is_repeat)";
-
-    /// <summary>
     /// Wraps the scan writer's <c>INSERT INTO qr_scans … ON CONFLICT DO NOTHING</c> so that the scans it inserts are queued
     /// for the endpoints that want them, in the same statement. Returns one row: the number of scans inserted. A queued
     /// scan event is a reference to its scan (the delivery builds the payload, <see cref="ScanJson"/>): a narrow row with
