@@ -73,7 +73,7 @@ env "ConnectionStrings__Postgres=Host=127.0.0.1;Port=$pg_port;Database=hooks;Use
   "Orleans__Tls__CaPath=$work/tls/ca.crt" "Orleans__Tls__CertificatePath=$work/tls/silo.crt" "Orleans__Tls__KeyPath=$work/tls/silo.key" \
   "Auth__ApiKey=$api_key" "Gateway__PublicBaseUrl=$gateway" "Gateway__CoHostSilo=true" \
   "Webhooks__AllowPrivateAddresses=true" "Webhooks__BatchSize=$batch" "Webhooks__Workers=$workers" \
-  DOTNET_PerfMapEnabled=$profile ASPNETCORE_URLS="$gateway" dotnet src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll > "$work/gateway.log" 2>&1 &
+  DOTNET_PerfMapEnabled=$profile DOTNET_EnableWriteXorExecute=$((1 - profile)) ASPNETCORE_URLS="$gateway" dotnet src/Gateway/bin/Release/net10.0/InvexQr.Gateway.dll > "$work/gateway.log" 2>&1 &
 gateway_pid=$!; pids+=("$gateway_pid")
 for _ in $(seq 1 240); do
   curl -fsS -o /dev/null "$gateway/health/ready" 2>/dev/null && break
