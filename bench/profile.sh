@@ -210,7 +210,7 @@ print_gc() {
        ORDER BY total_exec_time DESC LIMIT 12" | sed 's/^/  /'
   fi
   if [[ $webhook != 0 ]]; then
-    echo "webhook: $(curl -fsS "http://127.0.0.1:$receiver_port/stats" | awk '{ printf "%d events in %d requests received, %d bad signatures", $2, $1, $5 }'), $(psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qtAXc "SELECT count(*) FROM webhook_outbox") still in the outbox"
+    echo "webhook: $(curl -fsS "http://127.0.0.1:$receiver_port/stats" | awk '{ printf "%d events in %d requests received, %d bad signatures", $2, $1, $5 }'), $(psql -h 127.0.0.1 -p "$pg_port" -U invexqr -d profile -qtAXc "SELECT coalesce(sum(event_count), 0) FROM webhook_outbox") still in the outbox"
   fi
   for port in "${gc_ports[@]}"; do
     read -r -a a <<<"${gc0[$port]}"; read -r -a b <<<"$(gc_sample "$port")"

@@ -527,7 +527,7 @@ if [[ $webhook == 0 ]]; then
   hook_done=$(now_s)
   for _ in $(seq 1 120); do [[ $(sql -c "SELECT count(*) FROM webhook_outbox") == 0 ]] && break; sleep 0.5; done
   read -r w_requests w_events w_first w_last w_bad < <(curl -fsS "http://127.0.0.1:$receiver_port/stats") || die "the webhook receiver is gone"
-  w_waiting=$(sql -c "SELECT count(*) FROM webhook_outbox"); hook_drained=$(now_s)
+  w_waiting=$(sql -c "SELECT coalesce(sum(event_count), 0) FROM webhook_outbox"); hook_drained=$(now_s)
   (( w_bad == 0 )) || die "$w_bad webhook requests failed the receiver's signature check"
   curl -fsS -o /dev/null -H "Authorization: Bearer $hook_key" -X DELETE "$gateway/api/webhooks/$hook_id" || die "DELETE /api/webhooks/$hook_id failed"
   # The plain full path once more, right after: the first plain run comes before every other and so runs on the least
@@ -853,7 +853,7 @@ done
 echo "durability pair: Committed $(calc %.0f "${R_rps[full path (Committed)]}") req/s (p50 $(ms "${R_p50[full path (Committed)]}") ms, p99 $(ms "${R_p99[full path (Committed)]}") ms) = $committed_pct % of Buffered's $(calc %.0f "${R_rps[full path (Buffered)]}") req/s (p50 $(ms "${R_p50[full path (Buffered)]}") ms, p99 $(ms "${R_p99[full path (Buffered)]}") ms)"
 if [[ $webhook == 1 ]]; then
   read -r w_requests w_events w_first w_last w_bad < <(curl -fsS "http://127.0.0.1:$receiver_port/stats") || die "the webhook receiver is gone"
-  w_waiting=$(sql -c "SELECT count(*) FROM webhook_outbox")
+  w_waiting=$(sql -c "SELECT coalesce(sum(event_count), 0) FROM webhook_outbox")
   echo "webhooks (WEBHOOK=1): $w_events events in $w_requests requests between the first and the last, $(calc %.0f "$w_last - $w_first") s apart, $w_waiting still waiting in the outbox, $w_bad bad signatures"
   (( w_bad == 0 )) || die "$w_bad webhook requests failed the receiver's signature check"
 fi

@@ -88,8 +88,9 @@ curl -fsS "${auth[@]}" -X POST "$gateway/api/webhooks" -d "{\"url\":\"http://127
 python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/endpoint.json" > "$work/secret"
 curl -fsS "${auth[@]}" -X POST "$gateway/api/codes" -d '{"targetUrl":"https://example.org/rate","code":"rate"}' >/dev/null || die "POST /api/codes failed"
 
-# The events a scan writer would have queued: scans, and one outbox row per scan referring to it (the delivery builds
-# each event from its scan row). Counted from the commit: the CPU is the delivery's alone.
+# The events a scan writer would have queued: scans, and outbox rows of up to 500 scans' keys and event data each, in
+# scan order (the data with the fields of WebhookOutboxSql.ScanJson, built here more simply). Counted from the commit:
+# the CPU is the delivery's alone.
 ticks=$(getconf CLK_TCK)
 sql <<SQL >/dev/null || die "queueing the events failed"
 WITH scans AS (
@@ -97,9 +98,21 @@ WITH scans AS (
     SELECT gen_random_uuid(), c.id, now() - g * interval '1 millisecond', 'GB', 'England', 'London', 51.5, -0.12, 'mobile', 'iOS', 'Mobile Safari'
       FROM qr_codes c, generate_series(1, $events) AS g
      WHERE c.code = 'rate'
-    RETURNING id, qr_code_id, scanned_at)
-INSERT INTO webhook_outbox (endpoint_id, event_id, event_type, qr_code_id, occurred_at)
-SELECT e.id, s.id, 'scan', s.qr_code_id, s.scanned_at FROM scans s, webhook_endpoints e ORDER BY s.scanned_at, s.id;
+    RETURNING id, qr_code_id, scanned_at, country_code, subdivision, city, latitude, longitude, device_type, os, browser, is_bot, is_repeat),
+numbered AS (
+    SELECT *, (row_number() OVER (ORDER BY scanned_at, id) - 1) / 500 AS chunk,
+           json_build_object('scanId', id, 'code', 'rate', 'scannedAt', scanned_at, 'country', country_code, 'region', subdivision,
+                             'city', city, 'latitude', latitude, 'longitude', longitude, 'deviceType', device_type, 'os', os,
+                             'browser', browser, 'isBot', is_bot, 'isRepeat', is_repeat)::text AS data
+      FROM scans),
+chunks AS (
+    SELECT chunk, count(*) AS n, array_agg(qr_code_id ORDER BY scanned_at, id) AS codes,
+           array_agg(scanned_at ORDER BY scanned_at, id) AS times, array_agg(id ORDER BY scanned_at, id) AS ids,
+           array_agg(data ORDER BY scanned_at, id) AS data
+      FROM numbered GROUP BY chunk)
+INSERT INTO webhook_outbox (endpoint_id, event_id, event_type, qr_code_id, occurred_at, event_count, scan_codes, scan_times, scan_ids, scan_data)
+SELECT e.id, c.ids[1], 'scan', c.codes[1], c.times[1], c.n, c.codes, c.times, c.ids, c.data
+  FROM chunks c, webhook_endpoints e ORDER BY e.id, c.chunk;
 SQL
 cpu0=$(cpu_ticks "$gateway_pid"); pg0=$(postgres_ticks "$postmaster")
 queued=$(date +%s.%N)

@@ -135,9 +135,10 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        long? id;
-        // code.deleted is queued for the owner's webhooks; the code's scan events still waiting in the outbox are dropped by
-        // the delivery, which builds each from its scan row, deleted here.
+        long id;
+        long? owner; // null: a code of no owner (the admin key's, before owners existed)
+        // code.deleted is queued for the owner's webhooks; the code's scan events still waiting in the outbox are taken
+        // out of it below, with its last scans.
         await using (var delete = new NpgsqlCommand($"""
             WITH gone AS (DELETE FROM qr_codes WHERE code = $1 RETURNING *),
                  reserved AS (INSERT INTO qr_code_tombstones (code_key, owner_id) SELECT lower(code), owner_id FROM gone
@@ -149,16 +150,17 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
                  dims_h AS (DELETE FROM qr_rollup_dims_hourly WHERE qr_code_id IN (SELECT id FROM gone)),
                  dims_d AS (DELETE FROM qr_rollup_dims_daily WHERE qr_code_id IN (SELECT id FROM gone)),
                  uniques AS (DELETE FROM qr_rollup_visitor_registers WHERE qr_code_id IN (SELECT id FROM gone))
-            SELECT id FROM gone
+            SELECT id, owner_id FROM gone
             """, connection, transaction))
         {
             delete.Parameters.Add(new() { Value = code });
-            id = await delete.ExecuteScalarAsync(cancellationToken) as long?;
-        }
+            await using var reader = await delete.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                return false;
+            }
 
-        if (id is null)
-        {
-            return false;
+            (id, owner) = (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetInt64(1));
         }
 
         await using (var wait = new NpgsqlCommand($"LOCK TABLE {ChildTables} IN SHARE MODE", connection, transaction))
@@ -166,8 +168,29 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
             await wait.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        // The code's scan events leave the outbox rows of its owner's endpoints (0303_webhook_outbox_scan_batches.sql):
+        // rows holding other codes' scans too keep those, in order; rows of this code only go. Replayed events (a row
+        // each, no data) are dropped by the delivery, which finds their scans gone.
         await using (var stragglers = new NpgsqlCommand("""
-            WITH scans AS (DELETE FROM qr_scans WHERE qr_code_id = $1),
+            WITH hooks AS (SELECT id FROM webhook_endpoints WHERE owner_id = $2),
+                 kept AS (
+                     SELECT x.endpoint_id, x.id, count(*)::int AS n,
+                            array_agg(u.c ORDER BY u.k) AS codes, array_agg(u.t ORDER BY u.k) AS times,
+                            array_agg(u.i ORDER BY u.k) AS ids, array_agg(u.d ORDER BY u.k) AS data
+                       FROM webhook_outbox x
+                      CROSS JOIN LATERAL unnest(x.scan_codes, x.scan_times, x.scan_ids, x.scan_data) WITH ORDINALITY AS u(c, t, i, d, k)
+                      WHERE x.endpoint_id IN (SELECT id FROM hooks) AND x.scan_codes @> ARRAY[$1::bigint] AND u.c <> $1
+                      GROUP BY x.endpoint_id, x.id),
+                 shrunk AS (
+                     UPDATE webhook_outbox o
+                        SET scan_codes = k.codes, scan_times = k.times, scan_ids = k.ids, scan_data = k.data, event_count = k.n,
+                            event_id = k.ids[1], qr_code_id = k.codes[1], occurred_at = k.times[1]
+                       FROM kept k
+                      WHERE o.endpoint_id = k.endpoint_id AND o.id = k.id),
+                 emptied AS (
+                     DELETE FROM webhook_outbox x
+                      WHERE x.endpoint_id IN (SELECT id FROM hooks) AND x.scan_codes <@ ARRAY[$1::bigint]),
+                 scans AS (DELETE FROM qr_scans WHERE qr_code_id = $1),
                  hourly AS (DELETE FROM qr_rollup_hourly WHERE qr_code_id = $1),
                  totals AS (DELETE FROM qr_code_totals WHERE qr_code_id = $1),
                  dims_h AS (DELETE FROM qr_rollup_dims_hourly WHERE qr_code_id = $1),
@@ -175,7 +198,8 @@ public sealed class CodeRepository(NpgsqlDataSource dataSource) : ICodeRepositor
             DELETE FROM qr_rollup_visitor_registers WHERE qr_code_id = $1
             """, connection, transaction))
         {
-            stragglers.Parameters.Add(new() { Value = id.Value });
+            stragglers.Parameters.Add(new() { Value = id });
+            stragglers.Parameters.Add(new() { Value = (object?)owner ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });
             await stragglers.ExecuteNonQueryAsync(cancellationToken);
         }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using InvexQr.Grains.Scans;
 using Npgsql;
 
 namespace InvexQr.Data;
@@ -20,11 +21,29 @@ public sealed record ScanPayload(
         row.IsDBNull(6) ? null : row.GetDouble(6), row.IsDBNull(7) ? null : row.GetDouble(7),
         Text(row, 8), Text(row, 9), Text(row, 10), row.GetBoolean(11), row.GetBoolean(12));
 
-    public void WriteTo(Utf8JsonWriter json)
+    /// <summary>
+    /// The data of the event of a scan about to be written, but its code (WebhookOutboxSql.ScanJson adds that): the scan
+    /// as the scan row will hold it (text without NUL characters, time to the microsecond).
+    /// </summary>
+    public static void WriteEventData(Utf8JsonWriter json, ScanRecord scan)
+    {
+        var at = scan.ScannedAt.UtcTicks;
+        new ScanPayload(
+            scan.Id, string.Empty, new DateTimeOffset(at - (at % 10), TimeSpan.Zero), ScanWriter.Storable(scan.Location?.CountryCode),
+            ScanWriter.Storable(scan.Location?.Subdivision), ScanWriter.Storable(scan.Location?.City), scan.Location?.Latitude, scan.Location?.Longitude,
+            ScanWriter.Storable(scan.Client?.DeviceType), ScanWriter.Storable(scan.Client?.Os), ScanWriter.Storable(scan.Client?.Browser),
+            scan.Client?.IsBot ?? false, scan.IsRepeat).WriteTo(json, withCode: false);
+    }
+
+    public void WriteTo(Utf8JsonWriter json, bool withCode = true)
     {
         json.WriteStartObject();
         json.WriteString("scanId", ScanId);
-        json.WriteString("code", Code);
+        if (withCode)
+        {
+            json.WriteString("code", Code);
+        }
+
         json.WriteString("scannedAt", ScannedAt.ToUniversalTime());
         json.WriteString("country", Country);
         json.WriteString("region", Region);

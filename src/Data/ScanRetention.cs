@@ -99,6 +99,11 @@ public sealed class ScanRetention(NpgsqlDataSource dataSource, ILogger<ScanReten
 
         await using var stray = new NpgsqlCommand("DELETE FROM qr_scans_default WHERE scanned_at < $1", connection) { Parameters = { cutoffParameter.Clone() } };
         await stray.ExecuteNonQueryAsync(cancellationToken);
+        // Scan events still waiting for an endpoint (one failing for that long) carry their scan's data: they go with the
+        // scans. A row whose first scan is past the cutoff goes whole (its last ones are at most seconds newer).
+        await using var events = new NpgsqlCommand(
+            "DELETE FROM webhook_outbox WHERE scan_data IS NOT NULL AND occurred_at < $1", connection) { Parameters = { cutoffParameter.Clone() } };
+        await events.ExecuteNonQueryAsync(cancellationToken);
         return new RetentionResult(dropped, busy);
     }
 }

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
 using InvexQr.Abstractions;
 using InvexQr.Grains.Scans;
 using Npgsql;
@@ -17,7 +20,15 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
         "id, qr_code_id, scanned_at, ip_address, user_agent, referer, " +
         "country_code, country, subdivision, city, latitude, longitude, device_type, os, browser, is_bot, is_repeat, visitor_hash, route";
 
+    private readonly ArrayBufferWriter<byte> _eventData = new();
     private NpgsqlConnection? _connection;
+
+    /// <summary>
+    /// Whether some endpoint takes scan events, as of this writer's last batch (true before the first): only then does it
+    /// write each scan's event data (<see cref="ScanPayload.WriteEventData"/>) into the stage. A batch written just after
+    /// the first endpoint appeared has none; the delivery reads those scans' rows instead.
+    /// </summary>
+    private bool _describeScans = true;
 
     /// <summary>Writes the batch; returns the number of rows that were new.</summary>
     public async Task<int> WriteAsync(IReadOnlyList<ScanRecord> batch, CancellationToken cancellationToken)
@@ -26,11 +37,17 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
         {
             var connection = await EnsureConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var staged = new HashSet<Guid>(batch.Count);
             await using (var importer = await connection.BeginBinaryImportAsync(
-                $"COPY qr_scans_stage ({ColumnList}) FROM STDIN (FORMAT BINARY)", cancellationToken))
+                $"COPY qr_scans_stage ({ColumnList}, event_data) FROM STDIN (FORMAT BINARY)", cancellationToken))
             {
                 foreach (var scan in batch)
                 {
+                    if (!staged.Add(scan.Id))
+                    {
+                        continue; // the same scan twice in one batch (a replay): staged once, as WebhookOutboxSql joins on its id
+                    }
+
                     await importer.StartRowAsync(cancellationToken);
                     await importer.WriteAsync(scan.Id, NpgsqlDbType.Uuid, cancellationToken);
                     await importer.WriteAsync(scan.CodeId, NpgsqlDbType.Bigint, cancellationToken);
@@ -59,6 +76,7 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
                     }
 
                     await WriteTextAsync(importer, scan.Route, cancellationToken);
+                    await WriteTextAsync(importer, _describeScans ? EventData(scan) : null, cancellationToken);
                 }
 
                 await importer.CompleteAsync(cancellationToken);
@@ -70,8 +88,16 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
                 $"INSERT INTO qr_scans ({ColumnList}) SELECT {ColumnList} FROM qr_scans_stage s " +
                 "WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = s.qr_code_id) ON CONFLICT DO NOTHING"),
                 connection, transaction);
-            var inserted = Convert.ToInt32(await insert.ExecuteScalarAsync(cancellationToken));
+            int inserted;
+            bool describe;
+            await using (var reader = await insert.ExecuteReaderAsync(cancellationToken))
+            {
+                await reader.ReadAsync(cancellationToken);
+                (inserted, describe) = (Convert.ToInt32(reader.GetInt64(0)), reader.GetBoolean(1));
+            }
+
             await transaction.CommitAsync(cancellationToken);
+            _describeScans = describe;
             return inserted;
         }
         catch
@@ -95,10 +121,21 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
         value is { } v ? importer.WriteAsync(v, NpgsqlDbType.Double, cancellationToken) : importer.WriteNullAsync(cancellationToken);
 
     /// <summary>PostgreSQL text cannot hold NUL characters; a header carrying one must not poison a batch.</summary>
+    internal static string? Storable(string? value) => value is not null && value.Contains('\0') ? value.Replace("\0", string.Empty) : value;
+
     private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
-        value is null
-            ? importer.WriteNullAsync(cancellationToken)
-            : importer.WriteAsync(value.Contains('\0') ? value.Replace("\0", string.Empty) : value, NpgsqlDbType.Text, cancellationToken);
+        value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(Storable(value)!, NpgsqlDbType.Text, cancellationToken);
+
+    private string EventData(ScanRecord scan)
+    {
+        _eventData.ResetWrittenCount();
+        using (var json = new Utf8JsonWriter(_eventData))
+        {
+            ScanPayload.WriteEventData(json, scan);
+        }
+
+        return Encoding.UTF8.GetString(_eventData.WrittenSpan);
+    }
 
     /// <summary>
     /// True for errors caused by the rows themselves (data exceptions, constraint violations): retrying
@@ -117,7 +154,7 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
         await ResetAsync();
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using (var create = new NpgsqlCommand(
-            "CREATE TEMP TABLE IF NOT EXISTS qr_scans_stage (LIKE qr_scans INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", connection))
+            "CREATE TEMP TABLE IF NOT EXISTS qr_scans_stage (LIKE qr_scans INCLUDING DEFAULTS, event_data text) ON COMMIT DELETE ROWS", connection))
         {
             await create.ExecuteNonQueryAsync(cancellationToken);
         }

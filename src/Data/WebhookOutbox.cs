@@ -5,13 +5,15 @@ using NpgsqlTypes;
 namespace InvexQr.Data;
 
 /// <summary>
-/// An event waiting in the outbox for one endpoint: a code event with its <see cref="PayloadJson"/>, or a scan event with
-/// its <see cref="Scan"/> as stored now. A scan event whose scan is gone (its code deleted, or past retention) has
-/// neither: it is removed with its batch, never sent.
+/// An event waiting in the outbox for one endpoint: a code event with its <see cref="PayloadJson"/>, a scan event with
+/// the <see cref="ScanData"/> written when it was queued, or a scan event queued again by a replay with its
+/// <see cref="Scan"/> as stored now. A replayed scan event whose scan is gone (its code deleted, or past retention) has
+/// none of them: it is removed with its batch, never sent.
 /// </summary>
-public sealed record OutboxEvent(long Id, Guid EventId, string Type, long QrCodeId, DateTimeOffset OccurredAt, string? PayloadJson, ScanPayload? Scan = null)
+public sealed record OutboxEvent(
+    long Id, Guid EventId, string Type, long QrCodeId, DateTimeOffset OccurredAt, string? PayloadJson, ScanPayload? Scan = null, string? ScanData = null)
 {
-    public bool Deliverable => PayloadJson is not null || Scan is not null;
+    public bool Deliverable => PayloadJson is not null || Scan is not null || ScanData is not null;
 }
 
 /// <summary>
@@ -51,7 +53,7 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
                   FROM webhook_endpoints e
                  WHERE e.status = 'active' AND e.next_attempt_at <= now()
                    AND ((SELECT o.created_at FROM webhook_outbox o WHERE o.endpoint_id = e.id ORDER BY o.id LIMIT 1) <= now() - $1
-                        OR (SELECT count(*) FROM (SELECT 1 FROM webhook_outbox o WHERE o.endpoint_id = e.id LIMIT $2) x) >= $2)
+                        OR (SELECT sum(x.event_count) FROM (SELECT o.event_count FROM webhook_outbox o WHERE o.endpoint_id = e.id ORDER BY o.id LIMIT $2) x) >= $2)
                  ORDER BY e.next_attempt_at
                  LIMIT 1
                    FOR NO KEY UPDATE SKIP LOCKED
@@ -77,25 +79,55 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
             }
 
             var events = new List<OutboxEvent>(batchSize);
+            OutboxCut? cut = null;
+            // Whole rows while they fit; of a row of scans larger than what is left, its first part (the rest stays).
+            // The rows are chosen by their event counts first: a row's scan keys (up to 500 of each) are read only for
+            // the rows the batch takes, and of the last one only the part it takes.
             await using (var read = new NpgsqlCommand("""
-                SELECT o.id, o.event_id, o.event_type, o.qr_code_id, o.occurred_at, o.payload::text
-                  FROM webhook_outbox o
-                 WHERE o.endpoint_id = $1 ORDER BY o.id LIMIT $2
+                WITH head AS (
+                    SELECT r.id, sum(r.event_count) OVER (ORDER BY r.id) - r.event_count AS before
+                      FROM (SELECT id, event_count FROM webhook_outbox WHERE endpoint_id = $1 ORDER BY id LIMIT $2) r)
+                SELECT o.id, o.event_id, o.event_type, o.qr_code_id, o.occurred_at, o.payload::text,
+                       o.scan_codes[:$2 - h.before], o.scan_times[:$2 - h.before], o.scan_ids[:$2 - h.before], o.event_count,
+                       o.scan_data[:$2 - h.before]
+                  FROM head h JOIN webhook_outbox o ON o.endpoint_id = $1 AND o.id = h.id
+                 WHERE h.before < $2
+                 ORDER BY o.id
                 """, connection, transaction))
             {
                 read.Parameters.Add(new() { Value = endpointId });
                 read.Parameters.Add(new() { Value = batchSize });
                 await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
+                while (events.Count < batchSize && await reader.ReadAsync(cancellationToken))
                 {
-                    events.Add(new OutboxEvent(
-                        reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<DateTimeOffset>(4),
-                        reader.IsDBNull(5) ? null : reader.GetString(5)));
+                    var id = reader.GetInt64(0);
+                    if (reader.IsDBNull(8))
+                    {
+                        events.Add(new OutboxEvent(
+                            id, reader.GetGuid(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<DateTimeOffset>(4),
+                            reader.IsDBNull(5) ? null : reader.GetString(5)));
+                        continue;
+                    }
+
+                    var codes = reader.GetFieldValue<long[]>(6);
+                    var times = reader.GetFieldValue<DateTimeOffset[]>(7);
+                    var ids = reader.GetFieldValue<Guid[]>(8);
+                    var data = reader.GetFieldValue<string[]>(10);
+                    var take = Math.Min(ids.Length, batchSize - events.Count);
+                    for (var k = 0; k < take; k++)
+                    {
+                        events.Add(new OutboxEvent(id, ids[k], WebhookEvents.Scan, codes[k], times[k], null, ScanData: data[k]));
+                    }
+
+                    if (take < reader.GetInt32(9))
+                    {
+                        cut = new OutboxCut(id, times[take - 1], ids[take - 1]);
+                    }
                 }
             }
 
             await ReadScansAsync(connection, transaction, events, cancellationToken);
-            return new WebhookClaim(connection, transaction, endpointId, url, secret, failures, failingSince, events);
+            return new WebhookClaim(connection, transaction, endpointId, url, secret, failures, failingSince, events, cut);
         }
         catch
         {
@@ -115,7 +147,7 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
     /// </summary>
     private static async Task ReadScansAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<OutboxEvent> events, CancellationToken cancellationToken)
     {
-        var scans = events.Where(e => e.PayloadJson is null && e.Type == WebhookEvents.Scan).ToList();
+        var scans = events.Where(e => e is { PayloadJson: null, ScanData: null, Type: WebhookEvents.Scan }).ToList();
         if (scans.Count == 0)
         {
             return;
@@ -149,7 +181,7 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
 
         for (var i = 0; i < events.Count; i++)
         {
-            if (events[i] is { PayloadJson: null, Type: WebhookEvents.Scan } e && found.TryGetValue(e.EventId, out var scan))
+            if (events[i] is { PayloadJson: null, ScanData: null, Type: WebhookEvents.Scan } e && found.TryGetValue(e.EventId, out var scan))
             {
                 events[i] = e with { Scan = scan };
             }
@@ -186,10 +218,13 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
     }
 }
 
+/// <summary>A row of scans of which a batch took only the first part, up to the scan at (<see cref="LastTime"/>, <see cref="LastId"/>).</summary>
+public sealed record OutboxCut(long RowId, DateTimeOffset LastTime, Guid LastId);
+
 /// <summary>One endpoint claimed for delivery: the transaction holding its lock, and the events to send.</summary>
 public sealed class WebhookClaim(
     NpgsqlConnection connection, NpgsqlTransaction transaction, long endpointId, string url, string secret, int failures,
-    DateTimeOffset? failingSince, IReadOnlyList<OutboxEvent> events) : IAsyncDisposable
+    DateTimeOffset? failingSince, IReadOnlyList<OutboxEvent> events, OutboxCut? cut = null) : IAsyncDisposable
 {
     public long EndpointId => endpointId;
 
@@ -212,7 +247,7 @@ public sealed class WebhookClaim(
     public async Task SucceededAsync(Guid deliveryId, int responseCode, int latencyMs, string eventsJson, int keep, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(DeleteClaimed());
+        RemoveClaimed(batch);
         var reset = new NpgsqlBatchCommand(
             "UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL, next_attempt_at = now() WHERE id = $1");
         reset.Parameters.Add(new() { Value = endpointId });
@@ -226,20 +261,58 @@ public sealed class WebhookClaim(
     public async Task DiscardAsync(CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(DeleteClaimed());
+        RemoveClaimed(batch);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
-    private NpgsqlBatchCommand DeleteClaimed()
+    /// <summary>The claimed events leave the outbox: their rows, and the taken part of a row cut short.</summary>
+    private void RemoveClaimed(NpgsqlBatch batch)
     {
-        // One walk of the claimed id range; the ids themselves, as an event committed late may sit inside it unread.
-        var delete = new NpgsqlBatchCommand("DELETE FROM webhook_outbox WHERE endpoint_id = $1 AND id BETWEEN $2 AND $3 AND id = ANY($4)");
-        delete.Parameters.Add(new() { Value = endpointId });
-        delete.Parameters.Add(new() { Value = events[0].Id });
-        delete.Parameters.Add(new() { Value = events[^1].Id });
-        delete.Parameters.Add(new() { Value = events.Select(e => e.Id).ToArray() });
-        return delete;
+        var rows = events.Select(e => e.Id).Where(id => id != cut?.RowId).Distinct().ToArray();
+        if (rows.Length > 0)
+        {
+            // One walk of the claimed id range; the ids themselves, as an event committed late may sit inside it unread.
+            var delete = new NpgsqlBatchCommand("DELETE FROM webhook_outbox WHERE endpoint_id = $1 AND id BETWEEN $2 AND $3 AND id = ANY($4)");
+            delete.Parameters.Add(new() { Value = endpointId });
+            delete.Parameters.Add(new() { Value = rows[0] });
+            delete.Parameters.Add(new() { Value = rows[^1] });
+            delete.Parameters.Add(new() { Value = rows });
+            batch.BatchCommands.Add(delete);
+        }
+
+        if (cut is not null)
+        {
+            // The row keeps the scans after the last one taken, found by key rather than by position: a code deleted
+            // meanwhile may have taken its scans out of the row (CodeRepository.DeleteAsync). The arrays are in
+            // (scanned_at, id) order.
+            var rest = new NpgsqlBatchCommand("""
+                UPDATE webhook_outbox o
+                   SET scan_codes = o.scan_codes[k.taken + 1:], scan_times = o.scan_times[k.taken + 1:],
+                       scan_ids = o.scan_ids[k.taken + 1:], scan_data = o.scan_data[k.taken + 1:],
+                       event_count = o.event_count - k.taken, event_id = o.scan_ids[k.taken + 1],
+                       qr_code_id = o.scan_codes[k.taken + 1], occurred_at = o.scan_times[k.taken + 1]
+                  FROM (SELECT count(*)::int AS taken
+                          FROM webhook_outbox x, unnest(x.scan_times, x.scan_ids) AS u(t, i)
+                         WHERE x.endpoint_id = $1 AND x.id = $2 AND (u.t, u.i) <= ($3, $4)) k
+                 WHERE o.endpoint_id = $1 AND o.id = $2 AND k.taken < o.event_count
+                """);
+            rest.Parameters.Add(new() { Value = endpointId });
+            rest.Parameters.Add(new() { Value = cut.RowId });
+            rest.Parameters.Add(new() { Value = cut.LastTime });
+            rest.Parameters.Add(new() { Value = cut.LastId });
+            batch.BatchCommands.Add(rest);
+            var emptied = new NpgsqlBatchCommand("""
+                DELETE FROM webhook_outbox x
+                 WHERE x.endpoint_id = $1 AND x.id = $2
+                   AND NOT EXISTS (SELECT 1 FROM unnest(x.scan_times, x.scan_ids) AS u(t, i) WHERE (u.t, u.i) > ($3, $4))
+                """);
+            emptied.Parameters.Add(new() { Value = endpointId });
+            emptied.Parameters.Add(new() { Value = cut.RowId });
+            emptied.Parameters.Add(new() { Value = cut.LastTime });
+            emptied.Parameters.Add(new() { Value = cut.LastId });
+            batch.BatchCommands.Add(emptied);
+        }
     }
 
     /// <summary>The attempt failed: the events stay, the endpoint is tried again after <paramref name="retryIn"/>, or disabled.</summary>

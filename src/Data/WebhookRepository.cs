@@ -23,7 +23,7 @@ public sealed class WebhookRepository(NpgsqlDataSource dataSource)
 {
     private const string Columns =
         "e.id, e.url, e.events, e.filter_codes, e.filter_tags, e.status, e.disabled_reason, e.consecutive_failures, e.failing_since, " +
-        "e.next_attempt_at, (SELECT count(*) FROM webhook_outbox o WHERE o.endpoint_id = e.id), e.created_at, e.updated_at";
+        "e.next_attempt_at, (SELECT coalesce(sum(o.event_count), 0) FROM webhook_outbox o WHERE o.endpoint_id = e.id), e.created_at, e.updated_at";
 
     public async Task<int> CountAsync(long ownerId, CancellationToken cancellationToken = default)
     {

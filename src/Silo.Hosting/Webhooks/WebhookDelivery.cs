@@ -212,7 +212,11 @@ public sealed class WebhookDelivery(
                 logJson.WriteString("occurredAt", e.OccurredAt.ToUniversalTime());
                 logJson.WriteNumber("codeId", e.QrCodeId);
                 bodyJson.WritePropertyName("data");
-                if (e.Scan is { } scan)
+                if (e.ScanData is { } data)
+                {
+                    bodyJson.WriteRawValue(data, skipInputValidation: true);
+                }
+                else if (e.Scan is { } scan)
                 {
                     scan.WriteTo(bodyJson);
                 }

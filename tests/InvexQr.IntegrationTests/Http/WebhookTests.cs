@@ -72,7 +72,7 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
         }
     }
 
-    private const string Pending = "SELECT count(*) FROM webhook_outbox WHERE endpoint_id = $1";
+    private const string Pending = "SELECT coalesce(sum(event_count), 0) FROM webhook_outbox WHERE endpoint_id = $1";
 
     /// <summary>The events still waiting for endpoint <paramref name="id"/> once none are, or after 30 s.</summary>
     private async Task<long> PendingAfterDrainAsync(long id)
