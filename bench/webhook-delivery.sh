@@ -11,7 +11,7 @@
 # Everything stops by itself (TIME_LIMIT s, default 600) and is removed.
 # Environment: EVENTS (100000), BATCH_SIZE (Webhooks:BatchSize, 500), WORKERS (Webhooks:Workers, 2), TIME_LIMIT (600),
 # PROFILE (1: perf samples every CPU during the delivery and prints the top methods of the silo and of PostgreSQL;
-# needs perf, as bench/profile.sh).
+# needs perf, as bench/profile.sh), KEEP (1: the perf data and logs stay in the printed directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -37,7 +37,7 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [[ $rc -ne 0 ]]; then for log in "$work"/*.log; do [[ -s $log ]] && { echo "--- $(basename "$log")"; tail -n 15 "$log"; }; done; fi
   [[ -n "$pg_dir" ]] && bash scripts/pg.sh stop "$pg_dir" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  if [[ -n "${KEEP:-}" ]]; then rm -rf "$pg_dir"; echo "(KEEP: perf data and logs in $work)"; else rm -rf "$work"; fi
   exit "$rc"
 }
 trap cleanup EXIT

@@ -51,7 +51,10 @@ public sealed class MigrationRunner(NpgsqlDataSource dataSource, ILogger<Migrati
     }
 
     /// <summary>Applies every pending migration; returns how many were applied.</summary>
-    public async Task<int> ApplyAsync(CancellationToken cancellationToken = default)
+    public Task<int> ApplyAsync(CancellationToken cancellationToken = default) => ApplyAsync(int.MaxValue, cancellationToken);
+
+    /// <summary>Applies the pending migrations up to version <paramref name="upTo"/> (a schema as an older release left it); returns how many.</summary>
+    public async Task<int> ApplyAsync(int upTo, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenWithRetryAsync(cancellationToken);
         // Lock first: even CREATE TABLE IF NOT EXISTS races when two silos start at once.
@@ -69,7 +72,7 @@ public sealed class MigrationRunner(NpgsqlDataSource dataSource, ILogger<Migrati
 
             var applied = await ReadAppliedAsync(connection, cancellationToken);
             var count = 0;
-            foreach (var migration in Embedded())
+            foreach (var migration in Embedded().Where(m => m.Version <= upTo))
             {
                 if (applied.TryGetValue(migration.Version, out var checksum))
                 {

@@ -80,46 +80,48 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
 
             var events = new List<OutboxEvent>(batchSize);
             OutboxCut? cut = null;
-            // Whole rows while they fit; of a row of scans larger than what is left, its first part (the rest stays).
-            // The rows are chosen by their event counts first: a row's scan keys (up to 500 of each) are read only for
-            // the rows the batch takes, and of the last one only the part it takes.
+            // Whole rows while they fit, so that a claim never leaves part of a row behind to be rewritten (under load the
+            // scan writer's rows are of any size up to 500, and cutting them made every claim rewrite a row's arrays).
+            // Only a first row larger than the whole batch is cut: its first part goes, the rest stays. The rows are
+            // chosen by their event counts first: a row's scan keys and data are read only for the rows the batch takes.
+            // Read column by column (SequentialAccess): a row of 500 scans is ~150 KB, which a buffered read would copy
+            // into a fresh oversize buffer each time.
             await using (var read = new NpgsqlCommand("""
                 WITH head AS (
-                    SELECT r.id, sum(r.event_count) OVER (ORDER BY r.id) - r.event_count AS before
+                    SELECT r.id, r.event_count, sum(r.event_count) OVER (ORDER BY r.id) AS upto
                       FROM (SELECT id, event_count FROM webhook_outbox WHERE endpoint_id = $1 ORDER BY id LIMIT $2) r)
-                SELECT o.id, o.event_id, o.event_type, o.qr_code_id, o.occurred_at, o.payload::text,
-                       o.scan_codes[:$2 - h.before], o.scan_times[:$2 - h.before], o.scan_ids[:$2 - h.before], o.event_count,
-                       o.scan_data[:$2 - h.before]
+                SELECT o.id, o.event_id, o.event_type, o.qr_code_id, o.occurred_at, o.payload::text, o.event_count,
+                       o.scan_codes[:$2], o.scan_times[:$2], o.scan_ids[:$2], o.scan_data[:$2]
                   FROM head h JOIN webhook_outbox o ON o.endpoint_id = $1 AND o.id = h.id
-                 WHERE h.before < $2
+                 WHERE h.upto <= $2 OR h.upto = h.event_count
                  ORDER BY o.id
                 """, connection, transaction))
             {
                 read.Parameters.Add(new() { Value = endpointId });
                 read.Parameters.Add(new() { Value = batchSize });
-                await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+                await using var reader = await read.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
                 while (events.Count < batchSize && await reader.ReadAsync(cancellationToken))
                 {
-                    var id = reader.GetInt64(0);
-                    if (reader.IsDBNull(8))
+                    var (id, eventId, type, codeId, occurredAt) = (reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<DateTimeOffset>(4));
+                    var payload = await reader.IsDBNullAsync(5, cancellationToken) ? null : reader.GetString(5);
+                    var count = reader.GetInt32(6);
+                    if (await reader.IsDBNullAsync(7, cancellationToken))
                     {
-                        events.Add(new OutboxEvent(
-                            id, reader.GetGuid(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<DateTimeOffset>(4),
-                            reader.IsDBNull(5) ? null : reader.GetString(5)));
+                        events.Add(new OutboxEvent(id, eventId, type, codeId, occurredAt, payload));
                         continue;
                     }
 
-                    var codes = reader.GetFieldValue<long[]>(6);
-                    var times = reader.GetFieldValue<DateTimeOffset[]>(7);
-                    var ids = reader.GetFieldValue<Guid[]>(8);
-                    var data = reader.GetFieldValue<string[]>(10);
+                    var codes = reader.GetFieldValue<long[]>(7);
+                    var times = reader.GetFieldValue<DateTimeOffset[]>(8);
+                    var ids = reader.GetFieldValue<Guid[]>(9);
+                    var data = await reader.IsDBNullAsync(10, cancellationToken) ? null : reader.GetFieldValue<string?[]>(10);
                     var take = Math.Min(ids.Length, batchSize - events.Count);
                     for (var k = 0; k < take; k++)
                     {
-                        events.Add(new OutboxEvent(id, ids[k], WebhookEvents.Scan, codes[k], times[k], null, ScanData: data[k]));
+                        events.Add(new OutboxEvent(id, ids[k], WebhookEvents.Scan, codes[k], times[k], null, ScanData: data?[k]));
                     }
 
-                    if (take < reader.GetInt32(9))
+                    if (take < count)
                     {
                         cut = new OutboxCut(id, times[take - 1], ids[take - 1]);
                     }
@@ -244,7 +246,7 @@ public sealed class WebhookClaim(
     public IReadOnlyList<OutboxEvent> Deliverable { get; } = events.Where(e => e.Deliverable).ToList();
 
     /// <summary>The receiver took the batch: its events leave the outbox, the endpoint's failures are forgotten.</summary>
-    public async Task SucceededAsync(Guid deliveryId, int responseCode, int latencyMs, string eventsJson, int keep, CancellationToken cancellationToken)
+    public async Task SucceededAsync(Guid deliveryId, int responseCode, int latencyMs, int keep, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
         RemoveClaimed(batch);
@@ -252,7 +254,7 @@ public sealed class WebhookClaim(
             "UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL, next_attempt_at = now() WHERE id = $1");
         reset.Parameters.Add(new() { Value = endpointId });
         batch.BatchCommands.Add(reset);
-        AddDelivery(batch, deliveryId, true, responseCode, latencyMs, null, eventsJson, keep);
+        AddDelivery(batch, deliveryId, true, responseCode, latencyMs, null, keep);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
@@ -317,7 +319,7 @@ public sealed class WebhookClaim(
 
     /// <summary>The attempt failed: the events stay, the endpoint is tried again after <paramref name="retryIn"/>, or disabled.</summary>
     public async Task FailedAsync(
-        Guid deliveryId, int? responseCode, int latencyMs, string error, string eventsJson, TimeSpan retryIn, string? disableReason, int keep,
+        Guid deliveryId, int? responseCode, int latencyMs, string error, TimeSpan retryIn, string? disableReason, int keep,
         CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection, transaction);
@@ -335,25 +337,41 @@ public sealed class WebhookClaim(
         update.Parameters.Add(new() { Value = retryIn, NpgsqlDbType = NpgsqlDbType.Interval });
         update.Parameters.Add(new() { Value = (object?)disableReason ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         batch.BatchCommands.Add(update);
-        AddDelivery(batch, deliveryId, false, responseCode, latencyMs, error, eventsJson, keep);
+        AddDelivery(batch, deliveryId, false, responseCode, latencyMs, error, keep);
         await batch.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
 
-    private void AddDelivery(NpgsqlBatch batch, Guid deliveryId, bool succeeded, int? responseCode, int latencyMs, string? error, string eventsJson, int keep)
+    /// <summary>
+    /// Logs the attempt with what a replay needs of each event sent (0304_webhook_log_arrays.sql): id, type, code and time,
+    /// and a code event's data (a scan event is built from its scan row again).
+    /// </summary>
+    private void AddDelivery(NpgsqlBatch batch, Guid deliveryId, bool succeeded, int? responseCode, int latencyMs, string? error, int keep)
     {
+        var sent = Deliverable;
+        var (ids, types, codes, times, data) = (new Guid[sent.Count], new string[sent.Count], new long[sent.Count], new DateTimeOffset[sent.Count], new string?[sent.Count]);
+        for (var i = 0; i < sent.Count; i++)
+        {
+            (ids[i], types[i], codes[i], times[i], data[i]) = (sent[i].EventId, sent[i].Type, sent[i].QrCodeId, sent[i].OccurredAt, sent[i].PayloadJson);
+        }
+
         var insert = new NpgsqlBatchCommand("""
-            INSERT INTO webhook_deliveries (id, endpoint_id, succeeded, response_code, latency_ms, event_count, error, events)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+            INSERT INTO webhook_deliveries (id, endpoint_id, succeeded, response_code, latency_ms, event_count, error,
+                                            event_ids, event_types, event_codes, event_times, event_data)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
             """);
         insert.Parameters.Add(new() { Value = deliveryId });
         insert.Parameters.Add(new() { Value = endpointId });
         insert.Parameters.Add(new() { Value = succeeded });
         insert.Parameters.Add(new() { Value = (object?)responseCode ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Integer });
         insert.Parameters.Add(new() { Value = latencyMs });
-        insert.Parameters.Add(new() { Value = Deliverable.Count });
+        insert.Parameters.Add(new() { Value = sent.Count });
         insert.Parameters.Add(new() { Value = (object?)error ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        insert.Parameters.Add(new() { Value = eventsJson, NpgsqlDbType = NpgsqlDbType.Text });
+        insert.Parameters.Add(new() { Value = ids });
+        insert.Parameters.Add(new() { Value = types });
+        insert.Parameters.Add(new() { Value = codes });
+        insert.Parameters.Add(new() { Value = times });
+        insert.Parameters.Add(new() { Value = data, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
         batch.BatchCommands.Add(insert);
         var prune = new NpgsqlBatchCommand("""
             DELETE FROM webhook_deliveries WHERE id IN (

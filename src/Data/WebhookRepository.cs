@@ -176,13 +176,12 @@ public sealed class WebhookRepository(NpgsqlDataSource dataSource)
         await using var replay = new NpgsqlCommand("""
             WITH queued AS (
                 INSERT INTO webhook_outbox (endpoint_id, event_id, event_type, qr_code_id, occurred_at, payload)
-                SELECT d.endpoint_id, (ev->>'id')::uuid, ev->>'type', COALESCE(c.id, by_slug.id, 0), (ev->>'occurredAt')::timestamptz,
-                       CASE WHEN ev->>'type' = 'scan' THEN NULL ELSE ev->'data' END -- a scan is built from its row again
+                SELECT d.endpoint_id, x.id, x.type, COALESCE(c.id, 0), x.at, x.data -- a scan's data: from its row again
                   FROM webhook_deliveries d
-                 CROSS JOIN LATERAL jsonb_array_elements(d.events) WITH ORDINALITY AS x(ev, n)
-                  LEFT JOIN qr_codes c ON c.id = (ev->>'codeId')::bigint
-                  LEFT JOIN qr_codes by_slug ON NOT ev ? 'codeId' AND by_slug.code = ev->'data'->>'code' -- logged before 0301
-                 WHERE d.id = $1 AND (c.id IS NOT NULL OR by_slug.id IS NOT NULL OR ev->>'type' = 'code.deleted')
+                 CROSS JOIN LATERAL unnest(d.event_ids, d.event_types, d.event_codes, d.event_times, d.event_data)
+                       WITH ORDINALITY AS x(id, type, code, at, data, n)
+                  LEFT JOIN qr_codes c ON c.id = x.code
+                 WHERE d.id = $1 AND (c.id IS NOT NULL OR x.type = 'code.deleted')
                  ORDER BY x.n
                 RETURNING 1),
             retry AS (UPDATE webhook_endpoints SET next_attempt_at = now() WHERE id = $2)

@@ -53,13 +53,13 @@ public sealed class WebhookDelivery(
     private async Task WorkAsync(CancellationToken stoppingToken)
     {
         var idle = TimeSpan.FromMilliseconds(Math.Clamp(_options.BatchWindowMs / 4, 20, 250));
-        var buffers = (new ArrayBufferWriter<byte>(), new ArrayBufferWriter<byte>());
+        var body = new ArrayBufferWriter<byte>();
         while (!stoppingToken.IsCancellationRequested)
         {
             bool delivered;
             try
             {
-                delivered = await DeliverOneAsync(buffers, stoppingToken);
+                delivered = await DeliverOneAsync(body, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -88,7 +88,7 @@ public sealed class WebhookDelivery(
     }
 
     /// <summary>One batch to one endpoint; false when no endpoint had a batch due.</summary>
-    private async Task<bool> DeliverOneAsync((ArrayBufferWriter<byte> Body, ArrayBufferWriter<byte> Log) buffers, CancellationToken stoppingToken)
+    private async Task<bool> DeliverOneAsync(ArrayBufferWriter<byte> body, CancellationToken stoppingToken)
     {
         await using var claim = await outbox.ClaimAsync(
             Math.Max(1, _options.BatchSize), TimeSpan.FromMilliseconds(_options.BatchWindowMs), stoppingToken);
@@ -104,11 +104,11 @@ public sealed class WebhookDelivery(
         }
 
         var deliveryId = Guid.CreateVersion7();
-        var events = Serialize(deliveryId, claim, buffers.Body, buffers.Log);
+        Serialize(deliveryId, claim, body);
         var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
-        using var request = new HttpRequestMessage(HttpMethod.Post, claim.Url) { Content = new ReadOnlyMemoryContent(buffers.Body.WrittenMemory) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, claim.Url) { Content = new ReadOnlyMemoryContent(body.WrittenMemory) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        request.Headers.TryAddWithoutValidation(WebhookSignature.Header, WebhookSignature.HeaderValue(claim.Secret, timestamp, buffers.Body.WrittenSpan));
+        request.Headers.TryAddWithoutValidation(WebhookSignature.Header, WebhookSignature.HeaderValue(claim.Secret, timestamp, body.WrittenSpan));
         request.Headers.TryAddWithoutValidation(WebhookSignature.DeliveryHeader, deliveryId.ToString());
 
         var started = Stopwatch.GetTimestamp();
@@ -140,7 +140,7 @@ public sealed class WebhookDelivery(
         var latency = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         if (error is null)
         {
-            await claim.SucceededAsync(deliveryId, status!.Value, latency, events, _options.DeliveriesKept, CancellationToken.None);
+            await claim.SucceededAsync(deliveryId, status!.Value, latency, _options.DeliveriesKept, CancellationToken.None);
             Interlocked.Add(ref _delivered, claim.Deliverable.Count);
             return true;
         }
@@ -151,7 +151,7 @@ public sealed class WebhookDelivery(
         var disable = failures >= _options.DisableAfterFailures && now - since >= _options.DisableAfter
             ? $"disabled after {failures} failed deliveries in a row since {since:yyyy-MM-dd HH:mm:ss}Z; last: {error}"
             : null;
-        await claim.FailedAsync(deliveryId, status, latency, error, events, RetryDelay(claim.ConsecutiveFailures), disable, _options.DeliveriesKept, CancellationToken.None);
+        await claim.FailedAsync(deliveryId, status, latency, error, RetryDelay(claim.ConsecutiveFailures), disable, _options.DeliveriesKept, CancellationToken.None);
         Interlocked.Increment(ref _failed);
         if (disable is not null)
         {
@@ -183,60 +183,42 @@ public sealed class WebhookDelivery(
     }
 
     /// <summary>
-    /// Writes the request body into <paramref name="body"/> and returns, for the delivery log, what a replay needs to
-    /// queue the same events again: id, type, time and code of each, and the payload of code events only (a scan event
-    /// is built from its scan row again, so the log holds no copy of the scans). The buffers are the worker's, reused
-    /// from batch to batch: a batch of 500 scans is ~170 KB, which would otherwise be a large-object allocation or three.
+    /// Writes the request body into <paramref name="body"/>, the worker's buffer reused from batch to batch: a batch of
+    /// 500 scans is ~170 KB, which would otherwise be a large-object allocation or three.
     /// </summary>
-    private static string Serialize(Guid deliveryId, WebhookClaim claim, ArrayBufferWriter<byte> body, ArrayBufferWriter<byte> log)
+    private static void Serialize(Guid deliveryId, WebhookClaim claim, ArrayBufferWriter<byte> body)
     {
         body.ResetWrittenCount();
-        log.ResetWrittenCount();
-        using (var bodyJson = new Utf8JsonWriter(body))
-        using (var logJson = new Utf8JsonWriter(log))
+        using var json = new Utf8JsonWriter(body);
+        json.WriteStartObject();
+        json.WriteString("deliveryId", deliveryId);
+        json.WriteNumber("endpointId", claim.EndpointId);
+        json.WriteStartArray("events");
+        foreach (var e in claim.Deliverable)
         {
-            bodyJson.WriteStartObject();
-            bodyJson.WriteString("deliveryId", deliveryId);
-            bodyJson.WriteNumber("endpointId", claim.EndpointId);
-            bodyJson.WriteStartArray("events");
-            logJson.WriteStartArray();
-            foreach (var e in claim.Deliverable)
+            json.WriteStartObject();
+            json.WriteString("id", e.EventId);
+            json.WriteString("type", e.Type);
+            json.WriteString("occurredAt", e.OccurredAt.ToUniversalTime());
+            json.WritePropertyName("data");
+            if (e.ScanData is { } data)
             {
-                bodyJson.WriteStartObject();
-                logJson.WriteStartObject();
-                bodyJson.WriteString("id", e.EventId);
-                logJson.WriteString("id", e.EventId);
-                bodyJson.WriteString("type", e.Type);
-                logJson.WriteString("type", e.Type);
-                bodyJson.WriteString("occurredAt", e.OccurredAt.ToUniversalTime());
-                logJson.WriteString("occurredAt", e.OccurredAt.ToUniversalTime());
-                logJson.WriteNumber("codeId", e.QrCodeId);
-                bodyJson.WritePropertyName("data");
-                if (e.ScanData is { } data)
-                {
-                    bodyJson.WriteRawValue(data, skipInputValidation: true);
-                }
-                else if (e.Scan is { } scan)
-                {
-                    scan.WriteTo(bodyJson);
-                }
-                else
-                {
-                    bodyJson.WriteRawValue(e.PayloadJson!, skipInputValidation: true);
-                    logJson.WritePropertyName("data");
-                    logJson.WriteRawValue(e.PayloadJson!, skipInputValidation: true);
-                }
-
-                bodyJson.WriteEndObject();
-                logJson.WriteEndObject();
+                json.WriteRawValue(data, skipInputValidation: true);
+            }
+            else if (e.Scan is { } scan)
+            {
+                scan.WriteTo(json);
+            }
+            else
+            {
+                json.WriteRawValue(e.PayloadJson!, skipInputValidation: true);
             }
 
-            bodyJson.WriteEndArray();
-            bodyJson.WriteEndObject();
-            logJson.WriteEndArray();
+            json.WriteEndObject();
         }
 
-        return System.Text.Encoding.UTF8.GetString(log.WrittenSpan);
+        json.WriteEndArray();
+        json.WriteEndObject();
     }
 
     private async Task SweepGoneAsync(CancellationToken stoppingToken)

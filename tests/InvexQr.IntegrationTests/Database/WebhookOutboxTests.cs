@@ -3,6 +3,8 @@ using InvexQr.Abstractions;
 using InvexQr.Data;
 using InvexQr.Grains.Scans;
 using InvexQr.IntegrationTests.Infrastructure;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
 
 namespace InvexQr.IntegrationTests.Database;
 
@@ -14,7 +16,7 @@ namespace InvexQr.IntegrationTests.Database;
 public sealed class WebhookOutboxTests(PostgresServer postgres)
 {
     [Fact]
-    public async Task A_scan_batch_is_one_row_per_500_scans_and_claims_cut_it_in_order_without_loss_or_repeat()
+    public async Task A_scan_batch_is_one_row_per_500_scans_and_claims_take_whole_rows_in_order_without_loss_or_repeat()
     {
         await using var dataSource = await postgres.CreateMigratedDataSourceAsync("outbox");
         var code = await HookedCodeAsync(dataSource, "batched");
@@ -30,10 +32,11 @@ public sealed class WebhookOutboxTests(PostgresServer postgres)
 
         Assert.Equal(new long[] { 500, 500, 203 }, await ColumnAsync(dataSource, "SELECT event_count FROM webhook_outbox ORDER BY id"));
 
-        // Batches of 333 cross the rows' edges: each claim takes whole rows and the start of the next one.
+        // Batches of 333 are smaller than a row: a claim takes the first part of a row larger than the batch, else
+        // whole rows while they fit (the next row is never cut to fill a batch).
         var sizes = new List<int>();
         var delivered = await DeliverAllAsync(dataSource, 333, sizes);
-        Assert.Equal(new[] { 333, 333, 333, 204 }, sizes);
+        Assert.Equal(new[] { 333, 167, 333, 167, 203 }, sizes);
         Assert.Equal(scans.Select(s => s.Id), delivered); // every scan once, in scan order
         Assert.Empty(await ColumnAsync(dataSource, "SELECT event_count FROM webhook_outbox"));
     }
@@ -62,7 +65,7 @@ public sealed class WebhookOutboxTests(PostgresServer postgres)
             Assert.NotNull(first);
             delivered.AddRange(first.Deliverable.Select(ScanIdOf));
             Assert.True(await new CodeRepository(dataSource).DeleteAsync("doomed"));
-            await first.SucceededAsync(Guid.CreateVersion7(), 200, 1, "[]", 100, CancellationToken.None);
+            await first.SucceededAsync(Guid.CreateVersion7(), 200, 1, 100, CancellationToken.None);
         }
 
         delivered.AddRange(await DeliverAllAsync(dataSource, 333, []));
@@ -114,6 +117,82 @@ public sealed class WebhookOutboxTests(PostgresServer postgres)
         }
     }
 
+    [Fact]
+    public async Task An_older_releases_delivery_log_is_converted_and_replays_as_before()
+    {
+        // The schema as the release before 0304 left it, with a delivery logged as one jsonb document: a scan, a code
+        // event, and a code.deleted logged before 0301 (no codeId, its code long gone).
+        await using var dataSource = NpgsqlDataSource.Create(await postgres.CreateDatabaseAsync("outbox-log"));
+        var runner = new MigrationRunner(dataSource, NullLogger<MigrationRunner>.Instance);
+        await runner.ApplyAsync(303);
+        var code = await HookedCodeAsync(dataSource, "logged");
+        var (scan, updated, deleted) = (Guid.CreateVersion7(), Guid.CreateVersion7(), Guid.CreateVersion7());
+        var at = new DateTimeOffset(2026, 11, 30, 12, 0, 0, 123, TimeSpan.Zero);
+        await using (var log = dataSource.CreateCommand("""
+            INSERT INTO webhook_deliveries (id, endpoint_id, succeeded, response_code, latency_ms, event_count, events)
+            SELECT $1, e.id, true, 200, 5, 3, jsonb_build_array(
+                       jsonb_build_object('id', $2::uuid, 'type', 'scan', 'occurredAt', $5::timestamptz, 'codeId', $6::bigint),
+                       jsonb_build_object('id', $3::uuid, 'type', 'code.updated', 'occurredAt', $5::timestamptz, 'codeId', $6::bigint,
+                                          'data', jsonb_build_object('code', 'logged', 'title', 'T')),
+                       jsonb_build_object('id', $4::uuid, 'type', 'code.deleted', 'occurredAt', $5::timestamptz,
+                                          'data', jsonb_build_object('code', 'long-gone')))
+              FROM webhook_endpoints e
+            UNION ALL
+            SELECT gen_random_uuid(), e.id, false, NULL, 10000, 0, '[]' FROM webhook_endpoints e
+            """))
+        {
+            var delivery = Guid.CreateVersion7();
+            foreach (var value in new object[] { delivery, scan, updated, deleted, at, code })
+            {
+                log.Parameters.Add(new() { Value = value });
+            }
+
+            await log.ExecuteNonQueryAsync();
+            await runner.ApplyAsync();
+
+            await using var read = dataSource.CreateCommand("""
+                SELECT event_ids, event_types, event_codes, event_times, event_data::text[] FROM webhook_deliveries WHERE id = $1
+                """);
+            read.Parameters.Add(new() { Value = delivery });
+            await using (var reader = await read.ExecuteReaderAsync())
+            {
+                Assert.True(await reader.ReadAsync());
+                Assert.Equal(new[] { scan, updated, deleted }, reader.GetFieldValue<Guid[]>(0));
+                Assert.Equal(new[] { "scan", "code.updated", "code.deleted" }, reader.GetFieldValue<string[]>(1));
+                Assert.Equal(new[] { code, code, 0 }, reader.GetFieldValue<long[]>(2));
+                Assert.All(reader.GetFieldValue<DateTimeOffset[]>(3), t => Assert.Equal(at, t));
+                var data = reader.GetFieldValue<string?[]>(4);
+                Assert.Null(data[0]);
+                Assert.Equal("T", JsonDocument.Parse(data[1]!).RootElement.GetProperty("title").GetString());
+                Assert.Equal("long-gone", JsonDocument.Parse(data[2]!).RootElement.GetProperty("code").GetString());
+            }
+
+            Assert.Equal(new long[] { 0 }, await ColumnAsync(dataSource, "SELECT cardinality(event_ids) FROM webhook_deliveries WHERE NOT succeeded"));
+
+            // Replayed: the same events in the same order; the scan is described from its row when delivered.
+            var (owner, endpoint) = await OwnerAndEndpointAsync(dataSource);
+            Assert.Equal(3, await new WebhookRepository(dataSource).ReplayAsync(owner, endpoint, delivery));
+            await using var queued = dataSource.CreateCommand("SELECT event_id, event_type, qr_code_id, payload->>'code' FROM webhook_outbox WHERE event_type <> 'code.created' ORDER BY id");
+            await using var rows = await queued.ExecuteReaderAsync();
+            var expected = new (Guid, string, long, string?)[] { (scan, "scan", code, null), (updated, "code.updated", code, "logged"), (deleted, "code.deleted", 0, "long-gone") };
+            foreach (var (id, type, codeId, slug) in expected)
+            {
+                Assert.True(await rows.ReadAsync());
+                Assert.Equal((id, type, codeId, slug), (rows.GetGuid(0), rows.GetString(1), rows.GetInt64(2), rows.IsDBNull(3) ? null : rows.GetString(3)));
+            }
+
+            Assert.False(await rows.ReadAsync());
+        }
+    }
+
+    private static async Task<(long Owner, long Endpoint)> OwnerAndEndpointAsync(NpgsqlDataSource dataSource)
+    {
+        await using var command = dataSource.CreateCommand("SELECT owner_id, id FROM webhook_endpoints");
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
     /// <summary>Each property in order with its value: strings unescaped, numbers as doubles, times as instants.</summary>
     private static List<string> Fields(JsonElement json) => json.EnumerateObject()
         .Select(p => p.Name + "=" + (p.Value.ValueKind switch
@@ -143,7 +222,7 @@ public sealed class WebhookOutboxTests(PostgresServer postgres)
             {
                 delivered.AddRange(claim.Deliverable.Select(ScanIdOf));
                 sizes.Add(claim.Events.Count);
-                await claim.SucceededAsync(Guid.CreateVersion7(), 200, 1, "[]", 100, CancellationToken.None);
+                await claim.SucceededAsync(Guid.CreateVersion7(), 200, 1, 100, CancellationToken.None);
             }
         }
 
