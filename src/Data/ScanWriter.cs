@@ -21,6 +21,7 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
         "country_code, country, subdivision, city, latitude, longitude, device_type, os, browser, is_bot, is_repeat, visitor_hash, route";
 
     private readonly ArrayBufferWriter<byte> _eventData = new();
+    private Utf8JsonWriter? _eventJson;
     private NpgsqlConnection? _connection;
 
     /// <summary>
@@ -76,7 +77,14 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
                     }
 
                     await WriteTextAsync(importer, scan.Route, cancellationToken);
-                    await WriteTextAsync(importer, _describeScans ? EventData(scan) : null, cancellationToken);
+                    if (_describeScans)
+                    {
+                        await importer.WriteAsync(EventData(scan), NpgsqlDbType.Text, cancellationToken);
+                    }
+                    else
+                    {
+                        await importer.WriteNullAsync(cancellationToken);
+                    }
                 }
 
                 await importer.CompleteAsync(cancellationToken);
@@ -115,7 +123,11 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
         return (Guid)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    public ValueTask DisposeAsync() => ResetAsync();
+    public ValueTask DisposeAsync()
+    {
+        _eventJson?.Dispose();
+        return ResetAsync();
+    }
 
     private static Task WriteDoubleAsync(NpgsqlBinaryImporter importer, double? value, CancellationToken cancellationToken) =>
         value is { } v ? importer.WriteAsync(v, NpgsqlDbType.Double, cancellationToken) : importer.WriteNullAsync(cancellationToken);
@@ -126,15 +138,22 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
     private static Task WriteTextAsync(NpgsqlBinaryImporter importer, string? value, CancellationToken cancellationToken) =>
         value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(Storable(value)!, NpgsqlDbType.Text, cancellationToken);
 
-    private string EventData(ScanRecord scan)
+    /// <summary>The scan's event data as UTF-8 in the writer's buffer (valid until the next call), copied into COPY as it is.</summary>
+    private ReadOnlyMemory<byte> EventData(ScanRecord scan)
     {
         _eventData.ResetWrittenCount();
-        using (var json = new Utf8JsonWriter(_eventData))
+        if (_eventJson is null)
         {
-            ScanPayload.WriteEventData(json, scan);
+            _eventJson = new Utf8JsonWriter(_eventData);
+        }
+        else
+        {
+            _eventJson.Reset(_eventData);
         }
 
-        return Encoding.UTF8.GetString(_eventData.WrittenSpan);
+        ScanPayload.WriteEventData(_eventJson, scan);
+        _eventJson.Flush();
+        return _eventData.WrittenMemory;
     }
 
     /// <summary>

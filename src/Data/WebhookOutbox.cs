@@ -6,14 +6,18 @@ namespace InvexQr.Data;
 
 /// <summary>
 /// An event waiting in the outbox for one endpoint: a code event with its <see cref="PayloadJson"/>, a scan event with
-/// the <see cref="ScanData"/> written when it was queued, or a scan event queued again by a replay with its
+/// the <see cref="ScanData"/> written when it was queued (UTF-8 JSON, in the claim's buffer), or a scan event queued again by a replay with its
 /// <see cref="Scan"/> as stored now. A replayed scan event whose scan is gone (its code deleted, or past retention) has
 /// none of them: it is removed with its batch, never sent.
 /// </summary>
 public sealed record OutboxEvent(
-    long Id, Guid EventId, string Type, long QrCodeId, DateTimeOffset OccurredAt, string? PayloadJson, ScanPayload? Scan = null, string? ScanData = null)
+    long Id, Guid EventId, string Type, long QrCodeId, DateTimeOffset OccurredAt, string? PayloadJson, ScanPayload? Scan = null,
+    ReadOnlyMemory<byte> ScanData = default)
 {
-    public bool Deliverable => PayloadJson is not null || Scan is not null || ScanData is not null;
+    public bool Deliverable => PayloadJson is not null || Scan is not null || !ScanData.IsEmpty;
+
+    /// <summary>A scan event with neither data written when it was queued nor its scan row read yet.</summary>
+    public bool Undescribed => Type == WebhookEvents.Scan && PayloadJson is null && Scan is null && ScanData.IsEmpty;
 }
 
 /// <summary>
@@ -33,6 +37,7 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         NpgsqlTransaction? transaction = null;
+        ClaimBuffer? buffer = null;
         try
         {
             transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -79,6 +84,7 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
             }
 
             var events = new List<OutboxEvent>(batchSize);
+            buffer = new ClaimBuffer();
             OutboxCut? cut = null;
             // Whole rows while they fit, so that a claim never leaves part of a row behind to be rewritten (under load the
             // scan writer's rows are of any size up to 500, and cutting them made every claim rewrite a row's arrays).
@@ -91,7 +97,8 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
                     SELECT r.id, r.event_count, sum(r.event_count) OVER (ORDER BY r.id) AS upto
                       FROM (SELECT id, event_count FROM webhook_outbox WHERE endpoint_id = $1 ORDER BY id LIMIT $2) r)
                 SELECT o.id, o.event_id, o.event_type, o.qr_code_id, o.occurred_at, o.payload::text, o.event_count,
-                       o.scan_codes[:$2], o.scan_times[:$2], o.scan_ids[:$2], o.scan_data[:$2]
+                       o.scan_codes[:$2], o.scan_times[:$2], o.scan_ids[:$2],
+                       array_send(o.scan_data[:$2]) -- the array's bytes as sent anyway, read without a string per element
                   FROM head h JOIN webhook_outbox o ON o.endpoint_id = $1 AND o.id = h.id
                  WHERE h.upto <= $2 OR h.upto = h.event_count
                  ORDER BY o.id
@@ -102,23 +109,28 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
                 await using var reader = await read.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, cancellationToken);
                 while (events.Count < batchSize && await reader.ReadAsync(cancellationToken))
                 {
-                    var (id, eventId, type, codeId, occurredAt) = (reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetInt64(3), reader.GetFieldValue<DateTimeOffset>(4));
-                    var payload = await reader.IsDBNullAsync(5, cancellationToken) ? null : reader.GetString(5);
-                    var count = reader.GetInt32(6);
+                    // Asynchronous reads throughout: in sequential mode a column not yet received would block a thread.
+                    var id = await reader.GetFieldValueAsync<long>(0, cancellationToken);
+                    var eventId = await reader.GetFieldValueAsync<Guid>(1, cancellationToken);
+                    var type = await reader.GetFieldValueAsync<string>(2, cancellationToken);
+                    var codeId = await reader.GetFieldValueAsync<long>(3, cancellationToken);
+                    var occurredAt = await reader.GetFieldValueAsync<DateTimeOffset>(4, cancellationToken);
+                    var payload = await reader.IsDBNullAsync(5, cancellationToken) ? null : await reader.GetFieldValueAsync<string>(5, cancellationToken);
+                    var count = await reader.GetFieldValueAsync<int>(6, cancellationToken);
                     if (await reader.IsDBNullAsync(7, cancellationToken))
                     {
                         events.Add(new OutboxEvent(id, eventId, type, codeId, occurredAt, payload));
                         continue;
                     }
 
-                    var codes = reader.GetFieldValue<long[]>(7);
-                    var times = reader.GetFieldValue<DateTimeOffset[]>(8);
-                    var ids = reader.GetFieldValue<Guid[]>(9);
-                    var data = await reader.IsDBNullAsync(10, cancellationToken) ? null : reader.GetFieldValue<string?[]>(10);
+                    var codes = await reader.GetFieldValueAsync<long[]>(7, cancellationToken);
+                    var times = await reader.GetFieldValueAsync<DateTimeOffset[]>(8, cancellationToken);
+                    var ids = await reader.GetFieldValueAsync<Guid[]>(9, cancellationToken);
                     var take = Math.Min(ids.Length, batchSize - events.Count);
+                    var data = await buffer.ReadTextArrayAsync(reader, 10, ids.Length, cancellationToken);
                     for (var k = 0; k < take; k++)
                     {
-                        events.Add(new OutboxEvent(id, ids[k], WebhookEvents.Scan, codes[k], times[k], null, ScanData: data?[k]));
+                        events.Add(new OutboxEvent(id, ids[k], WebhookEvents.Scan, codes[k], times[k], null, ScanData: data[k]));
                     }
 
                     if (take < count)
@@ -129,10 +141,11 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
             }
 
             await ReadScansAsync(connection, transaction, events, cancellationToken);
-            return new WebhookClaim(connection, transaction, endpointId, url, secret, failures, failingSince, events, cut);
+            return new WebhookClaim(connection, transaction, endpointId, url, secret, failures, failingSince, events, cut, buffer);
         }
         catch
         {
+            buffer?.Dispose();
             if (transaction is not null)
             {
                 await transaction.DisposeAsync();
@@ -149,7 +162,7 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
     /// </summary>
     private static async Task ReadScansAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<OutboxEvent> events, CancellationToken cancellationToken)
     {
-        var scans = events.Where(e => e is { PayloadJson: null, ScanData: null, Type: WebhookEvents.Scan }).ToList();
+        var scans = events.Where(e => e.Undescribed).ToList();
         if (scans.Count == 0)
         {
             return;
@@ -183,9 +196,9 @@ public sealed class WebhookOutbox(NpgsqlDataSource dataSource)
 
         for (var i = 0; i < events.Count; i++)
         {
-            if (events[i] is { PayloadJson: null, ScanData: null, Type: WebhookEvents.Scan } e && found.TryGetValue(e.EventId, out var scan))
+            if (events[i].Undescribed && found.TryGetValue(events[i].EventId, out var scan))
             {
-                events[i] = e with { Scan = scan };
+                events[i] = events[i] with { Scan = scan };
             }
         }
     }
@@ -226,7 +239,7 @@ public sealed record OutboxCut(long RowId, DateTimeOffset LastTime, Guid LastId)
 /// <summary>One endpoint claimed for delivery: the transaction holding its lock, and the events to send.</summary>
 public sealed class WebhookClaim(
     NpgsqlConnection connection, NpgsqlTransaction transaction, long endpointId, string url, string secret, int failures,
-    DateTimeOffset? failingSince, IReadOnlyList<OutboxEvent> events, OutboxCut? cut = null) : IAsyncDisposable
+    DateTimeOffset? failingSince, IReadOnlyList<OutboxEvent> events, OutboxCut? cut, ClaimBuffer buffer) : IAsyncDisposable
 {
     public long EndpointId => endpointId;
 
@@ -387,5 +400,6 @@ public sealed class WebhookClaim(
         // Not committed (an exception, a stop): rolled back, the events stay for the next attempt.
         await transaction.DisposeAsync();
         await connection.DisposeAsync();
+        buffer.Dispose(); // the events' data is gone with it
     }
 }

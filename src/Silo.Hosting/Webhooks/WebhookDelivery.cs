@@ -201,9 +201,9 @@ public sealed class WebhookDelivery(
             json.WriteString("type", e.Type);
             json.WriteString("occurredAt", e.OccurredAt.ToUniversalTime());
             json.WritePropertyName("data");
-            if (e.ScanData is { } data)
+            if (!e.ScanData.IsEmpty)
             {
-                json.WriteRawValue(data, skipInputValidation: true);
+                json.WriteRawValue(e.ScanData.Span, skipInputValidation: true);
             }
             else if (e.Scan is { } scan)
             {
