@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Json;
 using InvexQr.Abstractions;
 using InvexQr.Grains.Scans;
