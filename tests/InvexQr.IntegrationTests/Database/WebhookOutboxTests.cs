@@ -128,15 +128,7 @@ public sealed class WebhookOutboxTests(PostgresServer postgres)
         await using var writer = new ScanWriter(dataSource);
         await writer.WriteAsync([Scan(0)], CancellationToken.None); // no endpoint yet: the writer stops writing event data
 
-        await using (var hook = dataSource.CreateCommand("""
-            WITH owner AS (INSERT INTO owners (name) VALUES ('late') RETURNING id),
-                 code AS (UPDATE qr_codes SET owner_id = (SELECT id FROM owner) WHERE id = $1)
-            INSERT INTO webhook_endpoints (owner_id, url, events, secret) SELECT id, 'https://receiver.example/', ARRAY['scan'], 'whsec_test' FROM owner
-            """))
-        {
-            hook.Parameters.Add(new() { Value = code });
-            await hook.ExecuteNonQueryAsync();
-        }
+        await HookAsync(dataSource, code);
 
         var late = new[] { Scan(1), Scan(2), Scan(3) };
         await writer.WriteAsync(late, CancellationToken.None); // queued without data, as the writer had seen no endpoint
@@ -266,23 +258,31 @@ public sealed class WebhookOutboxTests(PostgresServer postgres)
     /// <summary>A code whose owner has one endpoint subscribed to scans (a new owner unless <paramref name="sameOwnerAs"/>); its id.</summary>
     private static async Task<long> HookedCodeAsync(Npgsql.NpgsqlDataSource dataSource, string slug, long? sameOwnerAs = null)
     {
-        var code = await new CodeRepository(dataSource).InsertAsync(slug, new CreateCodeCommand("https://example.org/", null, null));
-        await using var endpoint = dataSource.CreateCommand(sameOwnerAs is null
-            ? """
-              WITH owner AS (INSERT INTO owners (name) VALUES ('hooked') RETURNING id),
-                   code AS (UPDATE qr_codes SET owner_id = (SELECT id FROM owner) WHERE id = $1)
-              INSERT INTO webhook_endpoints (owner_id, url, events, secret)
-              SELECT id, 'https://receiver.example/', ARRAY['scan'], 'whsec_test' FROM owner
-              """
-            : "UPDATE qr_codes SET owner_id = (SELECT owner_id FROM qr_codes WHERE id = $2) WHERE id = $1");
-        endpoint.Parameters.Add(new() { Value = code!.Id });
-        if (sameOwnerAs is { } other)
+        var code = (await new CodeRepository(dataSource).InsertAsync(slug, new CreateCodeCommand("https://example.org/", null, null)))!.Id;
+        if (sameOwnerAs is not { } other)
         {
-            endpoint.Parameters.Add(new() { Value = other });
+            await HookAsync(dataSource, code);
+            return code;
         }
 
+        await using var share = dataSource.CreateCommand("UPDATE qr_codes SET owner_id = (SELECT owner_id FROM qr_codes WHERE id = $2) WHERE id = $1");
+        share.Parameters.Add(new() { Value = code });
+        share.Parameters.Add(new() { Value = other });
+        await share.ExecuteNonQueryAsync();
+        return code;
+    }
+
+    /// <summary>Gives code row <paramref name="code"/> a new owner with one endpoint subscribed to scans.</summary>
+    private static async Task HookAsync(NpgsqlDataSource dataSource, long code)
+    {
+        await using var endpoint = dataSource.CreateCommand("""
+            WITH owner AS (INSERT INTO owners (name) VALUES ('hooked') RETURNING id),
+                 code AS (UPDATE qr_codes SET owner_id = (SELECT id FROM owner) WHERE id = $1)
+            INSERT INTO webhook_endpoints (owner_id, url, events, secret)
+            SELECT id, 'https://receiver.example/', ARRAY['scan'], 'whsec_test' FROM owner
+            """);
+        endpoint.Parameters.Add(new() { Value = code });
         await endpoint.ExecuteNonQueryAsync();
-        return code.Id;
     }
 
     private static async Task<List<long>> ColumnAsync(Npgsql.NpgsqlDataSource dataSource, string sql)
