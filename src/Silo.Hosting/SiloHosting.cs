@@ -65,6 +65,13 @@ public static class SiloHosting
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScanSink>());
         builder.Services.AddHostedService<ScanPartitionMaintenance>();
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(sp =>
+        {
+            var load = SiloLoad.Create(
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SiloLoad>>(), builder.Configuration["Silo:CpuPressureFile"]);
+            sp.GetRequiredService<SiloMetrics>().ObserveCpuPressure(() => load.Pressure);
+            return load;
+        });
 
         builder.Services.AddSingleton<RollupRepository>();
         builder.Services.AddSingleton<IRollupStore>(sp => sp.GetRequiredService<RollupRepository>());

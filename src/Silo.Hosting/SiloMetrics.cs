@@ -61,6 +61,16 @@ public sealed class SiloMetrics
         _meter.CreateObservableGauge(InvexQrMeters.SpoolCapacity, () => capacity, "By", "The spool's bound on disk");
     }
 
+    public void ObserveCpuPressure(Func<double> pressure) =>
+        _meter.CreateObservableGauge(InvexQrMeters.CpuPressure, pressure, "1", "Smoothed share of time some task waited for a core (Linux PSI)");
+
+    public void ObserveWebhooks(Func<long> delivered, Func<long> failedAttempts, Func<double> restedSeconds)
+    {
+        _meter.CreateObservableCounter(InvexQrMeters.WebhookDelivered, delivered, "{event}", "Webhook events delivered (the receiver answered 2xx)");
+        _meter.CreateObservableCounter(InvexQrMeters.WebhookFailedAttempts, failedAttempts, "{request}", "Webhook requests that failed and will be retried");
+        _meter.CreateObservableCounter(InvexQrMeters.WebhookRested, restedSeconds, "s", "Time webhook delivery workers rested so that scans went first on saturated cores");
+    }
+
     public void Spooled(int scans) => _spooled.Add(scans);
 
     public void SpoolReplayed(int scans) => _replayed.Add(scans);

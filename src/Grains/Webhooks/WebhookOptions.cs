@@ -18,6 +18,30 @@ public sealed class WebhookOptions
     /// <summary>Endpoints one silo delivers to at the same time; 0: this silo delivers nothing.</summary>
     public int Workers { get; set; } = 2;
 
+    /// <summary>
+    /// The share of its time a delivery worker may work while the silo is saturated (every core busy: scans waiting for
+    /// a thread): after a delivery that took t it rests t × (1 / share − 1), at most <see cref="MaxRestMs"/>. Scans go
+    /// first; the events wait in the outbox (PostgreSQL, not memory) and go out at full speed once a core is free.
+    /// 1: delivery never yields.
+    /// </summary>
+    public double SaturatedShare { get; set; } = 0.1;
+
+    /// <summary>The longest rest after one delivery while the silo is saturated.</summary>
+    public int MaxRestMs { get; set; } = 2000;
+
+    /// <summary>A worker's rest after a delivery that took <paramref name="took"/>: none unless the silo is saturated.</summary>
+    public TimeSpan RestAfter(TimeSpan took, bool saturated)
+    {
+        if (!saturated || SaturatedShare >= 1)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var rest = took * ((1 / SaturatedShare) - 1);
+        var max = TimeSpan.FromMilliseconds(MaxRestMs);
+        return rest < max ? rest : max;
+    }
+
     /// <summary>How long a receiver may take to answer a delivery.</summary>
     public int RequestTimeoutSeconds { get; set; } = 10;
 

@@ -66,4 +66,16 @@ public static class InvexQrMeters
 
     /// <summary>Silo: time to write one rollup flush (all pending code-hours, dimensions and sketches, one transaction).</summary>
     public const string RollupFlushDuration = "invexqr.rollup_sink.flush";
+
+    /// <summary>Silo: webhook events delivered (the receiver answered 2xx).</summary>
+    public const string WebhookDelivered = "invexqr.webhook.delivered";
+
+    /// <summary>Silo: webhook requests that failed (no answer, or not 2xx); each is retried with backoff.</summary>
+    public const string WebhookFailedAttempts = "invexqr.webhook.failed_attempts";
+
+    /// <summary>Silo: seconds the delivery workers rested, summed, so that scans went first on saturated cores.</summary>
+    public const string WebhookRested = "invexqr.webhook.rested";
+
+    /// <summary>Silo gauge, 0 to 1: the smoothed share of time some task waited for a core (PSI; 0 where the kernel has none).</summary>
+    public const string CpuPressure = "invexqr.silo.cpu_pressure";
 }

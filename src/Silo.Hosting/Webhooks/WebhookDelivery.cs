@@ -13,16 +13,20 @@ namespace InvexQr.Silo.Hosting.Webhooks;
 /// (<see cref="WebhookOutbox"/>: one delivery per endpoint across the cluster, in outbox order), send up to
 /// <see cref="WebhookOptions.BatchSize"/> events signed with the endpoint's secret, and either remove them (2xx) or
 /// schedule a retry with exponential backoff, disabling an endpoint that has failed long enough. Nothing is held in
-/// memory between attempts: a receiver that is down for a day costs rows in PostgreSQL, not RAM.
+/// memory between attempts: a receiver that is down for a day costs rows in PostgreSQL, not RAM. While the silo is
+/// saturated (<see cref="SiloLoad"/>) each worker rests after a delivery so as to work only
+/// <see cref="WebhookOptions.SaturatedShare"/> of its time: scans go first, the events wait in the outbox.
 /// </summary>
 public sealed class WebhookDelivery(
-    WebhookOutbox outbox, IOptions<WebhookOptions> options, TimeProvider clock, ILogger<WebhookDelivery> logger) : BackgroundService
+    WebhookOutbox outbox, IOptions<WebhookOptions> options, TimeProvider clock, ILogger<WebhookDelivery> logger, SiloLoad? load = null)
+    : BackgroundService
 {
     private readonly WebhookOptions _options = options.Value;
     private HttpClient? _http;
     private long _delivered;
     private long _failed;
     private long _sweeps;
+    private long _restedTicks;
 
     /// <summary>Events delivered by this silo since start (a receiver's 2xx).</summary>
     public long DeliveredEvents => Interlocked.Read(ref _delivered);
@@ -32,6 +36,10 @@ public sealed class WebhookDelivery(
 
     /// <summary>code.gone sweeps this silo has completed since start.</summary>
     public long GoneSweeps => Interlocked.Read(ref _sweeps);
+
+    /// <summary>Time the workers rested to let scans go first (summed over workers) since start.</summary>
+    public TimeSpan Rested => TimeSpan.FromTicks(Interlocked.Read(ref _restedTicks));
+
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -57,6 +65,8 @@ public sealed class WebhookDelivery(
         while (!stoppingToken.IsCancellationRequested)
         {
             bool delivered;
+            var wait = idle;
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 delivered = await DeliverOneAsync(body, stoppingToken);
@@ -70,14 +80,20 @@ public sealed class WebhookDelivery(
                 // The database is away or refused: nothing was lost (the events stay in the outbox); try again shortly.
                 logger.LogWarning(ex, "Webhook delivery could not reach the outbox");
                 delivered = false;
-                idle = TimeSpan.FromSeconds(1);
+                wait = TimeSpan.FromSeconds(1);
             }
 
-            if (!delivered)
+            var rest = delivered ? _options.RestAfter(Stopwatch.GetElapsedTime(started), load?.Saturated == true) : wait;
+            if (rest > TimeSpan.Zero)
             {
+                if (delivered)
+                {
+                    Interlocked.Add(ref _restedTicks, rest.Ticks);
+                }
+
                 try
                 {
-                    await Task.Delay(idle, clock, stoppingToken);
+                    await Task.Delay(rest, clock, stoppingToken);
                 }
                 catch (OperationCanceledException)
                 {

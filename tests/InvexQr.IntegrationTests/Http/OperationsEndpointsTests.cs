@@ -71,10 +71,13 @@ public sealed class OperationsEndpointsTests(PostgresServer postgres, SharedGate
             }
 
             foreach (var counter in new[] { "invexqr_scan_retries_total", "invexqr_scan_sink_refused_total", "invexqr_scan_spool_full_total",
-                "invexqr_scan_spool_appended_total", "invexqr_scan_spool_replayed_total", "invexqr_scan_sink_written_total" })
+                "invexqr_scan_spool_appended_total", "invexqr_scan_spool_replayed_total", "invexqr_scan_sink_written_total",
+                "invexqr_webhook_delivered_total", "invexqr_webhook_failed_attempts_total", "invexqr_webhook_rested_seconds_total" })
             {
                 Assert.Contains(counter + "{", metrics);
             }
+
+            Assert.Matches(@"invexqr_silo_cpu_pressure(_ratio)?({[^}]*})? [0-9.]+", metrics);
         }
 
         // Meters may be shared by every host of the test process: the counts are compared before and after.

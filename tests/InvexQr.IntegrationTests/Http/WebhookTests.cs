@@ -11,13 +11,17 @@ namespace InvexQr.IntegrationTests.Http;
 /// <summary>
 /// Webhooks end to end: the gateway with its silo in process, a receiver on loopback Kestrel (allowed by
 /// <c>Webhooks:AllowPrivateAddresses</c>, which only these tests set), short batch windows and backoff.
-/// Each test has an owner of its own, so it sees only its own events.
+/// Each test has an owner of its own, so it sees only its own events. The silo reads the CPU pressure from a file of the
+/// class's (<c>Silo:CpuPressureFile</c>): no pressure, whatever the machine's load, unless a test applies some.
 /// </summary>
 [Collection(PostgresCollection.Name)]
 public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shared) : IClassFixture<SharedGatewayHost>, IAsyncLifetime
 {
+    private static readonly string PressureFile = Path.Combine(Path.GetTempPath(), $"invexqr-cpu-pressure-{Guid.NewGuid():N}");
+
     private static readonly Dictionary<string, string?> Settings = new()
     {
+        ["Silo:CpuPressureFile"] = PressureFile,
         ["Webhooks:AllowPrivateAddresses"] = "true",
         ["Webhooks:BatchSize"] = "25",
         ["Webhooks:BatchWindowMs"] = "100",
@@ -32,7 +36,17 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
 
     private GatewayHost _host = null!;
 
-    public async Task InitializeAsync() => _host = await shared.GetAsync(postgres, Settings);
+    public async Task InitializeAsync()
+    {
+        if (!File.Exists(PressureFile))
+        {
+            await File.WriteAllTextAsync(PressureFile, PressureLine(0));
+        }
+
+        _host = await shared.GetAsync(postgres, Settings);
+    }
+
+    private static string PressureLine(long stalledUs) => $"some avg10=0.00 avg60=0.00 avg300=0.00 total={stalledUs}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
 
     public Task DisposeAsync() => Task.CompletedTask;
 
@@ -249,6 +263,66 @@ public sealed class WebhookTests(PostgresServer postgres, SharedGatewayHost shar
             Assert.True(DateTime.UtcNow < deadline, $"{count} code.gone sweeps within 30 s");
             await Polling.Pause(50);
         }
+    }
+
+    private static async Task WaitForLoadAsync(InvexQr.Silo.Hosting.SiloLoad load, bool saturated)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (load.Saturated != saturated)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{(saturated ? "saturated" : "free")} within 10 s (pressure {load.Pressure:F2})");
+            await Polling.Pause(50);
+        }
+    }
+
+    [Fact]
+    public async Task While_the_cores_are_saturated_workers_rest_between_deliveries_and_every_event_still_goes_out()
+    {
+        var load = _host.Services.GetRequiredService<InvexQr.Silo.Hosting.SiloLoad>();
+        var delivery = _host.Services.GetRequiredService<WebhookDelivery>();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var (owner, endpoint) = await RegisterAsync(receiver);
+        var code = (await owner.CreateCodeAsync("https://example.org/saturated")).GetProperty("code").GetString()!;
+
+        // Some task waits for a core all the time: the pressure file's stalled total grows as fast as the clock.
+        using var saturating = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            var started = Stopwatch.StartNew();
+            while (!saturating.IsCancellationRequested)
+            {
+                await File.WriteAllTextAsync(PressureFile, PressureLine((long)started.Elapsed.TotalMicroseconds + 1_000_000_000));
+                await Task.Delay(20);
+            }
+        });
+        try
+        {
+            await WaitForLoadAsync(load, saturated: true);
+
+            var rested = delivery.Rested;
+            await ScanSequentiallyAsync(_host.Http, code, 100);
+            await _host.FlushAsync();
+            await receiver.WaitForAsync(() => receiver.Delivered.Count(e => e.GetProperty("type").GetString() == "scan") >= 100, "100 scans delivered while saturated");
+            Assert.True(delivery.Rested > rested, $"rested {delivery.Rested - rested} while saturated");
+            Assert.Equal(0, await PendingAfterDrainAsync(endpoint.GetProperty("id").GetInt64()));
+            // At least once, in order, each scan once: resting changes when, not what.
+            var ids = receiver.Delivered.Where(e => e.GetProperty("type").GetString() == "scan").Select(e => e.GetProperty("id").GetString()).ToList();
+            Assert.Equal(100, ids.Distinct().Count());
+        }
+        finally
+        {
+            await saturating.CancelAsync();
+            await writer;
+        }
+
+        // Pressure gone (the total stops growing): the silo is free again within a few samples.
+        await WaitForLoadAsync(load, saturated: false);
+
+        var restedWhenFree = delivery.Rested;
+        await ScanSequentiallyAsync(_host.Http, code, 30);
+        await _host.FlushAsync();
+        await receiver.WaitForAsync(() => receiver.Delivered.Count(e => e.GetProperty("type").GetString() == "scan") >= 130, "30 more scans once free");
+        Assert.Equal(restedWhenFree, delivery.Rested);
     }
 
     [Fact]
