@@ -505,6 +505,19 @@ say "$server_line"
 sink_line="scan sink ingestion: ${R_rows[full path]} rows in $(calc %.2f "$full_rows_at - $cpu0_t") s = $full_ingest rows/s (all rows in $full_lag s after the last answer; silo counter invexqr_scan_sink_written: +$((sink1 - sink0)))"
 say "$sink_line"
 
+# Codes inserted with SQL are activated by their first scan: touch_codes activates them before a run that is compared
+# with the warm full path, so that the comparison is of the scan path alone.
+touch_codes() { # PREFIX COUNT WIDTH URL: HEAD /r/<code> for each code (curl, 32 at a time) → the number of 302s
+  local prefix=$1 count=$2 width=$3 url=$4
+  awk -v n="$count" -v p="$prefix" -v w="$width" -v url="$url" 'BEGIN {
+    for (i = 0; i < n; i++) {
+      printf "url = \"%s/r/%s%0" w "d\"\nhead\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code}\\n\"\n", url, p, i
+      if (i < n - 1) print "next"
+    }
+  }' > "$work/touch.curl"
+  timeout "$cold_budget" curl -sS --parallel --parallel-max 32 -K "$work/touch.curl" 2>/dev/null > "$work/touch.statuses" || true
+  grep -c '^302$' "$work/touch.statuses" || true
+}
 # The same scan path on codes that each carry 5 routing rules (issue 23), run right after the plain one.
 scenario "full path, 5 rules per code" "$gateway" random q "$codes" $width_b
 # Issue 24: the same scan path on the codes of an owner with one webhook endpoint for every event of its codes (each
@@ -523,6 +536,8 @@ if [[ $webhook == 0 ]]; then
   sql -c "INSERT INTO qr_codes (code, owner_id, target_url)
           SELECT 'w' || lpad(g::text, $width_b, '0'), (SELECT id FROM owners WHERE name = 'bench-hooked'), 'https://example.org/w' || g
             FROM generate_series(0, $codes - 1) AS g; ANALYZE qr_codes" >/dev/null || die "inserting the hooked owner's codes failed"
+  started=$(now_s); touched=$(touch_codes w "$codes" "$width_b" "$gateway")
+  say "activated $touched of $codes hooked codes with HEAD in $(calc %.1f "$(now_s) - $started") s (HEAD records nothing: no events)"
   scenario "full path, webhook on every code" "$gateway" random w "$codes" $width_b
   hook_done=$(now_s)
   for _ in $(seq 1 120); do [[ $(sql -c "SELECT count(*) FROM webhook_outbox") == 0 ]] && break; sleep 0.5; done
@@ -731,17 +746,6 @@ say "$mix_audience"
 # scan's group commit) whose codes were activated just before with HEAD (answered by the grain, recorded nowhere)
 # through gateway A: the two runs differ in the durability alone, also in how recently the gateway learned the
 # codes (it forgets a known code a minute after learning it), which the earlier full path does not share.
-touch_codes() { # PREFIX COUNT WIDTH URL: HEAD /r/<code> for each code (curl, 32 at a time) → the number of 302s
-  local prefix=$1 count=$2 width=$3 url=$4
-  awk -v n="$count" -v p="$prefix" -v w="$width" -v url="$url" 'BEGIN {
-    for (i = 0; i < n; i++) {
-      printf "url = \"%s/r/%s%0" w "d\"\nhead\noutput = \"/dev/null\"\nwrite-out = \"%%{http_code}\\n\"\n", url, p, i
-      if (i < n - 1) print "next"
-    }
-  }' > "$work/touch.curl"
-  timeout "$cold_budget" curl -sS --parallel --parallel-max 32 -K "$work/touch.curl" 2>/dev/null > "$work/touch.statuses" || true
-  grep -c '^302$' "$work/touch.statuses" || true
-}
 durability_run() { # DURABILITY
   step "durability pair: silo restarted with ScanSink__Durability=$1, its codes activated with HEAD"
   kill -TERM "$silo_pid" 2>/dev/null || true
