@@ -90,11 +90,7 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
             }
 
             // The new rows are also queued for the owners' webhooks, in this transaction (WebhookOutboxSql).
-            await using var insert = new NpgsqlCommand(WebhookOutboxSql.WithScanEvents(
-                // Scans of a code deleted while they waited in the sink are dropped, not left behind as orphans.
-                $"INSERT INTO qr_scans ({ColumnList}) SELECT {ColumnList} FROM qr_scans_stage s " +
-                "WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = s.qr_code_id) ON CONFLICT DO NOTHING"),
-                connection, transaction);
+            await using var insert = new NpgsqlCommand(InsertStatement, connection, transaction);
             int inserted;
             bool describe;
             await using (var reader = await insert.ExecuteReaderAsync(cancellationToken))
@@ -162,6 +158,17 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
     public static bool IsCausedByData(Exception exception) =>
         exception is PostgresException { SqlState: var state } && (state.StartsWith("22", StringComparison.Ordinal) || state.StartsWith("23", StringComparison.Ordinal));
 
+    /// <summary>The staged scans into qr_scans, and their events into the outbox (<see cref="WebhookOutboxSql"/>).</summary>
+    public static readonly string InsertStatement = WebhookOutboxSql.WithScanEvents(
+        // Scans of a code deleted while they waited in the sink are dropped, not left behind as orphans.
+        $"INSERT INTO qr_scans ({ColumnList}) SELECT {ColumnList} FROM qr_scans_stage s " +
+        "WHERE EXISTS (SELECT 1 FROM qr_codes c WHERE c.id = s.qr_code_id) ON CONFLICT DO NOTHING");
+
+    /// <summary>The connection's staging table for COPY, emptied at each commit.</summary>
+    public const string StageDefinition =
+        "CREATE TEMP TABLE IF NOT EXISTS qr_scans_stage (LIKE qr_scans INCLUDING DEFAULTS, event_data text) ON COMMIT DELETE ROWS; " +
+        "CREATE INDEX IF NOT EXISTS qr_scans_stage_id ON qr_scans_stage (id)";
+
     private async Task<NpgsqlConnection> EnsureConnectionAsync(CancellationToken cancellationToken)
     {
         if (_connection is { State: System.Data.ConnectionState.Open })
@@ -171,8 +178,10 @@ public sealed class ScanWriter(NpgsqlDataSource dataSource) : IAsyncDisposable
 
         await ResetAsync();
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using (var create = new NpgsqlCommand(
-            "CREATE TEMP TABLE IF NOT EXISTS qr_scans_stage (LIKE qr_scans INCLUDING DEFAULTS, event_data text) ON COMMIT DELETE ROWS", connection))
+        // The index is for the webhook outbox part of the statement (WebhookOutboxSql), which finds each inserted scan's
+        // event data in the stage by id. Expecting few endpoints, the planner joins by nested loop, and without an index
+        // that scans the whole stage once per scan: quadratic in the batch (1.2 s for 5,600 scans with 1.1 million codes).
+        await using (var create = new NpgsqlCommand(StageDefinition, connection))
         {
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
