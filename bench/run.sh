@@ -14,7 +14,8 @@
 #   full path     the same URLs on the gateway: gateway → code grain → scan recorded
 #   5 rules       the full path on 10,000 codes that each carry 5 routing rules (issue 23)
 #   webhook       the full path on 10,000 codes of an owner whose webhook endpoint takes every event (issue 24),
-#                 then the plain full path again: the webhook run is compared with the mean of the two plain runs
+#                 then the plain full path again, WEBHOOK_PAIRS times (3; smoke 1): the mean of the webhook runs is
+#                 compared with the mean of the plain runs (the first full path and one after each webhook run)
 #   hot code      all traffic on one code
 #   paced         the full path with each connection pausing after every answer, to 50 % of the full path's
 #                 req/s (the pause calibrated on the warm-up): the p99 under load without saturating the 2 cores
@@ -48,7 +49,8 @@
 # keep the processes' logs), ROUTING (1: every code carries 5 routing rules, issue 23; without it only the
 # "full path, 5 rules per code" run's 10,000 codes q00000… do),
 # WEBHOOK (1: one webhook endpoint subscribed to every event of every code, posting to bench/lib/webhook-receiver.py
-# on loopback, which checks each signature; issue 24: compare the full-path ratio with a run without).
+# on loopback, which checks each signature; issue 24: compare the full-path ratio with a run without),
+# WEBHOOK_PAIRS (webhook runs, each followed by a plain one; 3, smoke 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -78,6 +80,8 @@ else
   cold_budget=90; activation_budget=${ACTIVATION_BUDGET:-150}
 fi
 connections=${CONNECTIONS:-64}
+webhook_pairs=${WEBHOOK_PAIRS:-$([[ $smoke == 1 ]] && echo 1 || echo 3)}
+[[ $webhook_pairs =~ ^[1-9][0-9]*$ ]] || { echo "bench/run.sh: WEBHOOK_PAIRS must be a positive integer" >&2; exit 2; }
 threads=${THREADS:-2}
 mix_zipf_s=${MIX_ZIPF_S:-1.1}
 for v in duration warmup codes cold_codes active_codes connections threads time_limit activation_budget mix_codes collection_age; do
@@ -521,8 +525,12 @@ touch_codes() { # PREFIX COUNT WIDTH URL: HEAD /r/<code> for each code (curl, 32
 # The same scan path on codes that each carry 5 routing rules (issue 23), run right after the plain one.
 scenario "full path, 5 rules per code" "$gateway" random q "$codes" $width_b
 # Issue 24: the same scan path on the codes of an owner with one webhook endpoint for every event of its codes (each
-# scan batch queues its events in the outbox in the same statement; the silo delivers them to the receiver). The
-# endpoint is deleted afterwards, so the later runs do not pay for it. WEBHOOK=1 has every code hooked already.
+# scan batch queues its events in the outbox in the same statement; the silo delivers them to the receiver), in
+# WEBHOOK_PAIRS pairs: a webhook run, then (the outbox drained and the endpoint disabled, so nothing is queued) the
+# plain full path again. Consecutive 20 s runs on this kind of machine differ by up to a third, so the figure is the mean
+# of the webhook runs against the mean of the plain runs around them (the first plain run is the least warmed: runs
+# measured later came out 8-17 % faster with no change to their path). The endpoint is deleted afterwards, so the
+# later runs do not pay for it. WEBHOOK=1 has every code hooked already.
 hook_line=""
 if [[ $webhook == 0 ]]; then
   curl -fsS "${auth[@]}" -H 'Content-Type: application/json' -X POST "$gateway/api/owners" -o "$work/hooked.json" \
@@ -533,24 +541,36 @@ if [[ $webhook == 0 ]]; then
     || die "POST /api/webhooks failed"
   python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$work/webhook.json" > "$work/webhook-secret"
   hook_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$work/webhook.json")
+  hook_enabled() { # true|false
+    curl -fsS -o /dev/null -H "Authorization: Bearer $hook_key" -H 'Content-Type: application/json' -X PATCH \
+      "$gateway/api/webhooks/$hook_id" -d "{\"enabled\":$1}" || die "PATCH /api/webhooks/$hook_id enabled=$1 failed"
+  }
   sql -c "INSERT INTO qr_codes (code, owner_id, target_url)
           SELECT 'w' || lpad(g::text, $width_b, '0'), (SELECT id FROM owners WHERE name = 'bench-hooked'), 'https://example.org/w' || g
             FROM generate_series(0, $codes - 1) AS g; ANALYZE qr_codes" >/dev/null || die "inserting the hooked owner's codes failed"
   started=$(now_s); touched=$(touch_codes w "$codes" "$width_b" "$gateway")
   say "activated $touched of $codes hooked codes with HEAD in $(calc %.1f "$(now_s) - $started") s (HEAD records nothing: no events)"
-  scenario "full path, webhook on every code" "$gateway" random w "$codes" $width_b
-  hook_done=$(now_s)
-  for _ in $(seq 1 120); do [[ $(sql -c "SELECT count(*) FROM webhook_outbox") == 0 ]] && break; sleep 0.5; done
+  hook_runs=(); plain_runs=("full path"); pair_ratios=(); drain_s=()
+  for pair in $(seq 1 "$webhook_pairs"); do
+    sfx=$([[ $pair == 1 ]] || echo " ($pair)")
+    [[ $pair == 1 ]] || hook_enabled true
+    scenario "full path, webhook on every code$sfx" "$gateway" random w "$codes" $width_b
+    hook_done=$(now_s)
+    for _ in $(seq 1 120); do [[ $(sql -c "SELECT count(*) FROM webhook_outbox") == 0 ]] && break; sleep 0.5; done
+    drain_s+=("$(calc %.0f "$(now_s) - $hook_done")")
+    hook_enabled false
+    scenario "full path, after the webhook run$sfx" "$gateway" random b "$codes" $width_b
+    hook_runs+=("full path, webhook on every code$sfx"); plain_runs+=("full path, after the webhook run$sfx")
+    pair_ratios+=("$(calc %.1f "200 * ${R_rps[full path, webhook on every code$sfx]} / (${R_rps[${plain_runs[-2]}]} + ${R_rps[${plain_runs[-1]}]})")")
+  done
   read -r w_requests w_events w_first w_last w_bad < <(curl -fsS "http://127.0.0.1:$receiver_port/stats") || die "the webhook receiver is gone"
-  w_waiting=$(sql -c "SELECT coalesce(sum(event_count), 0) FROM webhook_outbox"); hook_drained=$(now_s)
+  w_waiting=$(sql -c "SELECT coalesce(sum(event_count), 0) FROM webhook_outbox")
   (( w_bad == 0 )) || die "$w_bad webhook requests failed the receiver's signature check"
   curl -fsS -o /dev/null -H "Authorization: Bearer $hook_key" -X DELETE "$gateway/api/webhooks/$hook_id" || die "DELETE /api/webhooks/$hook_id failed"
-  # The plain full path once more, right after: the first plain run comes before every other and so runs on the least
-  # warmed processes (runs measured later came out 8-17 % faster with no change to their path). The webhook run is
-  # compared with the mean of the plain runs on either side of it.
-  scenario "full path, after the webhook run" "$gateway" random b "$codes" $width_b
-  plain_mean=$(calc %.1f "(${R_rps[full path]} + ${R_rps[full path, after the webhook run]}) / 2")
-  hook_line="webhooks (issue 24): full path on the codes of an owner with one endpoint for every event $(calc %.0f "${R_rps[full path, webhook on every code]}") req/s = $(calc %.1f "100 * ${R_rps[full path, webhook on every code]} / $plain_mean") % of the plain full path's (mean of $(calc %.0f "${R_rps[full path]}") before and $(calc %.0f "${R_rps[full path, after the webhook run]}") after; target ≥ 90 %); $w_events events delivered in $w_requests signed requests ($(calc %.0f "$w_events / ($w_last - $w_first + 0.001)") events/s), $w_waiting still in the outbox $(calc %.0f "$hook_drained - $hook_done") s after the run"
+  mean_of() { local sum=0 n; for n in "$@"; do sum=$(calc %.3f "$sum + ${R_rps[$n]}"); done; calc %.1f "$sum / $#"; }
+  list_of() { local n out=""; for n in "$@"; do out+="${out:+, }$(calc %.0f "${R_rps[$n]}")"; done; echo "$out"; }
+  hook_mean=$(mean_of "${hook_runs[@]}"); plain_mean=$(mean_of "${plain_runs[@]}")
+  hook_line="webhooks (issue 24): full path on the codes of an owner with one endpoint for every event, mean of $webhook_pairs runs $(calc %.0f "$hook_mean") req/s = $(calc %.1f "100 * $hook_mean / $plain_mean") % of the plain full path's mean of $((webhook_pairs + 1)) runs $(calc %.0f "$plain_mean") req/s (target ≥ 90 %; webhook runs $(list_of "${hook_runs[@]}"), plain runs $(list_of "${plain_runs[@]}") in order; each webhook run against the plain runs either side ${pair_ratios[*]} %); $w_events events delivered in $w_requests signed requests, outbox drained ${drain_s[*]} s after each webhook run, $w_waiting still waiting"
   say "$hook_line"
 fi
 scenario "hot code" "$gateway" one hot 1 0
