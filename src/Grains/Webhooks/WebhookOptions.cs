@@ -20,7 +20,7 @@ public sealed class WebhookOptions
 
     /// <summary>
     /// The share of its time a delivery worker may work while the silo is saturated (every core busy: scans waiting for
-    /// a thread): after a delivery that took t it rests t × (1 / share − 1), at most <see cref="MaxRestMs"/>. Scans go
+    /// a thread) and the silo takes scans: after a delivery that took t it rests t × (1 / share − 1), at most <see cref="MaxRestMs"/>. Scans go
     /// first; the events wait in the outbox (PostgreSQL, not memory) and go out at full speed once a core is free.
     /// 1: delivery never yields.
     /// </summary>

@@ -14,11 +14,12 @@ namespace InvexQr.Silo.Hosting.Webhooks;
 /// <see cref="WebhookOptions.BatchSize"/> events signed with the endpoint's secret, and either remove them (2xx) or
 /// schedule a retry with exponential backoff, disabling an endpoint that has failed long enough. Nothing is held in
 /// memory between attempts: a receiver that is down for a day costs rows in PostgreSQL, not RAM. While the silo is
-/// saturated (<see cref="SiloLoad"/>) each worker rests after a delivery so as to work only
+/// saturated (<see cref="SiloLoad"/>) and taking scans, each worker rests after a delivery so as to work only
 /// <see cref="WebhookOptions.SaturatedShare"/> of its time: scans go first, the events wait in the outbox.
 /// </summary>
 public sealed class WebhookDelivery(
-    WebhookOutbox outbox, IOptions<WebhookOptions> options, TimeProvider clock, ILogger<WebhookDelivery> logger, SiloLoad? load = null)
+    WebhookOutbox outbox, IOptions<WebhookOptions> options, TimeProvider clock, ILogger<WebhookDelivery> logger,
+    SiloLoad? load = null, ScanSink? scans = null)
     : BackgroundService
 {
     private readonly WebhookOptions _options = options.Value;
@@ -62,6 +63,7 @@ public sealed class WebhookDelivery(
     {
         var idle = TimeSpan.FromMilliseconds(Math.Clamp(_options.BatchWindowMs / 4, 20, 250));
         var body = new ArrayBufferWriter<byte>();
+        var scansSeen = scans?.Accepted ?? 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             bool delivered;
@@ -83,7 +85,11 @@ public sealed class WebhookDelivery(
                 wait = TimeSpan.FromSeconds(1);
             }
 
-            var rest = delivered ? _options.RestAfter(Stopwatch.GetElapsedTime(started), load?.Saturated == true) : wait;
+            // Yield only to scans: pressure from the delivery's own work (a backlog drained after an outage) is no reason.
+            var scansNow = scans?.Accepted ?? 0;
+            var yieldToScans = load?.Saturated == true && scansNow != scansSeen;
+            scansSeen = scansNow;
+            var rest = delivered ? _options.RestAfter(Stopwatch.GetElapsedTime(started), yieldToScans) : wait;
             if (rest > TimeSpan.Zero)
             {
                 if (delivered)
