@@ -19,17 +19,17 @@ public sealed class WebhookOptions
     public int Workers { get; set; } = 2;
 
     /// <summary>
-    /// The share of its time a delivery worker may work while the silo is saturated (every core busy: scans waiting for
-    /// a thread) and the silo takes scans: after a delivery that took t it rests t × (1 / share − 1), at most <see cref="MaxRestMs"/>. Scans go
-    /// first; the events wait in the outbox (PostgreSQL, not memory) and go out at full speed once a core is free.
-    /// 1: delivery never yields.
+    /// The share of its time a delivery worker may work while the silo's cores are saturated (tasks waiting for a core)
+    /// and it takes scans: after a delivery that took t it rests t × (1 / share − 1), at most <see cref="MaxRestMs"/>.
+    /// Scans go first; the events wait in the outbox (PostgreSQL, not memory) and go out at full speed once a core is
+    /// free. 1: delivery never yields.
     /// </summary>
     public double SaturatedShare { get; set; } = 0.1;
 
     /// <summary>The longest rest after one delivery while the silo is saturated.</summary>
     public int MaxRestMs { get; set; } = 2000;
 
-    /// <summary>A worker's rest after a delivery that took <paramref name="took"/>: none unless the silo is saturated.</summary>
+    /// <summary>A worker's rest after a delivery that took <paramref name="took"/>: none unless it is to yield to scans.</summary>
     public TimeSpan RestAfter(TimeSpan took, bool saturated)
     {
         if (!saturated || SaturatedShare >= 1)

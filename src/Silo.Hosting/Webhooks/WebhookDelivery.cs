@@ -41,7 +41,6 @@ public sealed class WebhookDelivery(
     /// <summary>Time the workers rested to let scans go first (summed over workers) since start.</summary>
     public TimeSpan Rested => TimeSpan.FromTicks(Interlocked.Read(ref _restedTicks));
 
-
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _http = new HttpClient(WebhookTargets.CreateHandler(_options.AllowPrivateAddresses))
